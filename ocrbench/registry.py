@@ -1,0 +1,176 @@
+"""Find engines and correctors by name, and build them from "name:key=value,..." specs.
+
+Built-ins are listed as "module:Class" strings and imported only when asked for, so `import
+ocrbench` never pulls torch or llama_cpp. Third-party packages add their own through the entry point
+groups "ocrbench.engines" and "ocrbench.correctors", the way papermill finds engines.
+
+A component is a frozen dataclass whose fields are its parameters: building one validates them
+(types here, ranges in the class's own `__post_init__`), so a whole grid is checked before anything
+heavy loads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib
+import types
+import typing
+from collections.abc import Mapping
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from ocrbench.errors import ConfigError
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """Split "tesseract:lang=eng,psm=6" into ("tesseract", {"lang": "eng", "psm": "6"})."""
+    name, _, rest = spec.strip().partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in rest.split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"bad parameter {item!r} in {spec!r}: expected key=value")
+        params[key.strip()] = value.strip()
+    if not name:
+        raise ConfigError(f"bad spec {spec!r}: expected NAME[:key=value,...]")
+    return name, params
+
+
+def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _coerce(value: Any, hint: Any, where: str) -> Any:
+    """Turn a spec's string (or a YAML scalar) into the field's declared type."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
+            if type(None) in options:
+                return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(value, option, where)
+            except ConfigError as error:
+                errors.append(str(error))
+        raise ConfigError(errors[0] if errors else f"{where}: cannot be {value!r}")
+    if origin is typing.Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+        return value
+    try:
+        if hint is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in _TRUE | _FALSE:
+                return text in _TRUE
+            raise ValueError
+        if hint is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if hint is float:
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if hint is str:
+            return str(value)
+    except ValueError:
+        name = getattr(hint, "__name__", str(hint))
+        raise ConfigError(f"{where} must be {name}, not {value!r}") from None
+    return value
+
+
+def build(cls: type[T], params: Mapping[str, Any], where: str) -> T:
+    """Construct a component dataclass from loosely typed params, with clear errors."""
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for key, value in params.items():
+        if key not in fields:
+            raise ConfigError(
+                f"{where}: unknown parameter {key!r}{did_you_mean(key, fields)}; "
+                f"known: {', '.join(fields) or 'none'}"
+            )
+        kwargs[key] = _coerce(value, hints[key], f"{where}: {key}")
+    try:
+        return cls(**kwargs)
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"{where}: {error}") from None
+
+
+def params_of(component: Any) -> dict[str, Any]:
+    """A component's parameters as a plain dict (its init fields), for results and cache keys."""
+    return {
+        f.name: getattr(component, f.name)
+        for f in dataclasses.fields(component)
+        if f.init and not f.name.startswith("_")
+    }
+
+
+class Registry(Generic[T]):
+    """Named components of one kind: built-ins plus whatever entry points provide."""
+
+    def __init__(self, kind: str, group: str, builtins: Mapping[str, str]):
+        self.kind = kind
+        self.group = group
+        self._builtins = dict(builtins)
+
+    def _entry_points(self) -> dict[str, Any]:
+        return {ep.name: ep for ep in entry_points(group=self.group)}
+
+    def names(self) -> list[str]:
+        return sorted(set(self._builtins) | set(self._entry_points()))
+
+    def get(self, name: str) -> type[T]:
+        if name in self._builtins:
+            module, _, attr = self._builtins[name].partition(":")
+            return typing.cast(type[T], getattr(importlib.import_module(module), attr))
+        plugins = self._entry_points()
+        if name in plugins:
+            return typing.cast(type[T], plugins[name].load())
+        raise ConfigError(
+            f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; "
+            f"known: {', '.join(self.names())}"
+        )
+
+    def create(self, name: str, params: Mapping[str, Any] | None = None) -> T:
+        return build(self.get(name), params or {}, f"{self.kind} {name!r}")
+
+    def from_spec(self, spec: str) -> T:
+        name, params = parse_spec(spec)
+        return self.create(name, params)
+
+
+engines: Registry[Any] = Registry(
+    "engine",
+    "ocrbench.engines",
+    {
+        "tesseract": "ocrbench.engines.tesseract:Tesseract",
+        "easyocr": "ocrbench.engines.easyocr:EasyOcr",
+        "given": "ocrbench.engines.given:Given",
+    },
+)
+
+correctors: Registry[Any] = Registry(
+    "corrector",
+    "ocrbench.correctors",
+    {
+        "identity": "ocrbench.correctors.identity:Identity",
+        "lexicon": "ocrbench.correctors.lexicon:Lexicon",
+        "prompt": "ocrbench.correctors.prompt:Prompt",
+        "noisy-channel": "ocrbench.correctors.noisy_channel:NoisyChannel",
+    },
+)
