@@ -11,6 +11,7 @@ from ocrbench.types import Correction, OcrResult
 @dataclass(frozen=True)
 class Identity:
     name: ClassVar[str] = "identity"
+    cacheable: ClassVar[bool] = False  # nothing to save
 
     def version(self) -> str:
         return "1"

@@ -1,0 +1,41 @@
+# The two commands a new user needs: `make demo` and `make test`. Each does all set-up first, once.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+WHEELS ?= $(HOME)/.cache/ocrbench/wheels
+EXTRAS := tesseract,easyocr,llm,notebooks,dask,dev
+STAMP := $(VENV)/.installed
+
+.PHONY: setup system demo test lint typecheck pytest clean
+
+setup: system $(STAMP)
+
+system:
+	@scripts/setup-system.sh
+
+# Reinstalls only when pyproject.toml changes.
+$(STAMP): pyproject.toml scripts/llama-wheel.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	scripts/llama-wheel.sh $(BIN)/python $(WHEELS)
+	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+demo: setup
+	$(BIN)/ocrbench run --dataset datasets/invoices-synth --engine tesseract --out reports/demo
+
+lint: setup
+	$(BIN)/ruff check ocrbench tests benchmarks
+	$(BIN)/ruff format --check ocrbench tests benchmarks
+
+typecheck: setup
+	$(BIN)/mypy ocrbench
+
+pytest: setup
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

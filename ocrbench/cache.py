@@ -1,0 +1,83 @@
+"""A content-keyed disk cache: one JSON file per entry, written atomically.
+
+Keys hash everything the value depends on (image bytes, engine name, parameters and version), so an
+entry is never stale, only unused. Files plus `os.replace` make it safe for several processes at once
+and for a run killed at any point: an entry is either whole or absent. An entry that cannot be read
+is treated as missing and recomputed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DEFAULT_ROOT = Path("~/.cache/ocrbench").expanduser()
+
+
+def default_root() -> Path:
+    """`$OCRBENCH_CACHE` if set, else ~/.cache/ocrbench."""
+    return Path(os.environ.get("OCRBENCH_CACHE") or DEFAULT_ROOT).expanduser()
+
+
+def key(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts."""
+    blob = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, remembered per (path, size, mtime) within a process."""
+    stat = path.stat()
+    return _file_hash(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=65536)
+def _file_hash(path: str, size: int, mtime_ns: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Cache:
+    """`Cache(None)` is a cache that holds nothing (for --no-cache)."""
+
+    def __init__(self, root: Path | None):
+        self.root = root
+
+    def _path(self, kind: str, key: str) -> Path:
+        assert self.root is not None
+        return self.root / kind / key[:2] / f"{key}.json"
+
+    def get(self, kind: str, key: str) -> dict[str, Any] | None:
+        if self.root is None:
+            return None
+        try:
+            value = json.loads(self._path(kind, key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # absent or unreadable: recompute
+        return value if isinstance(value, dict) else None
+
+    def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
+        if self.root is None:
+            return
+        path = self._path(kind, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                json.dump(value, out, ensure_ascii=False)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise

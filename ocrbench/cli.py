@@ -1,0 +1,249 @@
+"""The `ocrbench` command: a thin layer over the Python API.
+
+Every user mistake surfaces as an `OcrbenchError` and is printed as one line, with a non-zero exit
+code; a traceback means a bug in ocrbench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from ocrbench.errors import OcrbenchError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        """One line, not argparse's usage block."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _cache(args: argparse.Namespace) -> Any:
+    from ocrbench.cache import Cache, default_root
+
+    if args.no_cache:
+        return Cache(None)
+    return Cache(Path(args.cache) if args.cache else default_root())
+
+
+def _normalization(args: argparse.Namespace) -> Any:
+    from ocrbench.metrics import Normalization
+
+    return Normalization(
+        casefold=args.casefold,
+        collapse_whitespace=not args.keep_whitespace,
+        strip_punctuation=args.strip_punctuation,
+    )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from ocrbench import datasets, provenance, report, results, run
+    from ocrbench.registry import correctors, engines
+
+    engine = engines.from_spec(args.engine)
+    corrector = correctors.from_spec(args.corrector)
+    dataset = datasets.load(args.dataset, skip_bad=args.skip_bad, limit=args.limit)
+    for skipped in dataset.skipped:
+        print(f"skipped: line {skipped.get('line')}: {skipped.get('reason')}", file=sys.stderr)
+    cache, norm, counts = _cache(args), _normalization(args), run.Counts()
+    start = time.perf_counter()
+    try:
+        rows = run.run(
+            dataset, engine, corrector, cache=cache, norm=norm, counts=counts,
+            progress=not args.quiet,
+        )  # fmt: skip
+    finally:
+        close = getattr(corrector, "close", None)
+        if close is not None:
+            close()
+    seconds = time.perf_counter() - start
+    out = Path(args.out)
+    manifest = provenance.manifest(
+        dataset={"path": str(dataset.root.resolve()), "name": dataset.name,
+                 "sha256": dataset.content_hash(), "samples": len(dataset.samples)},
+        engine={"name": engine.name, "spec": args.engine, "version": rows[0]["engine_version"]},
+        corrector={"name": corrector.name, "spec": args.corrector,
+                   "version": rows[0]["corrector_version"]},
+        normalization=norm.name(),
+        skipped=list(dataset.skipped),
+        work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
+              "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
+              "wall_seconds": round(seconds, 3)},
+        cache=str(cache.root) if cache.root else None,
+    )  # fmt: skip
+    results.write(out, rows, manifest)
+    summary = results.summary(results.load(out))
+    print(report.summary_table(summary).to_string(index=False))
+    print(f"{counts.describe()}; {seconds:.1f} s")
+    if not args.no_report:
+        print(f"report: {report.render(out)}")
+    print(f"results: {out / results.RESULTS}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from ocrbench import datasets
+
+    dataset = datasets.convert(args.format, Path(args.src), Path(args.dest), split=args.split)
+    print(f"wrote {len(dataset.samples)} samples to {dataset.root / 'manifest.jsonl'}")
+    return 0
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from ocrbench import synth
+
+    dataset = synth.generate(Path(args.dest), n=args.n, seed=args.seed, degrade=args.degrade)
+    print(f"wrote {len(dataset.samples)} pages to {dataset.root / 'manifest.jsonl'}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from ocrbench import report, results, sweep
+
+    spec = sweep.load_spec(args.spec)
+    out = Path(args.out or f"runs/{spec.name}")
+    manifest = sweep.run(
+        spec, out, cache=_cache(args), workers=args.workers, progress=not args.quiet
+    )
+    summary = results.summary(results.load(out))
+    print(report.summary_table(summary).to_string(index=False))
+    work = manifest["work"]
+    print(
+        f"OCR: {work['ocr_cached']} cached, {work['ocr_run']} run; corrections: "
+        f"{work['corrections_cached']} cached, {work['corrections_run']} run; "
+        f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
+    )
+    if not args.no_report:
+        print(f"report: {report.render(out)}")
+    print(f"results: {out / results.RESULTS}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ocrbench import report
+
+    path = report.render(Path(args.run_dir))
+    print(f"report: {path}\nsummary: {path.with_name('summary.md')}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from ocrbench import gate
+
+    if args.write_baseline:
+        path = gate.write_baseline(Path(args.run_dir), Path(args.write_baseline))
+        print(f"baseline written: {path}")
+        return 0
+    if not args.baseline:
+        raise OcrbenchError("check needs --baseline FILE (or --write-baseline FILE to make one)")
+    result = gate.check(Path(args.run_dir), Path(args.baseline), cer_tolerance=args.tolerance)
+    print(result.table())
+    return 0 if result.passed else 1
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ocrbench.registry import correctors, engines
+
+    print("engines:    " + ", ".join(engines.names()))
+    print("correctors: " + ", ".join(correctors.names()))
+    return 0
+
+
+def _add_cache_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--cache", metavar="DIR", help="cache folder (default $OCRBENCH_CACHE or ~/.cache/ocrbench)")
+    group.add_argument("--no-cache", action="store_true", help="compute everything afresh")
+
+
+def _add_normalization_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("text normalisation (Unicode NFC always comes first)")
+    group.add_argument("--casefold", action="store_true", help="ignore case")
+    group.add_argument("--strip-punctuation", action="store_true", help="ignore punctuation")
+    group.add_argument("--keep-whitespace", action="store_true", help="count every space and newline")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="ocrbench", description=__doc__.splitlines()[0] if __doc__ else None)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    commands.required = True
+
+    run = commands.add_parser("run", help="run one engine (and corrector) over a dataset")
+    run.add_argument("--dataset", required=True, metavar="DIR", help="folder with manifest.jsonl")
+    run.add_argument("--engine", default="tesseract", metavar="NAME[:k=v,...]",
+                     help="e.g. tesseract:lang=eng,psm=6 or given (default tesseract)")
+    run.add_argument("--corrector", default="identity", metavar="NAME[:k=v,...]",
+                     help="e.g. noisy-channel:quantization=q8_0 (default identity)")
+    run.add_argument("--out", required=True, metavar="DIR", help="where results and report go")
+    run.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    run.add_argument("--skip-bad", action="store_true",
+                     help="skip invalid samples (recorded in the manifest) instead of stopping")
+    run.add_argument("--no-report", action="store_true", help="skip index.html")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cache_options(run)
+    _add_normalization_options(run)
+    run.set_defaults(handler=cmd_run)
+
+    data = commands.add_parser("datasets", help="convert or generate datasets")
+    data_commands = data.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    data_commands.required = True
+    convert = data_commands.add_parser("convert", help="turn a known layout into a dataset")
+    convert.add_argument("--format", required=True, choices=["pairs", "icdar2017"])
+    convert.add_argument("--split", default="documents", choices=["documents", "lines"],
+                         help="icdar2017: one sample per document or per line")
+    convert.add_argument("src")
+    convert.add_argument("dest")
+    convert.set_defaults(handler=cmd_convert)
+    synth = data_commands.add_parser("synth", help="render synthetic invoices and receipts")
+    synth.add_argument("--n", type=int, default=48, help="pages (default 48)")
+    synth.add_argument("--seed", type=int, default=2026)
+    synth.add_argument("--degrade", default="mixed", choices=["clean", "mild", "heavy", "mixed"])
+    synth.add_argument("dest")
+    synth.set_defaults(handler=cmd_synth)
+
+    sweep = commands.add_parser("sweep", help="run a grid of configurations from a YAML spec")
+    sweep.add_argument("spec", help="e.g. sweeps/default.yaml")
+    sweep.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
+    sweep.add_argument("--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)")
+    sweep.add_argument("--no-report", action="store_true", help="skip index.html")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_cache_options(sweep)
+    sweep.set_defaults(handler=cmd_sweep)
+
+    report = commands.add_parser("report", help="write index.html and summary.md for a run")
+    report.add_argument("run_dir")
+    report.set_defaults(handler=cmd_report)
+
+    check = commands.add_parser("check", help="fail when accuracy dropped against a baseline")
+    check.add_argument("run_dir")
+    check.add_argument("--baseline", metavar="FILE", help="e.g. reports/baselines/default.json")
+    check.add_argument("--write-baseline", metavar="FILE", help="store this run as the baseline")
+    check.add_argument("--tolerance", type=float, default=0.002,
+                       help="allowed rise in corpus CER, absolute (default 0.002)")
+    check.set_defaults(handler=cmd_check)
+
+    listing = commands.add_parser("list", help="the engines and correctors available")
+    listing.set_defaults(handler=cmd_list)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except OcrbenchError as error:
+        print(f"ocrbench: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

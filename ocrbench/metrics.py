@@ -1,0 +1,267 @@
+"""Edit counts, CER and WER: one sample at a time, over a corpus, and with bootstrap intervals.
+
+Conventions, so that every number in a report means one thing:
+
+- A character is a Unicode code point after NFC, so a decomposed "e" + combining acute is the same
+  one character as a precomposed "é". NFC always comes first; the declared `Normalization` steps
+  follow, and both reference and hypothesis go through the same steps.
+- Under `collapse_whitespace` (the default) every run of whitespace, newlines and tabs included,
+  becomes one space and the ends are trimmed: a line break counts as one character, a space. With it
+  off, every whitespace character counts as written.
+- Words are the whitespace-separated tokens of the normalised text.
+- Edits are substitutions + deletions + insertions of a minimal alignment (jiwer's).
+- An empty reference has no rate: `cer`/`wer` are None, never 0, and its edits are the hypothesis's
+  length (all insertions). Corpus figures still count those edits in the numerator (a hallucinated
+  line on a blank page is an error), with nothing added to the denominator. A corpus whose
+  references are all empty has no corpus rate either: `corpus` reports None.
+- Corpus CER is total edits over total reference characters, not a mean of per-sample rates; the
+  mean is also given, under a name that says so.
+"""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache
+from typing import Any
+
+import jiwer
+import numpy as np
+
+_CHARS = jiwer.ReduceToListOfListOfChars()
+_WORDS = jiwer.ReduceToListOfListOfWords()
+
+
+@lru_cache(maxsize=1)
+def _punctuation_table() -> dict[int, None]:
+    """Every code point of a Unicode punctuation category (P*), mapped to nothing."""
+    return {
+        code: None
+        for code in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(code)).startswith("P")
+    }
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """How texts are made comparable before counting; its `name()` goes into every result row."""
+
+    casefold: bool = False
+    collapse_whitespace: bool = True
+    strip_punctuation: bool = False
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if not isinstance(value, bool):
+                raise ValueError(f"{field.name} must be true or false, not {value!r}")
+
+    def name(self) -> str:
+        """E.g. "nfc+ws" (the default) or "nfc+ws+casefold+nopunct"."""
+        steps = ["nfc"]
+        if self.collapse_whitespace:
+            steps.append("ws")
+        if self.casefold:
+            steps.append("casefold")
+        if self.strip_punctuation:
+            steps.append("nopunct")
+        return "+".join(steps)
+
+    def apply(self, text: str) -> str:
+        text = unicodedata.normalize("NFC", text)
+        if self.casefold:
+            # Folding can leave text that is not NFC (e.g. "ǰ" folds to j + combining caron).
+            text = unicodedata.normalize("NFC", text.casefold())
+        if self.strip_punctuation:
+            # Removed, not replaced by a space: "don't" and "dont" are the same word.
+            text = text.translate(_punctuation_table())
+        if self.collapse_whitespace:
+            text = " ".join(text.split())
+        return text
+
+
+@dataclass(frozen=True)
+class Score:
+    """One hypothesis against its reference, after normalisation."""
+
+    reference_chars: int
+    char_edits: int
+    cer: float | None  # None when the reference is empty
+    reference_words: int
+    word_edits: int
+    wer: float | None  # None when the reference has no words
+    hypothesis_chars: int
+
+
+# Cached (a few entries) because a run scores each (reference, text) pair again for the preference
+# in `word_effect`, and aligning a long page costs seconds.
+@lru_cache(maxsize=32)
+def _char_edits(reference: str, hypothesis: str) -> int:
+    if not reference or not hypothesis:  # all insertions or all deletions; some jiwers raise here
+        return len(reference) + len(hypothesis)
+    out = jiwer.process_characters(reference, hypothesis, _CHARS, _CHARS)
+    return out.substitutions + out.deletions + out.insertions
+
+
+def _word_alignment(reference: list[str], hypothesis: list[str]) -> jiwer.WordOutput:
+    return jiwer.process_words(" ".join(reference), " ".join(hypothesis), _WORDS, _WORDS)
+
+
+def _word_edits(reference: list[str], hypothesis: list[str]) -> int:
+    if not reference or not hypothesis:
+        return len(reference) + len(hypothesis)
+    out = _word_alignment(reference, hypothesis)
+    return out.substitutions + out.deletions + out.insertions
+
+
+def _rate(edits: int, length: int) -> float | None:
+    return edits / length if length else None
+
+
+def score(reference: str, hypothesis: str, norm: Normalization = Normalization()) -> Score:
+    """Edit counts and rates of `hypothesis` against `reference`, both normalised by `norm`."""
+    ref, hyp = norm.apply(reference), norm.apply(hypothesis)
+    ref_words, hyp_words = ref.split(), hyp.split()
+    char_edits = _char_edits(ref, hyp)
+    word_edits = _word_edits(ref_words, hyp_words)
+    return Score(
+        reference_chars=len(ref),
+        char_edits=char_edits,
+        cer=_rate(char_edits, len(ref)),
+        reference_words=len(ref_words),
+        word_edits=word_edits,
+        wer=_rate(word_edits, len(ref_words)),
+        hypothesis_chars=len(hyp),
+    )
+
+
+def _mean(rates: list[float | None]) -> float | None:
+    defined = [rate for rate in rates if rate is not None]
+    return sum(defined) / len(defined) if defined else None
+
+
+def corpus(scores: Sequence[Score]) -> dict[str, Any]:
+    """Corpus figures: `corpus_cer` = total char edits / total reference chars (likewise WER).
+
+    Samples with an empty reference add their edits and nothing to the lengths; where the total
+    length is 0 the corpus rate is None. `mean_cer`/`mean_wer` are plain means of the per-sample
+    rates over samples whose reference is not empty: short lines weigh as much as full pages.
+    """
+    reference_chars = sum(s.reference_chars for s in scores)
+    char_edits = sum(s.char_edits for s in scores)
+    reference_words = sum(s.reference_words for s in scores)
+    word_edits = sum(s.word_edits for s in scores)
+    return {
+        "samples": len(scores),
+        "empty_references": sum(1 for s in scores if s.reference_chars == 0),
+        "reference_chars": reference_chars,
+        "char_edits": char_edits,
+        "corpus_cer": _rate(char_edits, reference_chars),
+        "reference_words": reference_words,
+        "word_edits": word_edits,
+        "corpus_wer": _rate(word_edits, reference_words),
+        "mean_cer": _mean([s.cer for s in scores]),
+        "mean_wer": _mean([s.wer for s in scores]),
+    }
+
+
+def bootstrap_ci(
+    edits: Sequence[int],
+    lengths: Sequence[int],
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the corpus rate sum(edits) / sum(lengths).
+
+    Samples (not characters) are resampled with replacement, since errors cluster within a page.
+    Resamples whose lengths sum to 0 have no rate and are left out; where every length is 0 (or
+    there are no samples) the interval is (nan, nan), matching a corpus rate that does not exist.
+    """
+    edit_array = np.asarray(edits, dtype=np.float64)
+    length_array = np.asarray(lengths, dtype=np.float64)
+    if edit_array.shape != length_array.shape or edit_array.ndim != 1:
+        raise ValueError(
+            f"edits and lengths must be flat and equally long, not {len(edits)} and {len(lengths)}"
+        )
+    if n < 1:
+        raise ValueError(f"n (resamples) must be at least 1, not {n}")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), not {level}")
+    count = len(edit_array)
+    if count == 0 or length_array.sum() == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    # Resample in blocks so 10,000 samples x 1,000 resamples stays a few tens of MB.
+    block = max(1, 2_000_000 // count)
+    rates = []
+    for start in range(0, n, block):
+        picks = rng.integers(0, count, size=(min(block, n - start), count))
+        total_edits = edit_array[picks].sum(axis=1)
+        total_lengths = length_array[picks].sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rates.append(np.where(total_lengths > 0, total_edits / total_lengths, np.nan))
+    tail = (1 - level) / 2
+    low, high = np.nanquantile(np.concatenate(rates), [tail, 1 - tail])
+    return float(low), float(high)
+
+
+@dataclass(frozen=True)
+class WordEffect:
+    """What a corrector did to the reference words, compared with the raw OCR it was given.
+
+    A reference word is right in a text when the word alignment matches it exactly. Words the
+    corrector adds that align to no reference word are not counted here; `preference` sees them.
+    """
+
+    fixed: int  # reference words wrong in the raw OCR and right after correction
+    broken: int  # right in the raw OCR, wrong after
+    fixed_words: tuple[tuple[str, str], ...]  # (raw word, corrected word); "" where none aligned
+    broken_words: tuple[tuple[str, str], ...]
+    preference: int  # +1 correction has fewer char edits than the raw OCR, -1 more, 0 as many
+
+
+def _aligned_words(reference: list[str], hypothesis: list[str]) -> list[str]:
+    """For each reference word, the hypothesis word aligned to it ("" where it was deleted)."""
+    aligned = [""] * len(reference)
+    if not reference or not hypothesis:
+        return aligned
+    for chunk in _word_alignment(reference, hypothesis).alignments[0]:
+        if chunk.type in ("equal", "substitute"):  # one to one in a Levenshtein alignment
+            pairs = zip(
+                range(chunk.ref_start_idx, chunk.ref_end_idx),
+                range(chunk.hyp_start_idx, chunk.hyp_end_idx),
+                strict=True,
+            )
+            for ref_index, hyp_index in pairs:
+                aligned[ref_index] = hypothesis[hyp_index]
+    return aligned
+
+
+def word_effect(
+    reference: str, raw: str, corrected: str, norm: Normalization = Normalization()
+) -> WordEffect:
+    """Which reference words the correction fixed and which it broke, relative to the raw OCR."""
+    ref, raw_text, corrected_text = norm.apply(reference), norm.apply(raw), norm.apply(corrected)
+    if corrected_text == raw_text:  # an identity corrector, or one that accepted the OCR as is
+        return WordEffect(fixed=0, broken=0, fixed_words=(), broken_words=(), preference=0)
+    ref_words = ref.split()
+    before = _aligned_words(ref_words, raw_text.split())
+    after = _aligned_words(ref_words, corrected_text.split())
+    fixed, broken = [], []
+    for word, old, new in zip(ref_words, before, after, strict=True):
+        if old != word and new == word:
+            fixed.append((old, new))
+        elif old == word and new != word:
+            broken.append((old, new))
+    raw_edits, corrected_edits = _char_edits(ref, raw_text), _char_edits(ref, corrected_text)
+    return WordEffect(
+        fixed=len(fixed),
+        broken=len(broken),
+        fixed_words=tuple(fixed),
+        broken_words=tuple(broken),
+        preference=(raw_edits > corrected_edits) - (raw_edits < corrected_edits),
+    )

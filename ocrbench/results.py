@@ -1,0 +1,103 @@
+"""The results store: `results.parquet` (one row per configuration and sample) and `manifest.json`
+beside it, and the per-configuration summary everything else reads."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ocrbench import metrics
+from ocrbench.errors import OcrbenchError
+
+RESULTS = "results.parquet"
+MANIFEST = "manifest.json"
+
+
+def _replace_atomically(path: Path, write: Any) -> None:
+    temporary = path.with_name(f".tmp-{path.name}")
+    write(temporary)
+    os.replace(temporary, path)
+
+
+def write(out: Path, rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    frame = pd.DataFrame(list(rows))
+    _replace_atomically(out / RESULTS, lambda p: frame.to_parquet(p, index=False))
+    text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+    _replace_atomically(out / MANIFEST, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    return out / RESULTS
+
+
+def load(run_dir: str | Path) -> pd.DataFrame:
+    """The rows of a finished run as a DataFrame."""
+    path = Path(run_dir) / RESULTS
+    if not path.is_file():
+        raise OcrbenchError(f"{run_dir}: no {RESULTS} here; run `ocrbench run` or `ocrbench sweep`")
+    return pd.read_parquet(path)
+
+
+def load_manifest(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / MANIFEST
+    try:
+        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as error:
+        raise OcrbenchError(f"{path}: not valid JSON ({error})") from None
+    return manifest
+
+
+def _rate(edits: pd.Series, lengths: pd.Series) -> float:
+    total = int(lengths.sum())
+    return float(edits.sum()) / total if total else float("nan")
+
+
+def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
+    """Corpus figures for one configuration's rows (edits over reference lengths, not a mean)."""
+    seconds = group["ocr_seconds"].fillna(0) + group["correct_seconds"].fillna(0)
+    cer_low, cer_high = metrics.bootstrap_ci(
+        group["char_edits"].tolist(), group["reference_chars"].tolist(), seed=seed
+    )
+    wer_low, wer_high = metrics.bootstrap_ci(
+        group["word_edits"].tolist(), group["reference_words"].tolist(), seed=seed
+    )
+    return {
+        "samples": len(group),
+        "cer": _rate(group["char_edits"], group["reference_chars"]),
+        "cer_low": cer_low,
+        "cer_high": cer_high,
+        "raw_cer": _rate(group["raw_char_edits"], group["reference_chars"]),
+        "wer": _rate(group["word_edits"], group["reference_words"]),
+        "wer_low": wer_low,
+        "wer_high": wer_high,
+        "seconds_per_sample": float(seconds.mean()),
+        "ocr_seconds_per_sample": float(group["ocr_seconds"].mean()),
+        "correct_seconds_per_sample": float(group["correct_seconds"].mean()),
+        "p50_seconds": float(np.percentile(seconds, 50)),
+        "p95_seconds": float(np.percentile(seconds, 95)),
+        "tokens": int(group["tokens"].sum()),
+        "words_fixed": int(group["words_fixed"].sum()),
+        "words_broken": int(group["words_broken"].sum()),
+        "preference": float(group["preference"].mean()),
+    }
+
+
+CONFIG_COLUMNS = [
+    "dataset", "config_id", "config", "engine", "params", "corrector", "corrector_params",
+    "repo_id", "quantization", "gpu_layers", "gpu_layers_effective",
+]  # fmt: skip
+
+
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per (dataset, configuration), sorted by corpus CER."""
+    keys = [c for c in CONFIG_COLUMNS if c in frame.columns]
+    rows = []
+    for values, group in frame.groupby(keys, dropna=False, sort=False):
+        rows.append({**dict(zip(keys, values, strict=True)), **summarize(group)})
+    return pd.DataFrame(rows).sort_values(["dataset", "cer"], kind="stable", ignore_index=True)

@@ -1,0 +1,226 @@
+"""One configuration (an engine, then a corrector) over a dataset: one row per sample.
+
+Each step goes through the cache, keyed by its inputs' content, so a second run of the same thing does
+no OCR and no correction, and a run that was interrupted picks up where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tqdm import tqdm
+
+from ocrbench import metrics
+from ocrbench.cache import Cache, file_hash, key, text_hash
+from ocrbench.correctors.base import Corrector
+from ocrbench.correctors.identity import Identity
+from ocrbench.datasets import Dataset
+from ocrbench.engines.base import OcrEngine, read
+from ocrbench.registry import params_of
+from ocrbench.types import Correction, OcrResult, Sample, Word
+
+
+@dataclass
+class Counts:
+    """How much work a run did, and how much the cache saved."""
+
+    ocr_run: int = 0
+    ocr_cached: int = 0
+    correct_run: int = 0
+    correct_cached: int = 0
+
+    def describe(self) -> str:
+        text = f"OCR: {self.ocr_cached} cached, {self.ocr_run} run"
+        if self.correct_run or self.correct_cached:
+            text += f"; corrections: {self.correct_cached} cached, {self.correct_run} run"
+        return text
+
+
+@dataclass
+class Step:
+    """An engine or corrector with what its cache keys need, computed once per run."""
+
+    component: Any
+    params: dict[str, Any] = field(init=False)
+    version: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.params = params_of(self.component)
+        self.version = self.component.version()
+
+    @property
+    def cacheable(self) -> bool:
+        return bool(getattr(self.component, "cacheable", True))
+
+    def key(self, content: str) -> str:
+        return key(self.component.name, self.params, self.version, content)
+
+
+def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
+    if not engine.cacheable or sample.image is None:
+        return read(engine.component, sample)
+    entry = engine.key(file_hash(sample.image))
+    hit = cache.get("ocr", entry)
+    if hit is not None:
+        try:
+            result = OcrResult(
+                text=hit["text"],
+                seconds=hit["seconds"],
+                words=tuple(Word(w["text"], _box(w["box"]), w["confidence"]) for w in hit["words"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            pass  # an entry from an older layout: recompute it
+        else:
+            counts.ocr_cached += 1
+            return result
+    result = read(engine.component, sample)
+    counts.ocr_run += 1
+    cache.put("ocr", entry, asdict(result))
+    return result
+
+
+def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Correction:
+    if not corrector.cacheable:
+        return corrector.component.correct(ocr)  # type: ignore[no-any-return]
+    entry = corrector.key(text_hash(ocr.text))
+    hit = cache.get("correct", entry)
+    if hit is not None:
+        try:
+            result = Correction(
+                text=hit["text"],
+                seconds=hit["seconds"],
+                tokens=hit["tokens"],
+                changes=tuple((before, after) for before, after in hit["changes"]),
+                rejected=hit["rejected"],
+            )
+        except (KeyError, TypeError, ValueError):
+            pass
+        else:
+            counts.correct_cached += 1
+            return result
+    result = corrector.component.correct(ocr)
+    counts.correct_run += 1
+    cache.put("correct", entry, asdict(result))
+    return result
+
+
+def _box(box: Any) -> tuple[int, int, int, int] | None:
+    return None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
+
+
+def config_id(
+    engine: str, engine_params: dict[str, Any], corrector: str, corrector_params: dict[str, Any]
+) -> str:
+    """A short stable id for an (engine, corrector) configuration, used by baselines and charts."""
+    return key(engine, engine_params, corrector, corrector_params)[:12]
+
+
+def label(engine: Step, corrector: Step) -> str:
+    """A human name for a configuration: the parameters that differ from their defaults."""
+    parts = []
+    for step in (engine, corrector):
+        try:
+            defaults = params_of(type(step.component)())
+        except TypeError:  # a plugin whose parameters have no defaults
+            defaults = {}
+        changed = {k: v for k, v in step.params.items() if defaults.get(k) != v}
+        args = ",".join(f"{k}={v}" for k, v in changed.items())
+        parts.append(step.component.name + (f"({args})" if args else ""))
+    return " + ".join(parts)
+
+
+def run(
+    dataset: Dataset,
+    engine: OcrEngine,
+    corrector: Corrector | None = None,
+    *,
+    cache: Cache,
+    norm: metrics.Normalization | None = None,
+    progress: bool = True,
+    counts: Counts | None = None,
+) -> list[dict[str, Any]]:
+    """Run one configuration over every sample and return its rows."""
+    return list(
+        iter_rows(dataset, engine, corrector, cache=cache, norm=norm, progress=progress, counts=counts)
+    )
+
+
+def iter_rows(
+    dataset: Dataset,
+    engine: OcrEngine,
+    corrector: Corrector | None = None,
+    *,
+    cache: Cache,
+    norm: metrics.Normalization | None = None,
+    progress: bool = True,
+    counts: Counts | None = None,
+    samples: Iterable[Sample] | None = None,
+) -> Iterator[dict[str, Any]]:
+    """Rows one at a time, so a caller can store each as soon as it exists."""
+    norm = norm or metrics.Normalization()
+    counts = counts if counts is not None else Counts()
+    engine_step, corrector_step = Step(engine), Step(corrector or Identity())
+    todo = list(dataset.samples if samples is None else samples)
+    bar = tqdm(todo, desc=label(engine_step, corrector_step), unit="sample", disable=not progress)
+    for sample in bar:
+        ocr = recognize(engine_step, sample, cache, counts)
+        correction = correct(corrector_step, ocr, cache, counts)
+        yield make_row(dataset, sample, engine_step, corrector_step, ocr, correction, norm)
+
+
+def make_row(
+    dataset: Dataset,
+    sample: Sample,
+    engine: Step,
+    corrector: Step,
+    ocr: OcrResult,
+    correction: Correction,
+    norm: metrics.Normalization,
+) -> dict[str, Any]:
+    raw = metrics.score(sample.text, ocr.text, norm)
+    final = metrics.score(sample.text, correction.text, norm)
+    effect = metrics.word_effect(sample.text, ocr.text, correction.text, norm)
+    model = {k: corrector.params.get(k) for k in ("repo_id", "quantization")}
+    effective = getattr(corrector.component, "effective_gpu_layers", None)
+    return {
+        "dataset": dataset.name,
+        "sample_id": sample.id,
+        "config_id": config_id(
+            engine.component.name, engine.params, corrector.component.name, corrector.params
+        ),
+        "config": label(engine, corrector),
+        "engine": engine.component.name,
+        "params": json.dumps(engine.params, sort_keys=True),
+        "engine_version": engine.version,
+        "corrector": corrector.component.name,
+        "corrector_params": json.dumps(corrector.params, sort_keys=True, default=str),
+        "corrector_version": corrector.version,
+        "repo_id": model["repo_id"],
+        "quantization": model["quantization"],
+        "gpu_layers": corrector.params.get("gpu_layers"),
+        "gpu_layers_effective": effective() if callable(effective) else effective,
+        "normalization": norm.name(),
+        "reference": sample.text,
+        "ocr_text": ocr.text,
+        "hypothesis": correction.text,
+        "reference_chars": raw.reference_chars,
+        "reference_words": raw.reference_words,
+        "raw_char_edits": raw.char_edits,
+        "raw_cer": raw.cer,
+        "raw_word_edits": raw.word_edits,
+        "char_edits": final.char_edits,
+        "cer": final.cer,
+        "word_edits": final.word_edits,
+        "wer": final.wer,
+        "ocr_seconds": ocr.seconds,
+        "correct_seconds": correction.seconds,
+        "tokens": correction.tokens,
+        "words_fixed": effect.fixed,
+        "words_broken": effect.broken,
+        "preference": effect.preference,
+        "rejected": correction.rejected,
+        "changes": json.dumps(correction.changes, ensure_ascii=False),
+    }

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+from ocrbench.cache import Cache, file_hash, key
+
+
+def test_round_trip_and_missing(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    entry = key("tesseract", {"psm": 3}, "5.3.0", "abc")
+    assert cache.get("ocr", entry) is None
+    cache.put("ocr", entry, {"text": "héllo", "seconds": 1.5})
+    assert cache.get("ocr", entry) == {"text": "héllo", "seconds": 1.5}
+
+
+def test_keys_depend_on_every_part() -> None:
+    base = key("tesseract", {"psm": 3}, "5.3.0", "abc")
+    assert base == key("tesseract", {"psm": 3}, "5.3.0", "abc")
+    assert base != key("tesseract", {"psm": 4}, "5.3.0", "abc")
+    assert base != key("tesseract", {"psm": 3}, "5.4.0", "abc")
+    assert base != key("tesseract", {"psm": 3}, "5.3.0", "abd")
+
+
+def test_unreadable_entry_counts_as_missing(tmp_path: Path) -> None:
+    cache = Cache(tmp_path)
+    entry = key("x")
+    cache.put("ocr", entry, {"text": "ok"})
+    path = next((tmp_path / "ocr").rglob("*.json"))
+    path.write_bytes(b"\x00{not json")
+    assert cache.get("ocr", entry) is None
+    cache.put("ocr", entry, {"text": "again"})
+    assert cache.get("ocr", entry) == {"text": "again"}
+    assert not list(tmp_path.rglob(".tmp-*")), "no temporary files left behind"
+
+
+def test_disabled_cache_holds_nothing() -> None:
+    cache = Cache(None)
+    cache.put("ocr", "k", {"text": "x"})
+    assert cache.get("ocr", "k") is None
+
+
+def test_file_hash_follows_content(tmp_path: Path) -> None:
+    path = tmp_path / "a.bin"
+    path.write_bytes(b"one")
+    first = file_hash(path)
+    path.write_bytes(b"two!")
+    assert file_hash(path) != first

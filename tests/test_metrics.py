@@ -1,0 +1,352 @@
+from __future__ import annotations
+
+import math
+import random
+import time
+import unicodedata
+from pathlib import Path
+
+import jiwer
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from ocrbench.errors import ConfigError
+from ocrbench.metrics import Normalization, Score, bootstrap_ci, corpus, score, word_effect
+from ocrbench.registry import build
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+
+# Letters, digits, punctuation, accents (both forms), Greek, whitespace of several kinds.
+ALPHABET = "abcdeIl10O:.,;- \n\téèe\u0301ΑαΩωἀ\u00a0"
+
+
+def random_text(rng: random.Random, longest: int = 30) -> str:
+    return "".join(rng.choice(ALPHABET) for _ in range(rng.randint(0, longest)))
+
+
+# Known edit counts
+
+
+def test_kitten_to_sitting_is_three_char_edits() -> None:
+    result = score("kitten", "sitting")
+    assert (result.char_edits, result.reference_chars, result.hypothesis_chars) == (3, 6, 7)
+    assert result.cer == pytest.approx(0.5)
+    assert (result.word_edits, result.reference_words, result.wer) == (1, 1, 1.0)
+
+
+def test_invoice_ocr_errors() -> None:
+    result = score("Invoice No: 12345", "Inv0ice N0: 12345")
+    assert (result.char_edits, result.reference_chars) == (2, 17)
+    assert result.cer == pytest.approx(2 / 17)
+    assert (result.word_edits, result.reference_words) == (2, 3)
+
+
+def test_word_edits_count_substitutions_deletions_and_insertions() -> None:
+    # "sat" -> "sit" (substitution), "the" before "mat" deleted, "big" inserted.
+    result = score("the cat sat on the mat", "the big cat sit on mat")
+    assert (result.word_edits, result.reference_words) == (3, 6)
+    assert result.wer == pytest.approx(0.5)
+
+
+# Unicode
+
+
+def test_nfd_and_nfc_input_are_the_same_text() -> None:
+    composed = "café crème à l'œil"
+    decomposed = unicodedata.normalize("NFD", composed)
+    assert decomposed != composed
+    result = score(composed, decomposed)
+    assert (result.char_edits, result.word_edits) == (0, 0)
+    assert result.reference_chars == len(composed)
+    assert score(decomposed, composed).char_edits == 0
+
+
+def test_decomposed_reference_counts_an_accent_error_once() -> None:
+    decomposed = "cafe\u0301"  # 5 code points, 4 characters
+    result = score(decomposed, "cafè")
+    assert (result.reference_chars, result.char_edits) == (4, 1)
+    assert score(decomposed, "cafe").char_edits == 1  # the missing accent is one substitution
+
+
+def test_casefold_result_is_renormalised() -> None:
+    # "ǰ" folds to j + combining caron, which NFC composes back into one character.
+    folded = Normalization(casefold=True).apply("ǰ")
+    assert unicodedata.is_normalized("NFC", folded)
+    assert score("ǰ", "ǰ".upper(), Normalization(casefold=True)).char_edits == 0
+
+
+# Whitespace and normalisation
+
+
+def test_newlines_collapse_to_single_spaces_by_default() -> None:
+    reference = "line one\nline  two\n"
+    result = score(reference, "line one line two")
+    assert (result.char_edits, result.reference_chars) == (0, len("line one line two"))
+    assert Normalization().apply(reference) == "line one line two"
+
+
+def test_keeping_whitespace_counts_every_newline() -> None:
+    keep = Normalization(collapse_whitespace=False)
+    result = score("line one\nline two\n", "line one line two", keep)
+    assert result.reference_chars == 18
+    assert result.char_edits == 2  # "\n" -> " ", trailing "\n" deleted
+    assert result.word_edits == 0  # words are whitespace-separated either way
+
+
+def test_normalization_names() -> None:
+    assert Normalization().name() == "nfc+ws"
+    assert Normalization(collapse_whitespace=False).name() == "nfc"
+    full = Normalization(casefold=True, strip_punctuation=True)
+    assert full.name() == "nfc+ws+casefold+nopunct"
+
+
+def test_casefold_and_punctuation_are_ignored_only_when_declared() -> None:
+    reference, hypothesis = "Hello, World!", "hello world"
+    assert score(reference, hypothesis).char_edits == 4
+    assert score(reference, hypothesis, Normalization(casefold=True)).char_edits == 2
+    both = Normalization(casefold=True, strip_punctuation=True)
+    assert score(reference, hypothesis, both).char_edits == 0
+    # Symbols are not punctuation: a wrong currency sign still counts.
+    assert score("$12.50", "€12.50", both).char_edits == 1
+    # Punctuation between spaces leaves no double space behind.
+    assert both.apply("a - b") == "a b"
+
+
+def test_normalization_parameters_are_validated() -> None:
+    with pytest.raises(ValueError, match="casefold must be true or false"):
+        Normalization(casefold="yes")  # type: ignore[arg-type]
+    assert build(Normalization, {"casefold": "yes"}, "normalization").casefold is True
+    with pytest.raises(ConfigError, match="unknown parameter 'lowercase'"):
+        build(Normalization, {"lowercase": True}, "normalization")
+
+
+# Empty texts
+
+
+def test_empty_reference_has_no_rate_and_counts_insertions() -> None:
+    result = score("", "abc de")
+    assert result.cer is None and result.wer is None
+    assert (result.char_edits, result.word_edits, result.reference_chars) == (6, 2, 0)
+    assert score("", "") == Score(0, 0, None, 0, 0, None, 0)
+    assert score(" \n\t", "").cer is None  # empty once whitespace is collapsed
+
+
+def test_empty_hypothesis_is_all_deletions() -> None:
+    result = score("two words", "")
+    assert (result.char_edits, result.cer) == (9, 1.0)
+    assert (result.word_edits, result.wer) == (2, 1.0)
+
+
+def test_whitespace_only_reference_has_characters_but_no_words() -> None:
+    result = score("  ", "a", Normalization(collapse_whitespace=False))
+    assert (result.cer, result.char_edits) == (1.0, 2)
+    assert (result.wer, result.word_edits) == (None, 1)
+
+
+# Corpus aggregation
+
+
+def test_corpus_rate_is_edits_over_length_not_a_mean() -> None:
+    scores = [score("a", "b"), score("abcdefghij", "abcdefghij")]
+    figures = corpus(scores)
+    assert figures["corpus_cer"] == pytest.approx(1 / 11)
+    assert figures["mean_cer"] == pytest.approx(0.5)
+    assert (figures["samples"], figures["reference_chars"], figures["char_edits"]) == (2, 11, 1)
+
+
+def test_corpus_counts_insertions_on_empty_references() -> None:
+    figures = corpus([score("abc", "abd"), score("", "xy")])
+    assert figures["corpus_cer"] == pytest.approx(3 / 3)
+    assert figures["mean_cer"] == pytest.approx(1 / 3)  # the empty reference has no rate to average
+    assert figures["empty_references"] == 1
+
+
+def test_corpus_of_empty_references_has_no_rate() -> None:
+    figures = corpus([score("", "hallucinated"), score("", "")])
+    assert figures["corpus_cer"] is None and figures["corpus_wer"] is None
+    assert figures["mean_cer"] is None
+    assert figures["char_edits"] == len("hallucinated")
+    assert corpus([])["corpus_cer"] is None
+
+
+# Bootstrap
+
+
+def test_bootstrap_interval_contains_the_point_estimate() -> None:
+    rng = random.Random(7)
+    for _ in range(20):
+        count = rng.randint(2, 200)
+        lengths = [rng.randint(1, 80) for _ in range(count)]
+        edits = [rng.randint(0, length) for length in lengths]
+        low, high = bootstrap_ci(edits, lengths, n=300, seed=rng.randint(0, 999))
+        point = sum(edits) / sum(lengths)
+        assert low <= point <= high
+
+
+def test_bootstrap_is_reproducible_and_widens_with_level() -> None:
+    rng = random.Random(3)
+    lengths = [rng.randint(10, 60) for _ in range(300)]
+    edits = [rng.randint(0, 5) for _ in lengths]
+    assert bootstrap_ci(edits, lengths, seed=1) == bootstrap_ci(edits, lengths, seed=1)
+    narrow = bootstrap_ci(edits, lengths, level=0.5)
+    wide = bootstrap_ci(edits, lengths, level=0.99)
+    assert wide[0] < narrow[0] < narrow[1] < wide[1]
+
+
+def test_bootstrap_of_identical_samples_has_no_width() -> None:
+    low, high = bootstrap_ci([2] * 50, [10] * 50)
+    assert low == pytest.approx(0.2) and high == pytest.approx(0.2)
+
+
+def test_bootstrap_without_reference_text() -> None:
+    assert all(math.isnan(x) for x in bootstrap_ci([3, 1], [0, 0]))
+    assert all(math.isnan(x) for x in bootstrap_ci([], []))
+    # Some empty references: resamples made only of them are left out, not counted as 0.
+    low, high = bootstrap_ci([5, 0], [0, 10], n=200)
+    assert 0 <= low <= high and not math.isnan(high)
+
+
+def test_bootstrap_rejects_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="equally long"):
+        bootstrap_ci([1, 2], [3])
+    with pytest.raises(ValueError, match="level"):
+        bootstrap_ci([1], [3], level=95)
+    with pytest.raises(ValueError, match="n "):
+        bootstrap_ci([1], [3], n=0)
+
+
+# What a corrector did
+
+
+def test_correction_that_fixes_two_words() -> None:
+    effect = word_effect("Invoice No: 12345", "Inv0ice N0: 12345", "Invoice No: 12345")
+    assert (effect.fixed, effect.broken, effect.preference) == (2, 0, 1)
+    assert effect.fixed_words == (("Inv0ice", "Invoice"), ("N0:", "No:"))
+    assert effect.broken_words == ()
+
+
+def test_correction_that_breaks_a_right_word() -> None:
+    effect = word_effect("the form was filed", "the form was filed", "the from was filed")
+    assert (effect.fixed, effect.broken, effect.preference) == (0, 1, -1)
+    assert effect.broken_words == (("form", "from"),)
+
+
+def test_correction_that_fixes_one_word_and_deletes_another() -> None:
+    effect = word_effect("pay the total now", "pay tbe total now", "pay the now")
+    assert (effect.fixed, effect.broken) == (1, 1)
+    assert effect.fixed_words == (("tbe", "the"),)
+    assert effect.broken_words == (("total", ""),)
+    assert effect.preference == -1  # 1 char fixed, 6 deleted
+
+
+def test_unchanged_text_has_no_effect() -> None:
+    effect = word_effect("right words", "rihgt words", "rihgt words")
+    assert (effect.fixed, effect.broken, effect.preference) == (0, 0, 0)
+
+
+def test_word_effect_uses_the_normalisation() -> None:
+    folded = Normalization(casefold=True)
+    assert word_effect("Total", "tota1", "TOTAL", folded).fixed == 1
+    assert word_effect("Total", "tota1", "TOTAL").fixed == 0
+    assert word_effect("", "", "added words").preference == -1
+
+
+# Properties, over seeded random texts (hypothesis is not installed)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_properties_of_edit_counts(seed: int) -> None:
+    rng = random.Random(seed)
+    norm = Normalization()
+    for _ in range(100):
+        a, b = random_text(rng), random_text(rng)
+        same = score(a, a)
+        assert (same.char_edits, same.word_edits) == (0, 0)
+        forward, backward = score(a, b), score(b, a)
+        assert forward.char_edits == backward.char_edits
+        assert forward.word_edits == backward.word_edits
+        # An independent count of the same distance.
+        assert forward.char_edits == Levenshtein.distance(norm.apply(a), norm.apply(b))
+        if forward.reference_chars:
+            assert forward.cer == forward.char_edits / forward.reference_chars
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_substitution_only_edits_are_symmetric_and_bounded(seed: int) -> None:
+    rng = random.Random(seed)
+    letters = "abcdefgh"
+    for _ in range(100):
+        a = "".join(rng.choice(letters) for _ in range(rng.randint(1, 30)))
+        b = "".join(rng.choice(letters) if rng.random() < 0.3 else c for c in a)
+        hamming = sum(x != y for x, y in zip(a, b, strict=True))
+        assert score(a, b).char_edits == score(b, a).char_edits <= hamming
+
+
+def test_word_effect_properties() -> None:
+    rng = random.Random(11)
+    vocabulary = ["the", "tbe", "form", "from", "total", "tota1", "no", "N0"]
+
+    def words(least: int) -> str:
+        return " ".join(rng.choice(vocabulary) for _ in range(rng.randint(least, 8)))
+
+    for _ in range(200):
+        reference, raw, corrected = words(1), words(0), words(0)
+        effect = word_effect(reference, raw, corrected)
+        backwards = word_effect(reference, corrected, raw)
+        assert (backwards.fixed, backwards.broken) == (effect.broken, effect.fixed)
+        assert backwards.preference == -effect.preference
+        # A perfect correction fixes every word the raw OCR got wrong (jiwer's own hit count).
+        hits = jiwer.process_words(reference, raw).hits if raw else 0
+        perfect = word_effect(reference, raw, reference)
+        assert (perfect.fixed, perfect.broken) == (len(reference.split()) - hits, 0)
+
+
+# Speed
+
+
+def test_scoring_ten_thousand_lines_is_fast() -> None:
+    rng = random.Random(0)
+    lines = [random_text(rng, 60) for _ in range(10_000)]
+    noisy = [line[::-1] for line in lines]
+    start = time.perf_counter()
+    for reference, hypothesis in zip(lines, noisy, strict=True):
+        score(reference, hypothesis)
+    assert time.perf_counter() - start < 5  # about 0.4 s on a shared 2-core machine
+
+
+def test_bootstrap_of_ten_thousand_samples_is_fast() -> None:
+    rng = random.Random(0)
+    lengths = [rng.randint(1, 80) for _ in range(10_000)]
+    edits = [rng.randint(0, 5) for _ in lengths]
+    start = time.perf_counter()
+    bootstrap_ci(edits, lengths, n=1000)
+    assert time.perf_counter() - start < 5  # about 0.1 s
+
+
+# Real data
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_icdar2017_raw_ocr_matches_the_published_figures() -> None:
+    folder = SHARED / "data" / "icdar2017-eng"
+    if not folder.is_dir():
+        pytest.skip(
+            f"{folder} is absent: this test reads real data from ../shared (not in the repo)"
+        )
+    scores = []
+    for path in sorted(folder.glob("eng_*/*.txt")):
+        lines = path.read_text(encoding="utf-8").split("\n")
+        ocr, gold = lines[1].removeprefix("[OCR_aligned] "), lines[2].removeprefix("[ GS_aligned] ")
+        kept = [(o, g) for o, g in zip(ocr, gold, strict=True) if g != "#"]  # '#': no gold here
+        hypothesis = "".join(o for o, _ in kept).replace("@", "")  # '@': alignment padding
+        reference = "".join(g for _, g in kept).replace("@", "")
+        scores.append(score(reference, hypothesis))
+    figures = corpus(scores)
+    assert figures["samples"] == 89
+    assert figures["corpus_cer"] == pytest.approx(0.0325, abs=0.0005)
+    assert figures["corpus_wer"] == pytest.approx(0.136, abs=0.001)
+    low, high = bootstrap_ci(
+        [s.char_edits for s in scores], [s.reference_chars for s in scores], seed=0
+    )
+    assert low < figures["corpus_cer"] < high

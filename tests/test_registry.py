@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+
+from ocrbench.errors import ConfigError
+from ocrbench.registry import correctors, engines, params_of, parse_spec
+
+
+def test_parse_spec_splits_name_and_parameters() -> None:
+    assert parse_spec("tesseract:lang=eng+grc, psm=6") == ("tesseract", {"lang": "eng+grc", "psm": "6"})
+    assert parse_spec("given") == ("given", {})
+
+
+@pytest.mark.parametrize("spec", ["tesseract:psm", ":psm=3", "tesseract:=3"])
+def test_malformed_spec_is_a_config_error(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_spec(spec)
+
+
+def test_parameters_are_typed_and_validated() -> None:
+    engine = engines.from_spec("tesseract:psm=6,oem=1,lang=eng")
+    assert params_of(engine) == {"lang": "eng", "psm": 6, "oem": 1, "config": ""}
+    with pytest.raises(ConfigError, match="psm must be between 0 and 13, not 99"):
+        engines.from_spec("tesseract:psm=99")
+    with pytest.raises(ConfigError, match="psm must be int, not 'six'"):
+        engines.from_spec("tesseract:psm=six")
+
+
+def test_unknown_names_suggest_the_closest() -> None:
+    with pytest.raises(ConfigError, match=r"unknown engine 'tesseract2'.*did you mean 'tesseract'"):
+        engines.from_spec("tesseract2")
+    with pytest.raises(ConfigError, match=r"unknown parameter 'lnag'.*did you mean 'lang'"):
+        engines.from_spec("tesseract:lnag=eng")
+    with pytest.raises(ConfigError, match="unknown corrector 'identty'"):
+        correctors.from_spec("identty")
+
+
+def test_registry_imports_lazily() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, ocrbench; ocrbench.engines.from_spec('tesseract');"
+        "heavy = [m for m in ('torch', 'llama_cpp', 'easyocr', 'matplotlib') if m in sys.modules];"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
