@@ -157,7 +157,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def _add_cache_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--cache", metavar="DIR", help="cache folder (default $OCRBENCH_CACHE or ~/.cache/ocrbench)")
+    group.add_argument(
+        "--cache", metavar="DIR", help="cache folder (default $OCRBENCH_CACHE or ~/.cache/ocrbench)"
+    )
     group.add_argument("--no-cache", action="store_true", help="compute everything afresh")
 
 
@@ -165,7 +167,9 @@ def _add_normalization_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("text normalisation (Unicode NFC always comes first)")
     group.add_argument("--casefold", action="store_true", help="ignore case")
     group.add_argument("--strip-punctuation", action="store_true", help="ignore punctuation")
-    group.add_argument("--keep-whitespace", action="store_true", help="count every space and newline")
+    group.add_argument(
+        "--keep-whitespace", action="store_true", help="count every space and newline"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -175,14 +179,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run one engine (and corrector) over a dataset")
     run.add_argument("--dataset", required=True, metavar="DIR", help="folder with manifest.jsonl")
-    run.add_argument("--engine", default="tesseract", metavar="NAME[:k=v,...]",
-                     help="e.g. tesseract:lang=eng,psm=6 or given (default tesseract)")
-    run.add_argument("--corrector", default="identity", metavar="NAME[:k=v,...]",
-                     help="e.g. noisy-channel:quantization=q8_0 (default identity)")
+    run.add_argument(
+        "--engine",
+        default="tesseract",
+        metavar="NAME[:k=v,...]",
+        help="e.g. tesseract:lang=eng,psm=6 or given (default tesseract)",
+    )
+    run.add_argument(
+        "--corrector",
+        default="identity",
+        metavar="NAME[:k=v,...]",
+        help="e.g. noisy-channel:quantization=q8_0 (default identity)",
+    )
     run.add_argument("--out", required=True, metavar="DIR", help="where results and report go")
     run.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
-    run.add_argument("--skip-bad", action="store_true",
-                     help="skip invalid samples (recorded in the manifest) instead of stopping")
+    run.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="skip invalid samples (recorded in the manifest) instead of stopping",
+    )
     run.add_argument("--no-report", action="store_true", help="skip index.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(run)
@@ -194,8 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     data_commands.required = True
     convert = data_commands.add_parser("convert", help="turn a known layout into a dataset")
     convert.add_argument("--format", required=True, choices=["pairs", "icdar2017"])
-    convert.add_argument("--split", default="documents", choices=["documents", "lines"],
-                         help="icdar2017: one sample per document or per line")
+    convert.add_argument(
+        "--split",
+        default="documents",
+        choices=["documents", "lines"],
+        help="icdar2017: one sample per document or per line",
+    )
     convert.add_argument("src")
     convert.add_argument("dest")
     convert.set_defaults(handler=cmd_convert)
@@ -209,7 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     sweep = commands.add_parser("sweep", help="run a grid of configurations from a YAML spec")
     sweep.add_argument("spec", help="e.g. sweeps/default.yaml")
     sweep.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
-    sweep.add_argument("--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)")
+    sweep.add_argument(
+        "--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)"
+    )
     sweep.add_argument("--no-report", action="store_true", help="skip index.html")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(sweep)
@@ -223,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("run_dir")
     check.add_argument("--baseline", metavar="FILE", help="e.g. reports/baselines/default.json")
     check.add_argument("--write-baseline", metavar="FILE", help="store this run as the baseline")
-    check.add_argument("--tolerance", type=float, default=0.002,
-                       help="allowed rise in corpus CER, absolute (default 0.002)")
+    check.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.002,
+        help="allowed rise in corpus CER, absolute (default 0.002)",
+    )
     check.set_defaults(handler=cmd_check)
 
     listing = commands.add_parser("list", help="the engines and correctors available")
@@ -241,7 +266,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr)
+        print(
+            "ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr
+        )
         return 130
 
 

@@ -144,7 +144,9 @@ def run(
 ) -> list[dict[str, Any]]:
     """Run one configuration over every sample and return its rows."""
     return list(
-        iter_rows(dataset, engine, corrector, cache=cache, norm=norm, progress=progress, counts=counts)
+        iter_rows(
+            dataset, engine, corrector, cache=cache, norm=norm, progress=progress, counts=counts
+        )
     )
 
 

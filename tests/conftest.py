@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
+from PIL import Image, ImageDraw, ImageFont
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -32,3 +34,16 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "cache"
     monkeypatch.setenv("OCRBENCH_CACHE", str(path))
     return path
+
+
+def make_dataset(root: Path, lines: list[str]) -> Path:
+    """A tiny real dataset: each line rendered into a PNG, with its text as ground truth."""
+    root.mkdir(parents=True, exist_ok=True)
+    font = ImageFont.load_default(size=28)
+    with open(root / "manifest.jsonl", "w", encoding="utf-8") as manifest:
+        for i, text in enumerate(lines):
+            image = Image.new("L", (40 + 18 * len(text), 60), 255)
+            ImageDraw.Draw(image).text((20, 12), text, fill=0, font=font)
+            image.save(root / f"line{i}.png")
+            manifest.write(json.dumps({"id": f"line{i}", "image": f"line{i}.png", "text": text}) + "\n")
+    return root

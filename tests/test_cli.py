@@ -1,0 +1,122 @@
+"""The command line as a new user meets it: real subprocesses, real files, real Tesseract."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import make_dataset, needs_tesseract
+
+pytestmark = pytest.mark.tesseract
+
+
+def ocrbench(*args: str, cache: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", *args],
+        capture_output=True,
+        text=True,
+        env={"OCRBENCH_CACHE": str(cache), "PATH": "/usr/bin:/bin", "HOME": str(cache.parent)},
+        timeout=300,
+    )
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    return make_dataset(tmp_path / "data", ["Invoice No: 12345", "Total due: $1,230.00"])
+
+
+def test_run_writes_results_manifest_and_report(dataset: Path, tmp_path: Path) -> None:
+    needs_tesseract()
+    out = tmp_path / "out"
+    done = ocrbench("run", "--dataset", str(dataset), "--engine", "tesseract:psm=7", "--out",
+                    str(out), "--quiet", cache=tmp_path / "cache")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "CER [95% CI]" in done.stdout and "OCR: 0 cached, 2 run" in done.stdout
+    frame = pd.read_parquet(out / "results.parquet")
+    for column in ["sample_id", "engine", "params", "reference", "ocr_text", "hypothesis",
+                   "reference_chars", "char_edits", "cer", "word_edits", "wer", "ocr_seconds"]:  # fmt: skip
+        assert column in frame.columns
+    assert sorted(frame["sample_id"]) == ["line0", "line1"]
+    assert json.loads(frame["params"][0])["psm"] == 7
+    assert frame["cer"].max() < 0.2, frame[["ocr_text", "reference"]]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["engine"]["version"].startswith("5.")
+    assert manifest["dataset"]["samples"] == 2 and len(manifest["dataset"]["sha256"]) == 64
+    assert {"python", "cpus"} <= set(manifest["machine"])
+    assert "pytesseract" in manifest["libraries"]
+    html = (out / "index.html").read_text()
+    assert "data:image/png;base64," in html and "line0" in html
+
+
+def test_second_run_does_no_ocr(dataset: Path, tmp_path: Path) -> None:
+    needs_tesseract()
+    cache = tmp_path / "cache"
+    args = ["run", "--dataset", str(dataset), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]
+    assert ocrbench(*args, cache=cache).returncode == 0
+    # The cache must answer everything: make any OCR call fail loudly.
+    code = (
+        "import sys, ocrbench.engines.tesseract as t\n"
+        "def boom(*a, **k): raise SystemExit('OCR was called')\n"
+        "t.Tesseract.recognize = boom\n"
+        "from ocrbench.cli import main; sys.exit(main(sys.argv[1:]))\n"
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True, text=True, env={"OCRBENCH_CACHE": str(cache), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    assert second.returncode == 0, second.stderr
+    assert "OCR: 2 cached, 0 run" in second.stdout
+
+
+def test_unreadable_cache_entry_is_recomputed(dataset: Path, tmp_path: Path) -> None:
+    needs_tesseract()
+    cache = tmp_path / "cache"
+    args = ["run", "--dataset", str(dataset), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]
+    assert ocrbench(*args, cache=cache).returncode == 0
+    next((cache / "ocr").rglob("*.json")).write_text("{truncated")
+    again = ocrbench(*args, cache=cache)
+    assert again.returncode == 0 and "OCR: 1 cached, 1 run" in again.stdout
+
+
+def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """Each mistake a new user could make, and a phrase its one-line error must contain."""
+    good = make_dataset(tmp / "good", ["Hello world"])
+    corrupt = make_dataset(tmp / "corrupt", ["Hello world"])
+    (corrupt / "line0.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really a png")
+    empty = tmp / "empty"
+    empty.mkdir()
+    (empty / "manifest.jsonl").write_text("")
+    duplicate = make_dataset(tmp / "duplicate", ["one", "two"])
+    lines = (duplicate / "manifest.jsonl").read_text().splitlines()
+    (duplicate / "manifest.jsonl").write_text(lines[0] + "\n" + lines[0] + "\n")
+    out = str(tmp / "out")
+    run = ["run", "--out", out, "--dataset"]
+    return {
+        "missing dataset": ([*run, str(tmp / "nope")], "nope"),
+        "corrupt png": ([*run, str(corrupt)], "line0"),
+        "empty manifest": ([*run, str(empty)], "no samples"),
+        "duplicate id": ([*run, str(duplicate)], "duplicate"),
+        "unknown engine": ([*run, str(good), "--engine", "tesserract"], "did you mean 'tesseract'"),
+        "psm=99": ([*run, str(good), "--engine", "tesseract:psm=99"], "psm must be between 0 and 13"),
+        "bad option": (["run", "--dataset", str(good)], "--out"),
+        "unknown format": (["datasets", "convert", "--format", "hocr", str(good), out], "hocr"),
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["missing dataset", "corrupt png", "empty manifest", "duplicate id", "unknown engine", "psm=99",
+     "bad option", "unknown format"],  # fmt: skip
+)
+def test_bad_input_is_one_clear_line(case: str, tmp_path: Path) -> None:
+    args, phrase = bad_inputs(tmp_path)[case]
+    done = ocrbench(*args, cache=tmp_path / "cache")
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    assert phrase in lines[0] and "error" in lines[0]
