@@ -147,6 +147,40 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
+def cmd_models_list(args: argparse.Namespace) -> int:
+    from ocrbench import models
+
+    found = models.available(args.model_dir)
+    if not found:
+        print(f"no models in {models.model_root(args.model_dir)}; "
+              "`ocrbench models path` fetches the embedded default")  # fmt: skip
+    for model in found:
+        quantization = model.quantization or "?"
+        print(f"{model.repo_id:50} {quantization:8} {model.size / 2**20:8.1f} MiB  {model.path}")
+    return 0
+
+
+def cmd_models_path(args: argparse.Namespace) -> int:
+    from ocrbench import models
+
+    print(models.resolve(models.parse_model_spec(args.spec), logging=_stderr))
+    return 0
+
+
+def cmd_models_quantize(args: argparse.Namespace) -> int:
+    from ocrbench import models
+
+    spec = models.parse_model_spec(args.spec)
+    targets = [t.strip() for t in args.to.split(",") if t.strip()]
+    for path in models.quantize(spec, targets, logging=_stderr):
+        print(path)
+    return 0
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from ocrbench.registry import correctors, engines
 
@@ -252,6 +286,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(handler=cmd_check)
 
+    model = commands.add_parser("models", help="find, fetch and quantize GGUF models")
+    model_commands = model.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    model_commands.required = True
+    spec_help = "REPO_ID[:QUANT][,key=value...] or key=value,...; empty = the embedded default"
+    listing = model_commands.add_parser("list", help="the GGUF files in the model folder")
+    listing.add_argument("--model-dir", help="default $OCRBENCH_MODEL_DIR or ~/.cache/ocrbench/models")
+    listing.set_defaults(handler=cmd_models_list)
+    path = model_commands.add_parser("path", help="resolve a model spec to its file")
+    path.add_argument("spec", nargs="?", default="", help=spec_help)
+    path.set_defaults(handler=cmd_models_path)
+    quantize = model_commands.add_parser("quantize", help="make other quantizations of a model")
+    quantize.add_argument("spec", nargs="?", default="", help=spec_help)
+    quantize.add_argument("--to", required=True, help="comma-separated, e.g. f16,q8_0,q4_0")
+    quantize.set_defaults(handler=cmd_models_quantize)
+
     listing = commands.add_parser("list", help="the engines and correctors available")
     listing.set_defaults(handler=cmd_list)
     return parser
@@ -266,10 +315,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            "ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr
-        )
+        print("ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr)
         return 130
+    finally:
+        if "ocrbench.models" in sys.modules:  # free what a corrector loaded
+            sys.modules["ocrbench.models"].close_all()
 
 
 if __name__ == "__main__":

@@ -112,11 +112,12 @@ def build(cls: type[T], params: Mapping[str, Any], where: str) -> T:
 
 
 def params_of(component: Any) -> dict[str, Any]:
-    """A component's parameters as a plain dict (its init fields), for results and cache keys."""
+    """A component's parameters as a plain dict, for results and cache keys: its init fields, less
+    those that take no part in what it is (compare=False, such as a logging callback)."""
     return {
         f.name: getattr(component, f.name)
         for f in dataclasses.fields(component)
-        if f.init and not f.name.startswith("_")
+        if f.init and f.compare and not f.name.startswith("_")
     }
 
 

@@ -1,0 +1,247 @@
+"""The instruction-prompt corrector: ask a chat model to fix the OCR errors (the seed's approach).
+
+The text goes through the model's chat template with one instruction, greedily. A guard keeps the
+input whenever the reply changes too much (edit ratio), grows or shrinks too much (length ratio), or
+adds lines: a small or base model tends to chat, repeat the instruction or continue the text, and
+such a reply must never pass for a correction. Long texts are corrected chunk by chunk, each chunk
+and its reply fitting in the context window.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Any, ClassVar
+
+from rapidfuzz.distance import Levenshtein
+
+from ocrbench import models
+from ocrbench.errors import ConfigError
+from ocrbench.models import DEFAULT_QUANTIZATION, DEFAULT_REPO_ID, LoadedModel, ModelSpec
+from ocrbench.types import Correction, OcrResult
+
+PROMPT_VERSION = 1  # bump whenever the instruction, the chunking or the clean-up changes
+INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
+TEMPLATE_TOKENS = 64  # room for the chat template's own tokens around the instruction
+
+_FENCE = re.compile(r"^```[^\n]*\n(.*?)\n?```$", re.DOTALL)
+_LABEL = re.compile(r"^(?:here is )?(?:the )?corrected(?: text)?\s*:\s*", re.IGNORECASE)
+_QUOTES = {'"': '"', "'": "'", "“": "”", "«": "»"}
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """Ask an instruction-tuned GGUF model to correct the text; keep the input if the reply is wild.
+
+    The model fields are those of `ModelSpec` (the seed's repo id, quantization, model folder,
+    auto-download and GPU layers). `max_edit_ratio` rejects replies whose character edit distance
+    is more than that share of the input; `max_length_ratio` rejects replies whose length is outside
+    [1/r, r] times the input's. `logging` receives progress messages; it is not a parameter.
+    """
+
+    name: ClassVar[str] = "prompt"
+
+    repo_id: str = DEFAULT_REPO_ID
+    quantization: str = DEFAULT_QUANTIZATION
+    model_dir: str | None = None
+    allow_download: bool = False
+    gpu_layers: int = 0
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int = 0
+    temperature: float = 0.0
+    max_edit_ratio: float = 0.3
+    max_length_ratio: float = 1.3
+    logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.spec()  # validates the model fields
+        if self.temperature < 0:
+            raise ValueError(f"temperature must be >= 0 (0 is greedy), not {self.temperature}")
+        if self.max_edit_ratio <= 0:
+            raise ValueError(f"max_edit_ratio must be > 0, not {self.max_edit_ratio}")
+        if self.max_length_ratio < 1:
+            raise ValueError(f"max_length_ratio must be >= 1, not {self.max_length_ratio}")
+        if self.n_ctx < 256:
+            raise ValueError(f"n_ctx must be at least 256 tokens for a prompt, not {self.n_ctx}")
+
+    def spec(self) -> ModelSpec:
+        return ModelSpec(**{name: getattr(self, name) for name in models.SPEC_FIELDS})
+
+    def version(self) -> str:
+        """The prompt's version, llama.cpp's, and the model file's sha256: caches never mix them."""
+        try:
+            llama = package_version("llama-cpp-python")
+        except PackageNotFoundError:
+            llama = "absent"
+        sha256 = models.sha256_of(models.resolve(self.spec(), logging=self.logging))
+        return f"prompt-{PROMPT_VERSION} llama-cpp-python-{llama} sha256:{sha256}"
+
+    def correct(self, ocr: OcrResult) -> Correction:
+        if not ocr.text.strip():
+            return Correction(text=ocr.text)
+        model = self._model()
+        start = time.perf_counter()
+        count = _token_counter(model)
+        budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
+        if budget < 8:
+            raise ConfigError(f"prompt corrector: n_ctx={self.n_ctx} leaves no room for text")
+        pieces = list(_pieces(ocr.text, lambda text: count(text) <= budget))
+        parts: list[str] = []
+        tokens = 0
+        reasons: list[str] = []
+        for piece in pieces:
+            text, used, rejected = self._correct_piece(model, piece, count)
+            parts.append(text)
+            tokens += used
+            if rejected:
+                reasons.append(rejected)
+        corrected = "".join(parts)
+        return Correction(
+            text=corrected,
+            seconds=time.perf_counter() - start,
+            tokens=tokens,
+            changes=word_changes(ocr.text, corrected),
+            rejected=_summary(reasons, len(pieces)),
+        )
+
+    def _correct_piece(
+        self, model: LoadedModel, piece: str, count: Callable[[str], int]
+    ) -> tuple[str, int, str | None]:
+        """One chunk, its surrounding whitespace kept as it was: (text, tokens, rejection)."""
+        content = piece.strip()
+        if not content:
+            return piece, 0, None
+        head = piece[: len(piece) - len(piece.lstrip())]
+        tail = piece[len(piece.rstrip()) :]
+        reply = self._ask(model, content, max_tokens=count(content) * 3 // 2 + 16)
+        used = model.llama.n_tokens  # the prompt and the reply, as the model evaluated them
+        reply = clean_reply(reply, content)
+        rejected = guard(content, reply, self.max_edit_ratio, self.max_length_ratio)
+        return head + (content if rejected else reply) + tail, used, rejected
+
+    def _ask(self, model: LoadedModel, content: str, max_tokens: int) -> str:
+        """The model's reply, cut short once it has run too long or onto too many lines to pass."""
+        stream: Any = model.llama.create_chat_completion(
+            messages=[{"role": "user", "content": f"{INSTRUCTION}\n\n{content}"}],
+            temperature=self.temperature,
+            max_tokens=max_tokens,
+            repeat_penalty=1.0,  # a correction repeats most of its input: don't penalise that
+            seed=self.seed,
+            stream=True,
+        )
+        # Slack for what clean_reply strips (a fence, a label) before the guard sees it.
+        max_chars = len(content) * self.max_length_ratio + 32
+        max_lines = content.count("\n") + 2
+        reply = ""
+        try:
+            for chunk in stream:
+                reply += chunk["choices"][0]["delta"].get("content") or ""
+                if len(reply) > max_chars or reply.count("\n") > max_lines:
+                    break  # the guard would reject it: stop paying for tokens
+        finally:
+            stream.close()
+        return reply
+
+    def _model(self) -> LoadedModel:
+        loaded: LoadedModel | None = self.__dict__.get("_loaded")
+        if loaded is None or loaded.closed:
+            loaded = models.load(self.spec(), logging=self.logging)
+            object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
+        return loaded
+
+    def close(self) -> None:
+        """Free the model (shared in the process: every user of the same model loses it)."""
+        loaded: LoadedModel | None = self.__dict__.pop("_loaded", None)
+        if loaded is not None:
+            loaded.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A loaded model does not pickle (sweep workers): they load their own.
+        return {k: v for k, v in self.__dict__.items() if k != "_loaded"}
+
+
+def _token_counter(model: LoadedModel) -> Callable[[str], int]:
+    def count(text: str) -> int:
+        return len(model.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    return count
+
+
+def _pieces(text: str, fits: Callable[[str], bool]) -> Iterator[str]:
+    """Consecutive pieces of the text that each fit: cut at line ends, else spaces, else anywhere.
+
+    Joined, they give the text back exactly.
+    """
+    current = ""
+    for unit in _units(text, fits):
+        if current and not fits(current + unit):
+            yield current
+            current = ""
+        current += unit
+    if current:
+        yield current
+
+
+def _units(text: str, fits: Callable[[str], bool]) -> Iterator[str]:
+    for line in text.splitlines(keepends=True):
+        if fits(line):
+            yield line
+            continue
+        for word in re.findall(r"\S+\s*|\s+", line):
+            while word:
+                size = len(word)
+                while size > 1 and not fits(word[:size]):
+                    size //= 2
+                yield word[:size]
+                word = word[size:]
+
+
+def clean_reply(reply: str, original: str) -> str:
+    """The reply without the wrapping models add: code fences, a "Corrected text:" label, quotes."""
+    text = reply.strip()
+    fenced = _FENCE.match(text)
+    if fenced:
+        text = fenced.group(1).strip()
+    text = _LABEL.sub("", text, count=1)
+    if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1] and original[:1] != text[0]:
+        text = text[1:-1].strip()
+    return text
+
+
+def guard(before: str, after: str, max_edit_ratio: float, max_length_ratio: float) -> str | None:
+    """Why a reply must be thrown away, or None when it may stand."""
+    added = after.count("\n") - before.count("\n")
+    if added > 0:
+        return f"output adds {added} line{'s' if added > 1 else ''}"
+    length = len(after) / len(before)
+    if not 1 / max_length_ratio <= length <= max_length_ratio:
+        return f"length ratio {length:.2f} outside [{1 / max_length_ratio:.2f}, {max_length_ratio}]"
+    edits = Levenshtein.distance(before, after) / len(before)
+    if edits > max_edit_ratio:
+        return f"edit ratio {edits:.2f} > {max_edit_ratio}"
+    return None
+
+
+def word_changes(before: str, after: str) -> tuple[tuple[str, str], ...]:
+    """The (before, after) word runs that differ, "" for a word added or removed."""
+    old, new = before.split(), after.split()
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    return tuple(
+        (" ".join(old[i1:i2]), " ".join(new[j1:j2]))
+        for op, i1, i2, j1, j2 in matcher.get_opcodes()
+        if op != "equal"
+    )
+
+
+def _summary(reasons: list[str], pieces: int) -> str | None:
+    if not reasons:
+        return None
+    if pieces == 1:
+        return reasons[0]
+    return f"{len(reasons)} of {pieces} chunks kept as read: {'; '.join(dict.fromkeys(reasons))}"

