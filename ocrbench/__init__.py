@@ -28,15 +28,17 @@ __all__ = [
     "correctors",
     "datasets",
     "engines",
+    "gate",
     "metrics",
     "models",
     "plots",
     "report",
     "results",
     "run",
+    "sweep",
 ]
 
-_LAZY = {"datasets", "metrics", "models", "plots", "report", "results", "run"}
+_LAZY = {"datasets", "gate", "metrics", "models", "plots", "report", "results", "run", "sweep"}
 
 
 def __getattr__(name: str) -> Any:

@@ -142,7 +142,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 0
     if not args.baseline:
         raise OcrbenchError("check needs --baseline FILE (or --write-baseline FILE to make one)")
-    result = gate.check(Path(args.run_dir), Path(args.baseline), cer_tolerance=args.tolerance)
+    result = gate.check(
+        Path(args.run_dir), Path(args.baseline),
+        cer_tolerance=args.tolerance, wer_tolerance=args.wer_tolerance,
+    )  # fmt: skip
     print(result.table())
     return 0 if result.passed else 1
 
@@ -284,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.002,
         help="allowed rise in corpus CER, absolute (default 0.002)",
     )
+    check.add_argument("--wer-tolerance", type=float,
+                       help="allowed rise in corpus WER, absolute (default: WER is not gated)")
     check.set_defaults(handler=cmd_check)
 
     model = commands.add_parser("models", help="find, fetch and quantize GGUF models")

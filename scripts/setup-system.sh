@@ -10,6 +10,7 @@ have_lang eng || packages+=(tesseract-ocr-eng)
 have_lang grc || packages+=(tesseract-ocr-grc)   # polytonic Greek, for the eng+grc sweeps
 fc-list 2>/dev/null | grep -qi "DejaVuSans.ttf" || packages+=(fonts-dejavu-core)
 fc-list 2>/dev/null | grep -qi "LiberationSerif" || packages+=(fonts-liberation)
+command -v chromium >/dev/null || packages+=(chromium)   # the report's headless-browser test
 
 [ ${#packages[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then

@@ -1,0 +1,282 @@
+"""The regression gate: did accuracy drop against a committed baseline?
+
+A baseline (`reports/baselines/*.json`) holds, per dataset and configuration id, the configuration's
+label, corpus CER and WER, sample count and text normalisation. `check` compares a run with it:
+worse than the baseline by more than the tolerance fails, better by more than it is reported as an
+improvement, and configurations on only one side are listed. Figures measured on different samples
+or under a different normalisation are not comparable, so they fail with that reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ocrbench import results
+from ocrbench.errors import ConfigError, OcrbenchError
+
+FORMAT = 1
+Key = tuple[str, str]  # (dataset, config_id)
+
+# Verdicts; the first three fail the gate.
+WORSE, NOT_COMPARABLE, MISSING_CER = "WORSE", "NOT COMPARABLE", "NO CER"
+BETTER, OK, NEW, GONE = "better", "ok", "new (not in baseline)", "not in this run"
+
+
+def _rate(edits: float, length: float) -> float | None:
+    return float(edits) / float(length) if length else None
+
+
+def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
+    """Per (dataset, config_id): label, corpus CER and WER (edits over reference lengths),
+    samples and normalisation, as a baseline stores them."""
+    figures = {}
+    for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True):
+        figures[(str(dataset), str(config_id))] = {
+            "config": str(group["config"].iloc[0]),
+            "cer": _rate(group["char_edits"].sum(), group["reference_chars"].sum()),
+            "wer": _rate(group["word_edits"].sum(), group["reference_words"].sum()),
+            "samples": int(len(group)),
+            "normalization": ", ".join(sorted(map(str, group["normalization"].unique()))),
+        }
+    return figures
+
+
+def write_baseline(run_dir: str | Path, path: str | Path) -> Path:
+    """Store a run's corpus figures as a baseline (JSON, sorted keys, stable for diffs)."""
+    path = Path(path)
+    configs: dict[str, dict[str, Any]] = {}
+    for (dataset, config_id), figures in corpus(results.load(run_dir)).items():
+        configs.setdefault(dataset, {})[config_id] = figures
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"ocrbench_baseline": FORMAT, "datasets": configs}
+    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return path
+
+
+def _malformed(path: Path, why: str) -> OcrbenchError:
+    return OcrbenchError(
+        f"{path}: not an ocrbench baseline ({why}); "
+        "write one with `ocrbench check RUN_DIR --write-baseline FILE`"
+    )
+
+
+def _number(value: Any) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
+    """A baseline file's figures per (dataset, config_id); one clear error for any flaw."""
+    path = Path(path)
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OcrbenchError(
+            f"{path}: no such baseline; write one with `ocrbench check RUN_DIR --write-baseline "
+            f"{path}`"
+        ) from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise _malformed(path, f"invalid JSON: {error}") from None
+    if not isinstance(document, dict) or document.get("ocrbench_baseline") != FORMAT:
+        raise _malformed(path, f'expected an object with "ocrbench_baseline": {FORMAT}')
+    datasets = document.get("datasets")
+    if not isinstance(datasets, dict):
+        raise _malformed(path, 'expected "datasets": {dataset: {config_id: figures}}')
+    baseline = {}
+    for dataset, configs in datasets.items():
+        if not isinstance(configs, dict):
+            raise _malformed(path, f"dataset {dataset!r}: expected {{config_id: figures}}")
+        for config_id, figures in configs.items():
+            where = f"{dataset}/{config_id}"
+            if not isinstance(figures, dict):
+                raise _malformed(path, f"{where}: expected an object of figures")
+            if not all(_number(figures.get(k, "missing")) for k in ("cer", "wer")):
+                raise _malformed(path, f"{where}: cer and wer must be numbers (or null)")
+            samples = figures.get("samples")
+            if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
+                raise _malformed(path, f"{where}: samples must be a count")
+            baseline[(dataset, config_id)] = figures
+    return baseline
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One configuration's figures in the baseline and in the run, and what they mean."""
+
+    dataset: str
+    config_id: str
+    config: str
+    baseline_cer: float | None
+    run_cer: float | None
+    baseline_wer: float | None
+    run_wer: float | None
+    verdict: str
+    reason: str = ""
+
+    @property
+    def cer_delta(self) -> float | None:
+        if self.baseline_cer is None or self.run_cer is None:
+            return None
+        return self.run_cer - self.baseline_cer
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict in (WORSE, NOT_COMPARABLE, MISSING_CER)
+
+
+def _compare(
+    key: Key,
+    base: dict[str, Any],
+    run: dict[str, Any],
+    cer_tolerance: float,
+    wer_tolerance: float | None,
+) -> Comparison:
+    def made(verdict: str, reason: str = "") -> Comparison:
+        return Comparison(*key, run["config"], base["cer"], run["cer"], base["wer"], run["wer"],
+                          verdict, reason)  # fmt: skip
+
+    if base["samples"] != run["samples"]:
+        return made(NOT_COMPARABLE, f"{run['samples']} samples, baseline {base['samples']}")
+    norm = base.get("normalization")
+    if norm is not None and norm != run["normalization"]:
+        return made(NOT_COMPARABLE, f"normalisation {run['normalization']!r}, baseline {norm!r}")
+    if (base["cer"] is None) != (run["cer"] is None):
+        return made(MISSING_CER, "no reference characters on one side")
+    reasons, better = [], []
+    for name, tolerance in (("CER", cer_tolerance), ("WER", wer_tolerance)):
+        before, after = base[name.lower()], run[name.lower()]
+        if tolerance is None or before is None or after is None:
+            continue
+        # A hair of slack, so a rerun that reproduces the baseline never fails by rounding.
+        if after - before > tolerance + 1e-12:
+            reasons.append(f"{name} +{after - before:.4f} > {tolerance:g}")
+        elif before - after > tolerance + 1e-12:
+            better.append(f"{name} -{before - after:.4f}")
+    if reasons:
+        return made(WORSE, "; ".join(reasons))
+    if better:
+        return made(BETTER, "; ".join(better))
+    return made(OK)
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Every configuration's comparison; the gate passes when none failed."""
+
+    baseline: Path
+    cer_tolerance: float
+    wer_tolerance: float | None
+    comparisons: tuple[Comparison, ...]
+
+    @property
+    def failures(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.failed]
+
+    @property
+    def improvements(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == BETTER]
+
+    @property
+    def new(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == NEW]
+
+    @property
+    def missing(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.verdict == GONE]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def table(self) -> str:
+        """A fixed-width table, one line per configuration, and a verdict line under it."""
+
+        def cell(value: float | None, signed: bool = False) -> str:
+            if value is None:
+                return "-"
+            return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+        header = ["config", "dataset", "baseline CER", "run CER", "delta", "verdict"]
+        rows = [
+            [
+                c.config,
+                c.dataset,
+                cell(c.baseline_cer),
+                cell(c.run_cer),
+                cell(c.cer_delta, signed=True),
+                c.verdict + (f" ({c.reason})" if c.reason else ""),
+            ]
+            for c in self.comparisons
+        ]
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        numeric = {2, 3, 4}
+
+        def line(row: list[str]) -> str:
+            cells = [
+                text.rjust(width) if i in numeric else text.ljust(width)
+                for i, (text, width) in enumerate(zip(row, widths, strict=True))
+            ]
+            return "  ".join(cells).rstrip()
+
+        lines = [line(header), "  ".join("-" * w for w in widths)]
+        lines += [line(row) for row in rows]
+        compared = len(self.comparisons) - len(self.new) - len(self.missing)
+        tolerance = f"CER tolerance {self.cer_tolerance:g}" + (
+            f", WER tolerance {self.wer_tolerance:g}" if self.wer_tolerance is not None else ""
+        )
+        if self.passed:
+            verdict = f"PASSED: {compared} configuration(s) compared with {self.baseline}"
+        else:
+            kinds = Counter(c.verdict.lower() for c in self.failures)
+            verdict = (
+                f"FAILED: {', '.join(f'{n} {kind}' for kind, n in kinds.items())} "
+                f"of {compared} configuration(s) compared with {self.baseline}"
+            )
+        extra = [f"{len(self.improvements)} better"]
+        if self.new:
+            extra.append(f"{len(self.new)} new")
+        if self.missing:
+            extra.append(f"{len(self.missing)} missing from this run")
+        lines.append(f"{verdict} ({tolerance}; {', '.join(extra)})")
+        return "\n".join(lines)
+
+
+def check(
+    run_dir: str | Path,
+    baseline_path: str | Path,
+    cer_tolerance: float = 0.002,
+    wer_tolerance: float | None = None,
+) -> GateResult:
+    """Compare a run's corpus CER (and WER, when given a tolerance) with a baseline's."""
+    for name, value in (("cer_tolerance", cer_tolerance), ("wer_tolerance", wer_tolerance)):
+        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+            raise ConfigError(f"{name} must be a number >= 0 (e.g. 0.002), not {value!r}")
+    baseline_path = Path(baseline_path)
+    baseline = read_baseline(baseline_path)
+    run = corpus(results.load(run_dir))
+    if not set(run) & set(baseline):
+        raise OcrbenchError(
+            f"baseline {baseline_path} has none of this run's configs; write one with "
+            "--write-baseline FILE"
+        )
+    comparisons = []
+    for key in sorted(set(run) | set(baseline)):
+        if key not in baseline:
+            figures = run[key]
+            comparisons.append(Comparison(*key, figures["config"], None, figures["cer"], None,
+                                          figures["wer"], NEW))  # fmt: skip
+        elif key not in run:
+            figures = baseline[key]
+            comparisons.append(Comparison(*key, str(figures.get("config", key[1])), figures["cer"],
+                                          None, figures["wer"], None, GONE))  # fmt: skip
+        else:
+            comparisons.append(_compare(key, baseline[key], run[key], cer_tolerance, wer_tolerance))
+    # Failures first, then improvements, so the lines that matter lead the table.
+    rank = {True: 0, False: 1}
+    comparisons.sort(key=lambda c: (rank[c.failed], c.verdict != BETTER, c.dataset, c.config))
+    return GateResult(baseline_path, float(cer_tolerance), wer_tolerance, tuple(comparisons))

@@ -1,0 +1,321 @@
+"""Reports on a finished run: one self-contained `index.html` (summary, the best configuration per
+time budget, every chart as an embedded PNG, worst samples with their differences marked, the
+manifest; no external URL at all) and `summary.md` for a README or a pull request comment.
+
+Everything that comes from data (sample ids, texts, configuration names, the manifest) is
+HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import difflib
+import html
+import io
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ocrbench import plots, results
+
+BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sample; None: any
+SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
+
+
+def _number(value: Any, digits: int = 4) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
+
+
+def _ci(value: Any, low: Any, high: Any) -> str:
+    if pd.isna(value):
+        return "n/a"
+    return f"{value:.4f} [{_number(low)}, {_number(high)}]"
+
+
+def _layers(requested: Any, effective: Any) -> str:
+    if pd.isna(requested):
+        return ""
+    ran = "?" if pd.isna(effective) else str(int(effective))
+    return f"{int(requested)}/{ran}"
+
+
+def _offload(summary: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """GPU layers requested and effective, as numbers (NaN where a configuration has none)."""
+    if "gpu_layers" not in summary:
+        nothing = pd.Series(float("nan"), index=summary.index)
+        return nothing, nothing
+    requested = pd.to_numeric(summary["gpu_layers"], errors="coerce")
+    return requested, pd.to_numeric(summary["gpu_layers_effective"], errors="coerce")
+
+
+def offload_not_effective(summary: pd.DataFrame) -> pd.DataFrame:
+    """The configurations that asked for GPU layers and ran none on a GPU."""
+    requested, effective = _offload(summary)
+    return summary[requested.notna() & (requested != 0) & (effective == 0)]
+
+
+def offload_unverified(summary: pd.DataFrame) -> pd.DataFrame:
+    """The configurations that asked for GPU layers and did not say how many ran on a GPU."""
+    requested, effective = _offload(summary)
+    return summary[requested.notna() & (requested != 0) & effective.isna()]
+
+
+def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with readable columns, as printed, put in Markdown and in HTML."""
+    table = pd.DataFrame(
+        {
+            "dataset": summary["dataset"],
+            "config": summary["config"],
+            "samples": summary["samples"],
+            "CER [95% CI]": [_ci(r.cer, r.cer_low, r.cer_high) for r in summary.itertuples()],
+            "raw CER": summary["raw_cer"].map(_number),
+            "WER [95% CI]": [_ci(r.wer, r.wer_low, r.wer_high) for r in summary.itertuples()],
+            "s/sample": summary["seconds_per_sample"].map(lambda v: _number(v, 3)),
+            "p95 s": summary["p95_seconds"].map(lambda v: _number(v, 3)),
+        }
+    )
+    if (summary["corrector"] != "identity").any():
+        table["fixed/broken"] = [f"{r.words_fixed}/{r.words_broken}" for r in summary.itertuples()]
+        table["preference"] = summary["preference"].map(
+            lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}"
+        )
+    if "gpu_layers" in summary and summary["gpu_layers"].notna().any():
+        table["GPU layers asked/ran"] = [
+            _layers(r, e)
+            for r, e in zip(summary["gpu_layers"], summary["gpu_layers_effective"], strict=True)
+        ]
+    return table
+
+
+def best_per_budget(
+    summary: pd.DataFrame, budgets: Sequence[float | None] = BUDGETS
+) -> pd.DataFrame:
+    """For each dataset and time budget, the lowest-CER configuration whose mean seconds per sample
+    (OCR + correction) fit the budget; "none" where nothing is that fast."""
+    rows = []
+    for dataset, group in summary.groupby("dataset", sort=False):
+        scored = group[group["cer"].notna()]
+        for budget in budgets:
+            fits = scored if budget is None else scored[scored["seconds_per_sample"] <= budget]
+            label = "unlimited" if budget is None else f"≤ {budget:g} s"
+            if fits.empty:
+                rows.append([dataset, label, "none is this fast", "", ""])
+                continue
+            best = fits.sort_values(["cer", "seconds_per_sample"], kind="stable").iloc[0]
+            rows.append([dataset, label, best["config"], _number(best["cer"]),
+                         _number(best["seconds_per_sample"], 3)])  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["dataset", "budget per sample", "best config", "CER", "s/sample"]
+    )
+
+
+def _markdown_table(table: pd.DataFrame) -> str:
+    def cell(value: Any) -> str:  # Markdown renderers pass HTML through: escape it too
+        return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
+
+    lines = [
+        "| " + " | ".join(map(cell, table.columns)) + " |",
+        "|" + "|".join("---" for _ in table.columns) + "|",
+    ]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in table.itertuples(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def markdown(summary: pd.DataFrame) -> str:
+    """The summary table in Markdown."""
+    return _markdown_table(summary_table(summary))
+
+
+def summary_markdown(summary: pd.DataFrame, title: str) -> str:
+    """What `summary.md` holds: the summary and the best configuration per time budget."""
+    return (
+        f"## ocrbench: {title}\n\n"
+        "Corpus CER = character edits / reference characters, 95% bootstrap interval.\n\n"
+        + markdown(summary)
+        + "\n### Best configuration per time budget\n\n"
+        + _markdown_table(best_per_budget(summary))
+    )
+
+
+def _png(figure: Figure, title: str) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    plots.plt.close(figure)
+    encoded = base64.b64encode(buffer.getvalue()).decode()
+    return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
+
+
+def diff_html(reference: str, hypothesis: str) -> str:
+    """The hypothesis with what differs from the reference marked: <del> missing, <ins> wrong."""
+    out = []
+    matcher = difflib.SequenceMatcher(None, reference, hypothesis, autojunk=False)
+    for op, a0, a1, b0, b1 in matcher.get_opcodes():
+        if op == "equal":
+            out.append(html.escape(hypothesis[b0:b1]))
+            continue
+        if a1 > a0:
+            out.append(f"<del>{html.escape(reference[a0:a1])}</del>")
+        if b1 > b0:
+            out.append(f"<ins>{html.escape(hypothesis[b0:b1])}</ins>")
+    return "".join(out)
+
+
+def _clip(text: Any) -> tuple[str, str]:
+    """The start of a long text, and a note saying how much was left out."""
+    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
+    if len(text) <= SHOWN_CHARS:
+        return text, ""
+    return text[:SHOWN_CHARS], f'<p class="note">… {len(text) - SHOWN_CHARS} more characters</p>'
+
+
+def _sample_rows(rows: pd.DataFrame) -> str:
+    out = []
+    for r in rows.itertuples():
+        (reference, more), (raw, _), (corrected, _) = map(
+            _clip, (r.reference, r.ocr_text, r.hypothesis)
+        )
+        out.append(
+            f"<tr><td>{html.escape(str(r.sample_id))}<br><small>{html.escape(str(r.config))}"
+            f"</small><br>CER {_number(r.raw_cer, 3)} → {_number(r.cer, 3)}</td>"
+            f"<td><pre>{diff_html(reference, raw)}</pre></td>"
+            f"<td><pre>{diff_html(reference, corrected)}</pre></td>"
+            f"<td><pre>{html.escape(reference)}</pre>{more}</td></tr>"
+        )
+    return (
+        '<table class="samples"><tr><th>sample</th><th>raw OCR</th><th>corrected</th>'
+        "<th>reference</th></tr>" + "".join(out) + "</table>"
+    )
+
+
+def worst_samples(frame: pd.DataFrame, n: int = 10) -> str:
+    """The n samples with the most character edits under each dataset's best configuration: what
+    is still wrong with the best there is (samples without an error are left out)."""
+    parts = []
+    for dataset, group in frame.groupby("dataset", sort=False):
+        totals = group.groupby("config", sort=False)[["char_edits", "reference_chars"]].sum()
+        rates = (totals["char_edits"] / totals["reference_chars"].where(lambda v: v > 0)).fillna(
+            math.inf
+        )
+        best = rates.idxmin()
+        rows = group[group["config"] == best]
+        wrong = rows[rows["char_edits"] > 0]
+        worst = wrong.sort_values(["char_edits", "sample_id"], ascending=[False, True]).head(n)
+        if worst.empty:
+            ids = ", ".join(html.escape(str(i)) for i in rows["sample_id"].head(n))
+            more = ", …" if len(rows) > n else ""
+            table = f'<p class="note">Every sample is right: {ids}{more}.</p>'
+        else:
+            table = (
+                f'<p class="note">{len(rows) - len(wrong)} of {len(rows)} samples have no error; '
+                f"the {len(worst)} with the most edits:</p>{_sample_rows(worst)}"
+            )
+        parts.append(f"<h3>{html.escape(str(dataset))}: {html.escape(str(best))}</h3>{table}")
+    return "".join(parts)
+
+
+def hurt_samples(frame: pd.DataFrame, n: int = 10) -> str:
+    """The n (configuration, sample) pairs a corrector made worse, by how many edits it added."""
+    corrected = frame[frame["corrector"] != "identity"]
+    worse = corrected[corrected["char_edits"] > corrected["raw_char_edits"]]
+    if worse.empty:
+        if corrected.empty:
+            return '<p class="note">No corrector in this run.</p>'
+        return '<p class="note">No corrector made any sample worse.</p>'
+    added = worse["char_edits"] - worse["raw_char_edits"]
+    top = worse.assign(added=added).sort_values(["added", "sample_id"], ascending=[False, True])
+    return _sample_rows(top.head(n))
+
+
+def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, Figure]]:
+    return [
+        ("CER vs seconds per sample, Pareto front", plots.pareto(summary)),
+        ("CER and speed by quantization", plots.by_quantization(summary)),
+        ("Speed by GPU layers", plots.by_gpu_layers(summary)),
+        ("Words fixed vs broken", plots.words_fixed_broken(summary)),
+        ("Per-sample CER, corrected vs raw", plots.corrected_vs_raw(frame)),
+        ("CER per sample", plots.cer_per_sample(frame)),
+        ("CER distribution", plots.cer_histogram(frame)),
+    ]
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:.85em;margin:1em 0}
+td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}
+th{background:#f3f3f3} pre{white-space:pre-wrap;margin:0;font-size:.85em}
+table.samples td{max-width:28em;overflow-wrap:anywhere}
+del{background:#fdd;text-decoration:line-through} ins{background:#dfd;text-decoration:none}
+img{max-width:100%;display:block;margin:.5em 0 1.5em} .note{color:#666;font-size:.9em}
+.warn{background:#fff3cd;border:1px solid #c0392b;padding:.5em 1em;color:#7a1f14}
+nav a{margin-right:1em}
+"""
+
+
+def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, chart_html: str,
+          manifest: dict[str, Any]) -> str:  # fmt: skip
+    name = html.escape(run_dir.resolve().name)
+    norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
+    ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
+    warning = ""
+    if len(ineffective):
+        warning += (
+            f'<p class="warn">GPU offload was not effective: {len(ineffective)} configuration(s) '
+            "asked for GPU layers but ran with 0 layers on a GPU (this llama.cpp build has no GPU "
+            "support). Their speeds are CPU speeds; the GPU layers chart marks them.</p>"
+        )
+    if len(unverified):
+        warning += (
+            f'<p class="warn">GPU offload unverified: {len(unverified)} configuration(s) asked '
+            "for GPU layers but did not report how many ran on a GPU.</p>"
+        )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ocrbench: {name}</title>
+<style>{STYLE}</style></head><body>
+<h1>ocrbench report: {name}</h1>
+<nav><a href="#summary">Summary</a><a href="#budgets">Time budgets</a>
+<a href="#charts">Charts</a><a href="#worst">Worst samples</a><a href="#hurt">Made worse</a>
+<a href="#manifest">Manifest</a></nav>
+<p class="note">Corpus CER = total character edits / total reference characters (not a mean of
+per-sample rates), with a 95% bootstrap interval over samples. Seconds are OCR + correction per
+sample. Text normalisation: {html.escape(norm)}.</p>
+{warning}
+<h2 id="summary">Summary, best CER first</h2>
+{summary_table(summary).to_html(index=False, escape=True)}
+<h2 id="budgets">Best configuration per time budget</h2>
+<p class="note">The lowest-CER configuration whose mean seconds per sample fit the budget.</p>
+{best_per_budget(summary).to_html(index=False, escape=True)}
+<h2 id="charts">Charts</h2>
+<p class="note">Charts name configurations by what differs between them; the summary has full
+names.</p>
+{chart_html}
+<h2 id="worst">Worst samples of the best configuration</h2>
+<p class="note"><del>struck</del>: in the reference, missing here; <ins>green</ins>: wrong here.</p>
+{worst_samples(frame)}
+<h2 id="hurt">Samples a corrector made worse</h2>
+{hurt_samples(frame)}
+<h2 id="manifest">Manifest</h2>
+<pre>{html.escape(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))}</pre>
+</body></html>
+"""
+
+
+def render(run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None) -> Path:
+    """Write `index.html` and `summary.md` into a run directory; returns the HTML's path."""
+    run_dir = Path(run_dir)
+    frame = results.load(run_dir)
+    manifest = results.load_manifest(run_dir)
+    summary = results.summary(frame)
+    title = run_dir.resolve().name
+    (run_dir / "summary.md").write_text(summary_markdown(summary, title), encoding="utf-8")
+    charts = charts or default_charts(frame, summary)
+    chart_html = "".join(
+        f"<h3>{html.escape(heading)}</h3>{_png(figure, heading)}" for heading, figure in charts
+    )
+    path = run_dir / "index.html"
+    path.write_text(_page(run_dir, frame, summary, chart_html, manifest), encoding="utf-8")
+    return path

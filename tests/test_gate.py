@@ -1,0 +1,170 @@
+"""The regression gate on fabricated runs: within tolerance passes, beyond it fails and names the
+configuration; improvements and unmatched configurations are reported; a bad baseline is one
+clear error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from test_plots import Fake, fabricate, records
+
+from ocrbench import gate, results
+from ocrbench.errors import OcrbenchError
+
+RAW, LEXICON = Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.01)
+
+
+def run_dir(root: Path, frame: pd.DataFrame) -> Path:
+    results.write(root, records(frame), {"command": "fabricated"})
+    return root
+
+
+def shifted(frame: pd.DataFrame, config: str, extra_edits: int) -> pd.DataFrame:
+    """The same run with `extra_edits` more character edits on each of one config's samples."""
+    frame = frame.copy()
+    rows = frame["config"] == config
+    frame.loc[rows, "char_edits"] = frame.loc[rows, "char_edits"] + extra_edits
+    return frame
+
+
+@pytest.fixture
+def baseline(tmp_path: Path) -> Path:
+    return gate.write_baseline(
+        run_dir(tmp_path / "base", fabricate(RAW, LEXICON)), tmp_path / "b.json"
+    )
+
+
+def test_baseline_file_holds_corpus_figures_with_sorted_keys(baseline: Path) -> None:
+    text = baseline.read_text()
+    document = json.loads(text)
+    assert text == json.dumps(document, indent=2, sort_keys=True) + "\n"
+    frame = fabricate(RAW, LEXICON)
+    lexicon = frame[frame["config"] == "tesseract + lexicon"]
+    stored = document["datasets"]["invoices"][lexicon["config_id"].iloc[0]]
+    assert stored["config"] == "tesseract + lexicon"
+    assert stored["samples"] == 6
+    assert stored["cer"] == pytest.approx(
+        lexicon["char_edits"].sum() / lexicon["reference_chars"].sum()
+    )
+    assert stored["wer"] == pytest.approx(
+        lexicon["word_edits"].sum() / lexicon["reference_words"].sum()
+    )
+
+
+def test_the_same_run_passes(tmp_path: Path, baseline: Path) -> None:
+    result = gate.check(run_dir(tmp_path / "run", fabricate(RAW, LEXICON)), baseline)
+    assert result.passed
+    assert {c.verdict for c in result.comparisons} == {gate.OK}
+    assert "PASSED: 2 configuration(s)" in result.table()
+
+
+def test_within_tolerance_passes_beyond_it_fails_naming_the_config(
+    tmp_path: Path, baseline: Path
+) -> None:
+    frame = fabricate(RAW, LEXICON)
+    chars = frame[frame["config"] == "tesseract + lexicon"]["reference_chars"].sum()
+    # One extra edit per sample: 6 edits over `chars` characters.
+    rise = 6 / chars
+    worse = run_dir(tmp_path / "worse", shifted(frame, "tesseract + lexicon", 1))
+    assert gate.check(worse, baseline, cer_tolerance=rise + 0.001).passed
+    result = gate.check(worse, baseline, cer_tolerance=rise - 0.001)
+    assert not result.passed
+    (failure,) = result.failures
+    assert failure.config == "tesseract + lexicon" and failure.verdict == gate.WORSE
+    assert failure.cer_delta == pytest.approx(rise)
+    table = result.table()
+    first = table.splitlines()[2]  # failures lead, under the header and its rule
+    assert first.startswith("tesseract + lexicon") and "WORSE" in first
+    assert f"+{rise:.4f}" in first
+    assert "FAILED: 1 worse of 2 configuration(s) compared with" in table
+    assert table.splitlines()[0].split() == ["config", "dataset", "baseline", "CER", "run", "CER",
+                                             "delta", "verdict"]  # fmt: skip
+
+
+def test_improvement_is_reported_and_passes(tmp_path: Path) -> None:
+    frame = fabricate(RAW, LEXICON)
+    baseline = gate.write_baseline(
+        run_dir(tmp_path / "base", shifted(frame, "tesseract + identity", 2)), tmp_path / "b.json"
+    )
+    result = gate.check(run_dir(tmp_path / "run", frame), baseline)
+    assert result.passed
+    assert [c.config for c in result.improvements] == ["tesseract + identity"]
+    assert "better" in result.table() and "1 better" in result.table()
+
+
+def test_wer_is_gated_only_when_asked(tmp_path: Path, baseline: Path) -> None:
+    frame = fabricate(RAW, LEXICON)
+    frame.loc[frame["config"] == "tesseract + lexicon", "word_edits"] += 3
+    run = run_dir(tmp_path / "run", frame)
+    assert gate.check(run, baseline).passed
+    result = gate.check(run, baseline, wer_tolerance=0.01)
+    assert [c.config for c in result.failures] == ["tesseract + lexicon"]
+    assert "WER +" in result.table()
+
+
+def test_configs_on_one_side_only_are_listed(tmp_path: Path, baseline: Path) -> None:
+    llm = Fake(corrector="prompt", repo_id="Qwen/Qwen2.5-0.5B-Instruct-GGUF", quantization="q8_0",
+               gpu_layers=0, effective=0, fix=0.7)  # fmt: skip
+    result = gate.check(run_dir(tmp_path / "run", fabricate(RAW, llm)), baseline)
+    assert result.passed
+    assert [c.config for c in result.new] == [llm.label]
+    assert [c.config for c in result.missing] == ["tesseract + lexicon"]
+    table = result.table()
+    assert "new (not in baseline)" in table and "not in this run" in table
+    assert "1 new, 1 missing from this run" in table
+
+
+def test_different_samples_are_not_compared(tmp_path: Path, baseline: Path) -> None:
+    result = gate.check(run_dir(tmp_path / "run", fabricate(RAW, LEXICON, samples=4)), baseline)
+    assert not result.passed
+    assert {c.verdict for c in result.failures} == {gate.NOT_COMPARABLE}
+    assert "4 samples, baseline 6" in result.table()
+    assert "FAILED: 2 not comparable of 2 configuration(s)" in result.table()
+
+
+def test_a_baseline_sharing_no_config_is_an_error(tmp_path: Path, baseline: Path) -> None:
+    other = run_dir(tmp_path / "run", fabricate(Fake(dataset="receipts")))
+    with pytest.raises(OcrbenchError, match="has none of this run's configs; write one with"):
+        gate.check(other, baseline)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", '"ocrbench_baseline": 1'),
+        ('{"ocrbench_baseline": 1}', '"datasets"'),
+        ('{"ocrbench_baseline": 1, "datasets": {"d": {"c": {"cer": "x", "wer": 0, "samples": 3}}}}',
+         "d/c: cer and wer must be numbers"),
+        ('{"ocrbench_baseline": 1, "datasets": {"d": {"c": {"cer": 0.1, "wer": 0.1}}}}',
+         "d/c: samples must be a count"),
+    ],
+)  # fmt: skip
+def test_malformed_baseline_is_one_clear_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    with pytest.raises(OcrbenchError) as error:
+        gate.check(run, path)
+    text = str(error.value)
+    assert "\n" not in text and str(path) in text and message in text
+    assert "--write-baseline" in text
+
+
+def test_missing_baseline_and_bad_tolerance(tmp_path: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    with pytest.raises(OcrbenchError, match="no such baseline; write one"):
+        gate.check(run, tmp_path / "nowhere.json")
+    with pytest.raises(OcrbenchError, match="cer_tolerance must be a number >= 0"):
+        gate.check(run, tmp_path / "nowhere.json", cer_tolerance=-0.1)
+
+
+def test_empty_references_store_null_and_compare(tmp_path: Path) -> None:
+    frame = fabricate(RAW, samples=1, empty_reference=True)
+    path = gate.write_baseline(run_dir(tmp_path / "base", frame), tmp_path / "b.json")
+    (figures,) = json.loads(path.read_text())["datasets"]["invoices"].values()
+    assert figures["cer"] is None and figures["wer"] is None
+    assert gate.check(run_dir(tmp_path / "run", frame), path).passed
