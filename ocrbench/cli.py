@@ -92,6 +92,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     dataset = datasets.convert(args.format, Path(args.src), Path(args.dest), split=args.split)
     print(f"wrote {len(dataset.samples)} samples to {dataset.root / 'manifest.jsonl'}")
+    if dataset.skipped:
+        print(f"skipped {len(dataset.skipped)} images with no NAME.gt.txt", file=sys.stderr)
     return 0
 
 

@@ -1,0 +1,385 @@
+"""Datasets: a folder with a `manifest.jsonl`, one sample a line, and converters from real layouts.
+
+A manifest line is `{"id": ..., "image": "images/a.png", "text": "ground truth"}`; a text-only
+sample gives `"ocr": "the OCR text"` instead of, or beside, `"image"`; `"meta": {...}` is optional.
+Image paths are relative to the folder (or absolute; `..` is allowed, so a dataset may point at
+images it does not hold). A text's single trailing newline is the end of its file, not content: it
+is dropped.
+
+`load` checks everything before a run starts, so a bad dataset fails in one clear line that names
+the file, the line and the sample, not half an hour into a sweep.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ocrbench.cache import file_hash
+from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.registry import did_you_mean
+from ocrbench.types import Sample
+
+MANIFEST = "manifest.jsonl"
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp")
+FORMATS = ("pairs", "icdar2017")
+SPLITS = ("documents", "lines")
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset; `skipped` lists what `skip_bad` left out: {"line", "id", "reason"}."""
+
+    root: Path
+    name: str
+    samples: tuple[Sample, ...]
+    skipped: tuple[dict[str, Any], ...] = ()
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    def content_hash(self) -> str:
+        """sha256 over what a run reads: each sample's id, text, OCR text, meta and image bytes.
+
+        Not the manifest's bytes: the same data with other image paths (a moved folder, an absolute
+        path made relative) is the same dataset. Computed once.
+        """
+        if self._hash is None:
+            digest = hashlib.sha256()
+            for sample in self.samples:
+                image = None if sample.image is None else file_hash(sample.image)
+                item = [sample.id, sample.text, sample.ocr, dict(sample.meta), image]
+                digest.update(json.dumps(item, sort_keys=True, ensure_ascii=False).encode())
+                digest.update(b"\n")
+            object.__setattr__(self, "_hash", digest.hexdigest())
+        assert self._hash is not None
+        return self._hash
+
+
+class _BadSample(Exception):
+    """A sample that fails validation: skipped under `skip_bad`, else a `DatasetError`."""
+
+    def __init__(self, reason: str, sample_id: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.sample_id = sample_id
+
+
+def load(path: str | Path, *, skip_bad: bool = False, limit: int | None = None) -> Dataset:
+    """Read and check a dataset folder; with `limit`, only its first `limit` good samples."""
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"limit must be a positive number of samples, not {limit!r}")
+    given = Path(path).expanduser()
+    if not given.exists():
+        raise DatasetError(f"dataset {given} does not exist")
+    if not given.is_dir():
+        raise DatasetError(
+            f"dataset {given} is not a folder (a dataset is a folder with {MANIFEST})"
+        )
+    manifest = given / MANIFEST
+    if not manifest.is_file():
+        raise DatasetError(
+            f"{given} has no {MANIFEST}: make one with `ocrbench datasets convert` or "
+            "`ocrbench datasets synth`, or write one line per sample"
+        )
+    root = given.resolve()
+    samples: list[Sample] = []
+    skipped: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    for number, line in _lines(manifest):
+        if limit is not None and len(samples) >= limit:
+            break
+        try:
+            sample = _sample(line, root, first_line)
+        except _BadSample as bad:
+            if not skip_bad:
+                named = f" (sample {bad.sample_id!r})" if bad.sample_id is not None else ""
+                raise DatasetError(f"{manifest}:{number}{named}: {bad.reason}") from None
+            skipped.append({"line": number, "id": bad.sample_id, "reason": bad.reason})
+            continue
+        first_line[sample.id] = number
+        samples.append(sample)
+    if not samples:
+        why = f"all {len(skipped)} were bad" if skipped else "it is empty"
+        raise DatasetError(f"{manifest}: no samples ({why})")
+    return Dataset(root=root, name=root.name, samples=tuple(samples), skipped=tuple(skipped))
+
+
+def _lines(manifest: Path) -> Iterator[tuple[int, str]]:
+    """Numbered non-blank lines (1-based, as an editor shows them)."""
+    try:
+        text = manifest.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise DatasetError(_not_utf8(manifest, error)) from None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if line.strip():
+            yield number, line
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
+    return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
+
+
+def _sample(line: str, root: Path, first_line: dict[str, int]) -> Sample:
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise _BadSample(f"bad JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(item, dict):
+        raise _BadSample(f"expected a JSON object, got {type(item).__name__}")
+    sample_id = item.get("id")
+    if not isinstance(sample_id, str) or not sample_id:
+        raise _BadSample('"id" is missing or not a non-empty string')
+    if sample_id in first_line:
+        raise _BadSample(f"duplicate id (first on line {first_line[sample_id]})", sample_id)
+    for key in ("text", "image", "ocr"):
+        if key in item and not isinstance(item[key], str):
+            raise _BadSample(f'"{key}" must be a string, not {type(item[key]).__name__}', sample_id)
+    if "text" not in item:
+        raise _BadSample('"text" (the ground truth) is missing', sample_id)
+    meta = item.get("meta", {})
+    if not isinstance(meta, dict):
+        raise _BadSample(f'"meta" must be an object, not {type(meta).__name__}', sample_id)
+    if "image" not in item and "ocr" not in item:
+        raise _BadSample('neither "image" nor "ocr": a sample needs one of them', sample_id)
+    image = None
+    if "image" in item:
+        image = (root / item["image"]).resolve()
+        _check_image(image, sample_id)
+    ocr = item.get("ocr")
+    return Sample(
+        id=sample_id,
+        text=_end_trimmed(item["text"]),
+        image=image,
+        ocr=None if ocr is None else _end_trimmed(ocr),
+        meta=meta,
+    )
+
+
+def _check_image(image: Path, sample_id: str) -> None:
+    from PIL import Image
+
+    if not image.is_file():
+        raise _BadSample(f"image {image} does not exist", sample_id)
+    try:
+        with Image.open(image) as picture:
+            picture.verify()
+    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
+        raise _BadSample(f"image {image} is unreadable or corrupt ({error})", sample_id) from None
+
+
+def _end_trimmed(text: str) -> str:
+    """Drop one trailing newline: the end of a file or line, not part of the text."""
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+def write(dest: Path, samples: Iterable[Sample]) -> Path:
+    """Write `dest/manifest.jsonl` (atomically), image paths relative to `dest`; return its path."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    base = dest.resolve()
+    lines = []
+    for sample in samples:
+        item: dict[str, Any] = {"id": sample.id}
+        if sample.image is not None:
+            item["image"] = _relative(Path(sample.image), base)
+        if sample.ocr is not None:
+            item["ocr"] = sample.ocr
+        item["text"] = sample.text
+        if sample.meta:
+            item["meta"] = dict(sample.meta)
+        lines.append(json.dumps(item, ensure_ascii=False) + "\n")
+    manifest = dest / MANIFEST
+    # Written beside it, then renamed: a reader sees the old manifest or the new one, never half.
+    temporary = dest / f".{MANIFEST}.{os.getpid()}.tmp"
+    try:
+        with open(temporary, "w", encoding="utf-8", newline="\n") as out:
+            out.writelines(lines)
+        os.replace(temporary, manifest)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return manifest
+
+
+def _relative(image: Path, base: Path) -> str:
+    """A posix path relative to `base` (with `..` if need be); absolute only across drives."""
+    target = image.resolve()
+    try:
+        return Path(os.path.relpath(target, base)).as_posix()
+    except ValueError:  # Windows: another drive has no relative path
+        return target.as_posix()
+
+
+def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dataset:
+    """Turn a known layout into a dataset at `dest` and load it.
+
+    "pairs": images with `NAME.gt.txt` beside them (recursively); the images are referenced where
+    they are (by a path relative to `dest`), not copied, so the manifest stays small; images with
+    no ground truth are listed in the result's `skipped`. "icdar2017": the ICDAR 2017 post-OCR
+    files, as a text-only dataset, one sample per document or (`split="lines"`) per line of about
+    60-120 characters.
+    """
+    if fmt not in FORMATS:
+        raise ConfigError(
+            f"unknown dataset format {fmt!r}{did_you_mean(fmt, FORMATS)}; "
+            f"known: {', '.join(FORMATS)}"
+        )
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    src = Path(src).expanduser()
+    if not src.is_dir():
+        raise DatasetError(f"{src} is not a folder: give the folder that holds the {fmt} files")
+    if fmt == "pairs":
+        if split != "documents":
+            raise ConfigError("--split lines applies to icdar2017 only; pairs are one sample each")
+        samples, skipped = _pairs(src)
+    else:
+        samples, skipped = _icdar2017(src, split), []
+    write(dest, samples)
+    return replace(load(dest), skipped=tuple(skipped))
+
+
+def _pairs(src: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
+    samples: list[Sample] = []
+    skipped: list[dict[str, Any]] = []
+    seen: dict[str, Path] = {}
+    images = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    for image in images:
+        sample_id = image.relative_to(src).with_suffix("").as_posix()
+        truth = image.with_name(image.stem + ".gt.txt")
+        if not truth.is_file():
+            skipped.append({"line": None, "id": sample_id, "reason": f"no {truth.name}"})
+            continue
+        if sample_id in seen:
+            raise DatasetError(
+                f"{image} and {seen[sample_id]} both give sample {sample_id!r}: rename one"
+            )
+        seen[sample_id] = image
+        try:
+            text = truth.read_text(encoding="utf-8")
+        except UnicodeDecodeError as error:
+            raise DatasetError(_not_utf8(truth, error)) from None
+        samples.append(Sample(id=sample_id, text=text, image=image))
+    if not samples:
+        found = f"{len(images)} images, none with" if images else "no images and no"
+        raise DatasetError(
+            f"{src}: no image/ground-truth pairs ({found} NAME.gt.txt beside it; "
+            f"images are {', '.join(IMAGE_SUFFIXES)})"
+        )
+    return samples, skipped
+
+
+# ICDAR 2017 post-OCR: "[OCR_toInput] raw", "[OCR_aligned] ocr", "[ GS_aligned] gold", where the
+# aligned pair has equal length, "@" pads an insertion or deletion and "#" marks a character whose
+# gold standard is unknown. The aligned OCR (not the raw one) is the sample's OCR text, so the OCR
+# and the ground truth cover the same span.
+_ICDAR_PREFIXES = ("[OCR_toInput] ", "[OCR_aligned] ", "[ GS_aligned] ")
+PAD, UNKNOWN = "@", "#"
+# The files have no newlines: a "line" is a piece of about a printed line's length, cut at a
+# position that is a space in both aligned strings, so no edit straddles a cut.
+LINE_MIN = 60
+LINE_MAX = 120
+
+
+def _icdar2017(src: Path, split: str) -> list[Sample]:
+    files = sorted(src.rglob("*.txt"))
+    samples: list[Sample] = []
+    for path in files:
+        ocr, gold = _aligned(path)
+        doc_id = path.relative_to(src).with_suffix("").as_posix()
+        source = path.relative_to(src).as_posix()
+        pieces = [(ocr, gold)] if split == "documents" else list(_line_pieces(ocr, gold))
+        for number, (ocr_piece, gold_piece) in enumerate(pieces, start=1):
+            hypothesis, reference = _unaligned(ocr_piece, gold_piece)
+            if not hypothesis and not reference:
+                continue  # a piece made only of unknown gold standard
+            if split == "documents":
+                samples.append(
+                    Sample(id=doc_id, text=reference, ocr=hypothesis, meta={"source": source})
+                )
+            else:
+                samples.append(
+                    Sample(
+                        id=f"{doc_id}:{number:04d}",
+                        text=reference,
+                        ocr=hypothesis,
+                        meta={"source": source, "line": number},
+                    )
+                )
+    if not samples:
+        raise DatasetError(
+            f"{src}: no ICDAR 2017 files (*.txt with [OCR_aligned] and [ GS_aligned])"
+        )
+    return samples
+
+
+def _aligned(path: Path) -> tuple[str, str]:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DatasetError(_not_utf8(path, error)) from None
+    # Only \r?\n ends a line here: the texts may hold other characters str.splitlines() splits at.
+    lines = [line for line in re.split(r"\r?\n", text) if line]
+    if len(lines) != 3 or any(
+        not line.startswith(prefix) for line, prefix in zip(lines, _ICDAR_PREFIXES, strict=False)
+    ):
+        raise DatasetError(
+            f"{path}: not an ICDAR 2017 file (expected three lines starting "
+            f"{', '.join(repr(p.strip()) for p in _ICDAR_PREFIXES)})"
+        )
+    ocr = lines[1][len(_ICDAR_PREFIXES[1]) :]
+    gold = lines[2][len(_ICDAR_PREFIXES[2]) :]
+    if len(ocr) != len(gold):
+        raise DatasetError(
+            f"{path}: the aligned OCR ({len(ocr)} characters) and gold standard ({len(gold)}) "
+            "differ in length, so they are not aligned"
+        )
+    return ocr, gold
+
+
+def _unaligned(ocr: str, gold: str) -> tuple[str, str]:
+    """Drop positions whose gold standard is unknown, then the alignment padding on each side."""
+    kept = [(o, g) for o, g in zip(ocr, gold, strict=True) if g != UNKNOWN]
+    hypothesis = "".join(o for o, _ in kept if o != PAD)
+    reference = "".join(g for _, g in kept if g != PAD)
+    return hypothesis, reference
+
+
+def _line_pieces(ocr: str, gold: str) -> Iterator[tuple[str, str]]:
+    """Cut an aligned pair into pieces of about LINE_MIN-LINE_MAX gold characters.
+
+    Each cut is at a space shared by both strings (the space itself is dropped, as a line break
+    would be); the first such space after LINE_MIN characters, or the last one before LINE_MAX when
+    a long word run leaves none in between.
+    """
+    start = 0
+    while start < len(gold):
+        cut = _cut(ocr, gold, start)
+        if cut is None:
+            yield ocr[start:], gold[start:]
+            return
+        yield ocr[start:cut], gold[start:cut]
+        start = cut + 1
+
+
+def _cut(ocr: str, gold: str, start: int) -> int | None:
+    """Where the piece that begins at `start` ends, or None to take the rest."""
+    length = 0  # gold characters so far, padding and unknowns not counted
+    last_space = None
+    for position in range(start, len(gold)):
+        if ocr[position] == " " and gold[position] == " ":
+            if length >= LINE_MIN:
+                return position
+            last_space = position
+        if gold[position] not in (PAD, UNKNOWN):
+            length += 1
+        if length > LINE_MAX and last_space is not None and last_space > start:
+            return last_space
+    return None

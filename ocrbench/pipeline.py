@@ -1,0 +1,147 @@
+"""The seed tutorial's flow, on ocrbench's parts: an OCR engine with an AI post-processor attached.
+
+Users who know the tutorial recognise every call:
+
+    def logger(msg):
+        print("[ocrbench] " + msg)
+
+    ai_engine = AIPostProcessor(logging=logger)            # noisy-channel on the embedded model
+    cfg = ModelConfig()
+    cfg.allow_auto_download = "true"
+    cfg.directory_model_path = "YOUR_DIRECTORY/ai_models"
+    cfg.hugging_face_repo_id = "Qwen/Qwen2.5-3B-Instruct-GGUF"
+    cfg.hugging_face_quantization = "int8"
+    cfg.gpu_layers = 10
+    ai_engine.set_configuration(cfg)
+
+    engine = OcrPipeline("tesseract")
+    engine.set_post_processor(ai_engine.run_postprocessor)
+    engine.load_image("invoice.png")
+    raw_result = engine.recognize()
+    corrected_result = engine.run_postprocessor(raw_result)
+    ai_engine.free_resources()
+
+Underneath, the engine and corrector are ordinary registry components, so what works here works in
+`ocrbench run` and in sweeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.registry import correctors, engines, params_of
+from ocrbench.types import Correction, OcrResult
+
+Log = Callable[[str], None]
+
+
+def _flag(value: bool | str) -> bool:
+    """The tutorial writes booleans as strings ("true"); accept both."""
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("true", "1", "yes"):
+        return True
+    if str(value).lower() in ("false", "0", "no"):
+        return False
+    raise ConfigError(f"allow_auto_download must be true or false, not {value!r}")
+
+
+@dataclass
+class ModelConfig:
+    """The tutorial's AsposeAIModelConfig: every field optional; unset ones keep the corrector's."""
+
+    allow_auto_download: bool | str | None = None
+    directory_model_path: str | None = None
+    hugging_face_repo_id: str | None = None
+    hugging_face_quantization: str | None = None
+    gpu_layers: int | None = None
+
+    def as_params(self) -> dict[str, Any]:
+        """The same settings in ModelSpec's vocabulary."""
+        names = {
+            "allow_auto_download": "allow_download",
+            "directory_model_path": "model_dir",
+            "hugging_face_repo_id": "repo_id",
+            "hugging_face_quantization": "quantization",
+            "gpu_layers": "gpu_layers",
+        }
+        params: dict[str, Any] = {}
+        for ours, theirs in names.items():
+            value = getattr(self, ours)
+            if value is not None:
+                params[theirs] = _flag(value) if ours == "allow_auto_download" else value
+        return params
+
+
+class AIPostProcessor:
+    """A corrector configured the tutorial's way; `run_postprocessor` fits `set_post_processor`."""
+
+    def __init__(self, corrector: str = "noisy-channel", *, logging: Log | None = None):
+        self.logging = logging
+        self.corrector: Any = correctors.from_spec(corrector)
+        self._attach_logging()
+        self.last_correction: Correction | None = None
+
+    def _attach_logging(self) -> None:
+        if self.logging is not None and hasattr(self.corrector, "logging"):
+            self.corrector = replace(self.corrector, logging=self.logging)
+
+    def set_configuration(self, config: ModelConfig) -> None:
+        params = config.as_params()
+        known = params_of(self.corrector)
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"corrector {self.corrector.name!r} takes no model settings ({', '.join(unknown)})"
+            )
+        self.free_resources()
+        self.corrector = correctors.create(self.corrector.name, {**known, **params})
+        self._attach_logging()
+
+    def run_postprocessor(self, result: OcrResult) -> OcrResult:
+        correction = self.corrector.correct(result)
+        self.last_correction = correction
+        if self.logging is not None:
+            changed = ", ".join(f"{a!r}->{b!r}" for a, b in correction.changes) or "nothing"
+            self.logging(f"corrected in {correction.seconds:.2f} s: {changed}")
+        return OcrResult(text=correction.text, seconds=correction.seconds, words=result.words)
+
+    def free_resources(self) -> None:
+        close = getattr(self.corrector, "close", None)
+        if close is not None:
+            close()
+
+
+class OcrPipeline:
+    """The tutorial's OcrEngine: load an image, recognise it, hand the result to a post-processor."""
+
+    def __init__(self, engine: str = "tesseract"):
+        self.engine: Any = engines.from_spec(engine)
+        self.image: Path | None = None
+        self.post_processor: Callable[[OcrResult], OcrResult] | None = None
+
+    def load_image(self, path: str | Path) -> None:
+        path = Path(path)
+        if not path.is_file():
+            raise DatasetError(f"{path}: image not found")
+        self.image = path
+
+    def recognize(self, image: str | Path | None = None) -> OcrResult:
+        if image is not None:
+            self.load_image(image)
+        if self.image is None:
+            raise DatasetError("no image: call load_image(path) first")
+        result: OcrResult = self.engine.recognize(self.image)
+        return result
+
+    def set_post_processor(self, post_processor: Callable[[OcrResult], OcrResult]) -> None:
+        self.post_processor = post_processor
+
+    def run_postprocessor(self, result: OcrResult) -> OcrResult:
+        if self.post_processor is None:
+            raise ConfigError("no post-processor: call set_post_processor(...) first")
+        return self.post_processor(result)

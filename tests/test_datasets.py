@@ -1,0 +1,324 @@
+from __future__ import annotations
+
+import json
+import shutil
+import unicodedata
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import pytest
+from conftest import shared_data
+from PIL import Image
+
+from ocrbench import datasets
+from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.types import Sample
+
+
+def png(path: Path, shade: int = 0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("L", (8, 8), shade).save(path)
+    return path
+
+
+def dataset(root: Path, *lines: Any) -> Path:
+    """A manifest from dicts (dumped) and strings (written as they are), with a.png and b.png."""
+    root.mkdir(parents=True, exist_ok=True)
+    png(root / "a.png")
+    png(root / "b.png", shade=255)
+    text = "".join((json.dumps(line) if isinstance(line, dict) else line) + "\n" for line in lines)
+    (root / "manifest.jsonl").write_text(text, encoding="utf-8")
+    return root
+
+
+def load_error(root: Path, **options: Any) -> str:
+    with pytest.raises(DatasetError) as error:
+        datasets.load(root, **options)
+    message = str(error.value)
+    assert "\n" not in message
+    return message
+
+
+GOOD = {"id": "a", "image": "a.png", "text": "hello"}
+
+
+def test_a_good_dataset_loads_with_paths_resolved_and_one_trailing_newline_dropped(
+    tmp_path: Path,
+) -> None:
+    root = dataset(
+        tmp_path / "set",
+        {"id": "a", "image": "a.png", "text": "two  spaces\n\n"},
+        {"id": "b", "ocr": "0CR text\n", "text": "OCR text", "meta": {"page": 2}},
+        {"id": "c", "image": "b.png", "ocr": "given", "text": ""},
+    )
+    loaded = datasets.load(root)
+    assert loaded.name == "set" and loaded.root == root.resolve()
+    a, b, c = loaded.samples
+    assert a.image == root.resolve() / "a.png" and a.text == "two  spaces\n" and a.ocr is None
+    assert b.image is None and b.ocr == "0CR text" and b.meta == {"page": 2}
+    assert c.text == "" and c.ocr == "given"
+    assert loaded.skipped == ()
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    assert "does not exist" in load_error(tmp_path / "nowhere")
+
+
+def test_a_file_is_not_a_dataset(tmp_path: Path) -> None:
+    file = tmp_path / "manifest.jsonl"
+    file.write_text("{}\n")
+    assert "is not a folder" in load_error(file)
+
+
+def test_a_folder_without_manifest(tmp_path: Path) -> None:
+    message = load_error(tmp_path)
+    assert "no manifest.jsonl" in message and "ocrbench datasets convert" in message
+
+
+def test_bad_json_names_the_line(tmp_path: Path) -> None:
+    root = dataset(tmp_path, GOOD, '{"id": "b", "text": ')
+    message = load_error(root)
+    assert "manifest.jsonl:2:" in message and "bad JSON" in message
+
+
+def test_a_line_that_is_not_an_object(tmp_path: Path) -> None:
+    root = dataset(tmp_path, GOOD, '["b", "b.png"]')
+    message = load_error(root)
+    assert "manifest.jsonl:2:" in message and "expected a JSON object, got list" in message
+
+
+@pytest.mark.parametrize("item", [{"image": "a.png", "text": "x"}, {"id": 7, "image": "a.png"}])
+def test_missing_or_non_string_id(tmp_path: Path, item: dict[str, Any]) -> None:
+    message = load_error(dataset(tmp_path, GOOD, item))
+    assert "manifest.jsonl:2:" in message and '"id" is missing or not a non-empty string' in message
+
+
+def test_missing_text_names_the_sample(tmp_path: Path) -> None:
+    message = load_error(dataset(tmp_path, {"id": "x", "image": "a.png"}))
+    assert "manifest.jsonl:1 (sample 'x')" in message and '"text"' in message
+
+
+def test_non_string_text(tmp_path: Path) -> None:
+    message = load_error(dataset(tmp_path, {"id": "x", "image": "a.png", "text": ["a"]}))
+    assert "(sample 'x')" in message and '"text" must be a string, not list' in message
+
+
+def test_duplicate_id_says_where_it_was_first(tmp_path: Path) -> None:
+    root = dataset(tmp_path, GOOD, {"id": "b", "ocr": "x", "text": "x"}, {**GOOD, "text": "again"})
+    message = load_error(root)
+    assert "manifest.jsonl:3 (sample 'a')" in message and "first on line 1" in message
+
+
+def test_neither_image_nor_ocr(tmp_path: Path) -> None:
+    message = load_error(dataset(tmp_path, {"id": "x", "text": "t"}))
+    assert "(sample 'x')" in message and 'neither "image" nor "ocr"' in message
+
+
+def test_missing_image(tmp_path: Path) -> None:
+    message = load_error(dataset(tmp_path, {"id": "x", "image": "gone.png", "text": "t"}))
+    assert "(sample 'x')" in message and "gone.png does not exist" in message
+
+
+def test_corrupt_image(tmp_path: Path) -> None:
+    root = dataset(tmp_path, {"id": "x", "image": "broken.png", "text": "t"})
+    whole = (root / "a.png").read_bytes()
+    (root / "broken.png").write_bytes(whole[: len(whole) // 2])
+    (root / "junk.png").write_bytes(b"not an image at all")
+    message = load_error(root)
+    assert "(sample 'x')" in message and "broken.png is unreadable or corrupt" in message
+    root = dataset(tmp_path, {"id": "y", "image": "junk.png", "text": "t"})
+    assert "junk.png is unreadable or corrupt" in load_error(root)
+
+
+def test_bad_meta(tmp_path: Path) -> None:
+    message = load_error(dataset(tmp_path, {**GOOD, "meta": "invoice"}))
+    assert "(sample 'a')" in message and '"meta" must be an object' in message
+
+
+def test_an_empty_manifest_has_no_samples(tmp_path: Path) -> None:
+    root = dataset(tmp_path, "", "   ")
+    assert "no samples (it is empty)" in load_error(root)
+
+
+def test_skip_bad_keeps_the_good_and_records_the_bad(tmp_path: Path) -> None:
+    root = dataset(
+        tmp_path,
+        GOOD,
+        "{oops",
+        {"id": "b", "image": "gone.png", "text": "t"},
+        {**GOOD, "text": "duplicate"},
+        {"id": "c", "ocr": "o", "text": "t"},
+    )
+    loaded = datasets.load(root, skip_bad=True)
+    assert [s.id for s in loaded.samples] == ["a", "c"]
+    assert [(s["line"], s["id"]) for s in loaded.skipped] == [(2, None), (3, "b"), (4, "a")]
+    assert "bad JSON" in loaded.skipped[0]["reason"]
+    assert "does not exist" in loaded.skipped[1]["reason"]
+
+
+def test_skip_bad_with_nothing_left_is_still_an_error(tmp_path: Path) -> None:
+    root = dataset(tmp_path, "{oops", {"id": "x", "text": "t"})
+    assert "no samples (all 2 were bad)" in load_error(root, skip_bad=True)
+
+
+def test_limit_takes_the_first_good_samples_and_reads_no_further(tmp_path: Path) -> None:
+    root = dataset(tmp_path, GOOD, {"id": "b", "ocr": "o", "text": "t"}, "{never read")
+    assert [s.id for s in datasets.load(root, limit=2).samples] == ["a", "b"]
+    assert "bad JSON" in load_error(root, limit=3)
+    with pytest.raises(ConfigError, match="limit must be a positive"):
+        datasets.load(root, limit=0)
+
+
+def test_write_then_load_round_trips(tmp_path: Path) -> None:
+    images = tmp_path / "elsewhere"
+    samples = [
+        Sample(id="scan/1", text="Ünïcode “quotes”\n  indented", image=png(images / "1.png")),
+        Sample(id="t", text="", ocr="0cr", meta={"kind": "receipt", "n": [1, 2]}),
+    ]
+    manifest = datasets.write(tmp_path / "set", samples)
+    line = json.loads(manifest.read_text(encoding="utf-8").splitlines()[0])
+    assert line["image"] == "../elsewhere/1.png"  # relative, so the pair can move together
+    assert datasets.load(tmp_path / "set").samples == tuple(
+        Sample(s.id, s.text, None if s.image is None else s.image.resolve(), s.ocr, s.meta)
+        for s in samples
+    )
+
+
+def test_content_hash_follows_content_not_paths(tmp_path: Path) -> None:
+    root = dataset(tmp_path / "one", GOOD, {"id": "b", "ocr": "o", "text": "t"})
+    first = datasets.load(root).content_hash()
+    assert datasets.load(root).content_hash() == first
+    moved = shutil.copytree(root, tmp_path / "two")
+    lines = (moved / "manifest.jsonl").read_text().replace('"a.png"', f'"{moved / "a.png"}"')
+    (moved / "manifest.jsonl").write_text(lines)
+    assert datasets.load(moved).content_hash() == first
+    png(moved / "a.png", shade=99)
+    assert datasets.load(moved).content_hash() != first
+
+
+# -- converters ---------------------------------------------------------------------------------
+
+
+def test_pairs_finds_images_with_ground_truth_recursively(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    png(src / "page.png")
+    (src / "page.gt.txt").write_text("first page\n", encoding="utf-8")
+    png(src / "book" / "line_01.v2.tif")
+    (src / "book" / "line_01.v2.gt.txt").write_text("a line", encoding="utf-8")
+    png(src / "book" / "orphan.jpg")
+    (src / "notes.txt").write_text("not a pair")
+    converted = datasets.convert("pairs", src, tmp_path / "dest")
+    assert [s.id for s in converted.samples] == ["book/line_01.v2", "page"]
+    assert [s.text for s in converted.samples] == ["a line", "first page"]
+    assert converted.samples[1].image == (src / "page.png").resolve()
+    assert [(s["id"], s["reason"]) for s in converted.skipped] == [
+        ("book/orphan", "no orphan.gt.txt")
+    ]
+
+
+def test_pairs_with_no_pairs_is_an_error(tmp_path: Path) -> None:
+    png(tmp_path / "src" / "lonely.png")
+    with pytest.raises(DatasetError, match=r"no image/ground-truth pairs \(1 images, none with"):
+        datasets.convert("pairs", tmp_path / "src", tmp_path / "dest")
+
+
+def test_convert_checks_its_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="did you mean 'pairs'"):
+        datasets.convert("pair", tmp_path, tmp_path / "dest")
+    with pytest.raises(ConfigError, match="icdar2017 only"):
+        datasets.convert("pairs", tmp_path, tmp_path / "dest", split="lines")
+    with pytest.raises(DatasetError, match="is not a folder"):
+        datasets.convert("icdar2017", tmp_path / "nowhere", tmp_path / "dest")
+
+
+def icdar_file(path: Path, ocr: str, gold: str) -> Path:
+    assert len(ocr) == len(gold)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = ocr.replace("@", "")
+    path.write_bytes(f"[OCR_toInput] {raw}\r\n[OCR_aligned] {ocr}\r\n[ GS_aligned] {gold}".encode())
+    return path
+
+
+def test_icdar2017_drops_unknown_gold_and_padding(tmp_path: Path) -> None:
+    icdar_file(
+        tmp_path / "src" / "eng_monograph" / "1.txt", "Tbe c@t sat, ##XY", "The cat@sat, ####"
+    )
+    converted = datasets.convert("icdar2017", tmp_path / "src", tmp_path / "dest")
+    (sample,) = converted.samples
+    assert sample.id == "eng_monograph/1" and sample.image is None
+    assert sample.ocr == "Tbe ct sat, " and sample.text == "The catsat, "
+    assert sample.meta == {"source": "eng_monograph/1.txt"}
+
+
+def test_icdar2017_lines_cut_at_spaces_shared_by_both_sides(tmp_path: Path) -> None:
+    words = [f"word{i:02d}" for i in range(60)]
+    gold = " ".join(words)
+    # The OCR lost the space where the first cut would fall, so the cut moves one word on.
+    ocr = gold.replace("word08 ", "word08@").replace("word30", "w0rd30")
+    icdar_file(tmp_path / "src" / "doc.txt", ocr, gold)
+    lines = datasets.convert("icdar2017", tmp_path / "src", tmp_path / "dest", split="lines")
+    texts = [s.text for s in lines.samples]
+    assert texts[0] == " ".join(words[:10])
+    assert lines.samples[0].ocr == texts[0].replace("word08 ", "word08")
+    assert " ".join(texts) == gold  # every cut took out exactly one shared space
+    assert " ".join(s.ocr or "" for s in lines.samples) == ocr.replace("@", "")
+    assert all(datasets.LINE_MIN <= len(t) <= datasets.LINE_MAX for t in texts[:-1])
+    assert [s.id for s in lines.samples][:2] == ["doc:0001", "doc:0002"]
+    assert lines.samples[1].meta == {"source": "doc.txt", "line": 2}
+
+
+def test_icdar2017_rejects_a_file_of_another_shape(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "1.txt").write_text("[OCR_toInput] only one line\n")
+    with pytest.raises(DatasetError, match=r"1\.txt: not an ICDAR 2017 file"):
+        datasets.convert("icdar2017", tmp_path / "src", tmp_path / "dest")
+    icdar_file(tmp_path / "src" / "1.txt", "abc", "abc")
+    text = (tmp_path / "src" / "1.txt").read_text().replace("[ GS_aligned] abc", "[ GS_aligned] ab")
+    (tmp_path / "src" / "1.txt").write_text(text)
+    with pytest.raises(DatasetError, match="differ in length"):
+        datasets.convert("icdar2017", tmp_path / "src", tmp_path / "dest")
+
+
+# -- real data ----------------------------------------------------------------------------------
+
+
+def corpus_cer(samples: tuple[Sample, ...]) -> float:
+    """Total character edits over total reference characters, after NFC (in chunks, for memory)."""
+    references = [unicodedata.normalize("NFC", s.text) for s in samples]
+    hypotheses = [unicodedata.normalize("NFC", s.ocr or "") for s in samples]
+    edits = 0
+    for start in range(0, len(references), 2000):
+        out = jiwer.process_characters(
+            references[start : start + 2000], hypotheses[start : start + 2000]
+        )
+        edits += out.substitutions + out.deletions + out.insertions
+    return edits / sum(map(len, references))
+
+
+@pytest.mark.shared
+@pytest.mark.slow
+def test_icdar2017_corpus_cer_matches_the_published_figure(tmp_path: Path) -> None:
+    src = shared_data("icdar2017-eng")
+    documents = datasets.convert("icdar2017", src, tmp_path / "documents")
+    assert len(documents.samples) == 89
+    assert sum(len(s.text) for s in documents.samples) == pytest.approx(1.1e6, rel=0.05)
+    assert corpus_cer(documents.samples) == pytest.approx(0.0325, abs=0.002)
+    lines = datasets.convert("icdar2017", src, tmp_path / "lines", split="lines")
+    assert len(lines.samples) > 10_000
+    assert corpus_cer(lines.samples) == pytest.approx(corpus_cer(documents.samples), abs=0.001)
+
+
+@pytest.mark.shared
+def test_pairs_on_the_real_tesseract_test_pages(tmp_path: Path) -> None:
+    src = shared_data("tesseract-test")
+    converted = datasets.convert("pairs", src, tmp_path / "tesseract-test")
+    assert sorted(s.id for s in converted.samples) == [
+        "8071_093.3B", "8087_054.3B", "eurotext", "phototest",
+    ]  # fmt: skip
+    phototest = next(s for s in converted.samples if s.id == "phototest")
+    assert phototest.text == (src / "phototest.gt.txt").read_text(encoding="utf-8").removesuffix(
+        "\n"
+    )
+    assert phototest.image is not None and phototest.image.samefile(src / "phototest.tif")
+    assert converted.skipped == ()
