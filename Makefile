@@ -7,7 +7,7 @@ WHEELS ?= $(HOME)/.cache/ocrbench/wheels
 EXTRAS := tesseract,easyocr,llm,notebooks,dask,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system demo test lint typecheck pytest clean
+.PHONY: setup system models demo gate test lint typecheck pytest clean
 
 setup: system $(STAMP)
 
@@ -22,8 +22,17 @@ $(STAMP): pyproject.toml scripts/llama-wheel.sh
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
 	touch $@
 
-demo: setup
-	$(BIN)/ocrbench run --dataset datasets/invoices-synth --engine tesseract --out reports/demo
+# The main job: the default sweep on the bundled invoices; the report lands in reports/demo/.
+demo: setup models
+	$(BIN)/ocrbench sweep sweeps/default.yaml --out reports/demo
+
+# CI's accuracy guard: the same sweep, compared with the committed baseline.
+gate: setup models
+	$(BIN)/ocrbench sweep sweeps/default.yaml --out runs/gate --quiet --gate
+
+# The embedded model at the quantizations the default sweep uses (seconds, once).
+models: setup
+	$(BIN)/ocrbench models quantize --to q8_0 >/dev/null
 
 lint: setup
 	$(BIN)/ruff check ocrbench tests benchmarks

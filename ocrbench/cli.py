@@ -121,10 +121,29 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         f"{work['corrections_cached']} cached, {work['corrections_run']} run; "
         f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
     )
+    print(f"results: {out / results.RESULTS}")
     if not args.no_report:
         print(f"report: {report.render(out)}")
-    print(f"results: {out / results.RESULTS}")
-    return 0
+    return _gate(spec, out) if args.gate else 0
+
+
+def _gate(spec: Any, out: Path) -> int:
+    """The spec's own gate: its baseline (relative to the spec) and tolerance."""
+    from ocrbench import gate
+
+    settings = dict(spec.gate or {})
+    if "baseline" not in settings:
+        raise OcrbenchError(f"--gate: the spec {spec.name!r} has no gate: baseline")
+    baseline = Path(settings["baseline"])
+    if not baseline.is_absolute():
+        baseline = Path(spec.path).parent / baseline
+    result = gate.check(
+        out, baseline,
+        cer_tolerance=float(settings.get("cer_tolerance", 0.002)),
+        wer_tolerance=settings.get("wer_tolerance"),
+    )  # fmt: skip
+    print(result.table())
+    return 0 if result.passed else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -271,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)"
     )
     sweep.add_argument("--no-report", action="store_true", help="skip index.html")
+    sweep.add_argument("--gate", action="store_true",
+                       help="then check the spec's gate: exit 1 if accuracy dropped")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(sweep)
     sweep.set_defaults(handler=cmd_sweep)

@@ -41,7 +41,7 @@ TOP_KEYS = {
     "workers",
     "executor",
 }
-MODEL_KEYS = ("repo_id", "quantization", "gpu_layers")
+GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance"}
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,7 @@ class Spec:
     workers: int | None = None
     executor: str = "processes"
     source: Mapping[str, Any] = field(default_factory=dict)
+    path: Path = Path("sweep.yaml")
 
 
 def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -204,6 +205,11 @@ def load_spec(path: str | Path) -> Spec:
     gate = source.get("gate")
     if gate is not None and not isinstance(gate, Mapping):
         raise ConfigError(f"{path}: gate: expected a mapping with baseline and tolerance")
+    for key in gate or {}:
+        if key not in GATE_KEYS:
+            raise ConfigError(
+                f"{path}: gate: unknown key {key!r}{registry.did_you_mean(str(key), GATE_KEYS)}"
+            )
     return Spec(
         name=str(source.get("name") or path.stem),
         datasets=tuple(refs),
@@ -214,6 +220,7 @@ def load_spec(path: str | Path) -> Spec:
         workers=workers,
         executor=str(executor),
         source=source,
+        path=path,
     )
 
 
