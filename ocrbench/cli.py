@@ -205,6 +205,15 @@ def _stderr(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def cmd_notebook(args: argparse.Namespace) -> int:
+    from ocrbench import notebooks
+
+    parameters = notebooks.parse_parameters(args.parameters or [])
+    path = notebooks.run_notebook(args.name, parameters, Path(args.out) if args.out else None)
+    print(f"notebook: {path}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from ocrbench.registry import correctors, engines
 
@@ -328,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.add_argument("spec", nargs="?", default="", help=spec_help)
     quantize.add_argument("--to", required=True, help="comma-separated, e.g. f16,q8_0,q4_0")
     quantize.set_defaults(handler=cmd_models_quantize)
+
+    notebook = commands.add_parser("notebook", help="execute a notebook headless, with parameters")
+    notebook.add_argument("name", help="quickstart, sweep or report (or 01-quickstart, ...)")
+    notebook.add_argument(
+        "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
+        help="a parameter of the notebook, repeatable; VALUE is read as YAML (4 is a number); "
+        "relative paths are relative to the repository",
+    )  # fmt: skip
+    notebook.add_argument(
+        "--out", metavar="DIR", help="where the executed copy goes (default runs/notebooks)"
+    )
+    notebook.set_defaults(handler=cmd_notebook)
 
     listing = commands.add_parser("list", help="the engines and correctors available")
     listing.set_defaults(handler=cmd_list)
