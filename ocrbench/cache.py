@@ -1,9 +1,9 @@
 """A content-keyed disk cache: one JSON file per entry, written atomically.
 
 Keys hash everything the value depends on (image bytes, engine name, parameters and version), so an
-entry is never stale, only unused. Files plus `os.replace` make it safe for several processes at once
-and for a run killed at any point: an entry is either whole or absent. An entry that cannot be read
-is treated as missing and recomputed.
+entry is never stale, only unused. Files plus `os.replace` make it safe for several processes at
+once and for a run killed at any point: an entry is either whole or absent. An entry that cannot be
+read is treated as missing and recomputed.
 """
 
 from __future__ import annotations

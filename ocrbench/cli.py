@@ -299,8 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)"
     )
     sweep.add_argument("--no-report", action="store_true", help="skip index.html")
-    sweep.add_argument("--gate", action="store_true",
-                       help="then check the spec's gate: exit 1 if accuracy dropped")
+    sweep.add_argument(
+        "--gate", action="store_true", help="then check the spec's gate: exit 1 if accuracy dropped"
+    )
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(sweep)
     sweep.set_defaults(handler=cmd_sweep)
@@ -319,8 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.002,
         help="allowed rise in corpus CER, absolute (default 0.002)",
     )
-    check.add_argument("--wer-tolerance", type=float,
-                       help="allowed rise in corpus WER, absolute (default: WER is not gated)")
+    check.add_argument(
+        "--wer-tolerance",
+        type=float,
+        help="allowed rise in corpus WER, absolute (default: WER is not gated)",
+    )
     check.set_defaults(handler=cmd_check)
 
     model = commands.add_parser("models", help="find, fetch and quantize GGUF models")
@@ -328,7 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.required = True
     spec_help = "REPO_ID[:QUANT][,key=value...] or key=value,...; empty = the embedded default"
     listing = model_commands.add_parser("list", help="the GGUF files in the model folder")
-    listing.add_argument("--model-dir", help="default $OCRBENCH_MODEL_DIR or ~/.cache/ocrbench/models")
+    listing.add_argument(
+        "--model-dir", help="default $OCRBENCH_MODEL_DIR or ~/.cache/ocrbench/models"
+    )
     listing.set_defaults(handler=cmd_models_list)
     path = model_commands.add_parser("path", help="resolve a model spec to its file")
     path.add_argument("spec", nargs="?", default="", help=spec_help)
@@ -364,7 +370,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr)
+        print(
+            "ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr
+        )
         return 130
     finally:
         if "ocrbench.models" in sys.modules:  # free what a corrector loaded

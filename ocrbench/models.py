@@ -493,6 +493,20 @@ def _effective_gpu_layers(
     return total if requested == -1 else min(requested, total)
 
 
+def effective_gpu_layers(spec: ModelSpec) -> int | None:
+    """Layers that really run on the GPU for this spec: 0 when llama.cpp has no offload (known
+    without loading anything), else what a loaded model of this spec reports; None if unknown."""
+    if spec.gpu_layers == 0 or not _llama_cpp().llama_supports_gpu_offload():
+        return 0
+    for model in list(_loaded.values()):
+        same = (model.spec.repo_id, canonical_quantization(model.spec.quantization))
+        if same == (spec.repo_id, canonical_quantization(spec.quantization)) and (
+            model.requested_gpu_layers == spec.gpu_layers
+        ):
+            return model.effective_gpu_layers
+    return None
+
+
 def close_all() -> None:
     """Free every model this process loaded (end of a run, or between tests)."""
     for model in list(_loaded.values()):

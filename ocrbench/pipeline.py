@@ -117,7 +117,7 @@ class AIPostProcessor:
 
 
 class OcrPipeline:
-    """The tutorial's OcrEngine: load an image, recognise it, hand the result to a post-processor."""
+    """The tutorial's OcrEngine: load an image, recognise it, hand it to a post-processor."""
 
     def __init__(self, engine: str = "tesseract"):
         self.engine: Any = engines.from_spec(engine)

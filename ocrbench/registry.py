@@ -52,9 +52,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
-        if value is None or (isinstance(value, str) and value.lower() in ("none", "null")):
-            if type(None) in options:
-                return None
+        empty = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
+        if empty and type(None) in options:
+            return None
         errors = []
         for option in options:
             if option is type(None):
@@ -67,7 +67,9 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
     if origin is typing.Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
-            raise ConfigError(f"{where} must be one of {', '.join(map(str, allowed))}, not {value!r}")
+            raise ConfigError(
+                f"{where} must be one of {', '.join(map(str, allowed))}, not {value!r}"
+            )
         return value
     try:
         if hint is bool:

@@ -1,7 +1,7 @@
 """One configuration (an engine, then a corrector) over a dataset: one row per sample.
 
-Each step goes through the cache, keyed by its inputs' content, so a second run of the same thing does
-no OCR and no correction, and a run that was interrupted picks up where it stopped.
+Each step goes through the cache, keyed by its inputs' content, so a second run of the same thing
+does no OCR and no correction, and a run that was interrupted picks up where it stopped.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> Ocr
 
 def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Correction:
     if not corrector.cacheable:
-        return corrector.component.correct(ocr)  # type: ignore[no-any-return]
+        return corrector.component.correct(ocr)
     entry = corrector.key(text_hash(ocr.text))
     hit = cache.get("correct", entry)
     if hit is not None:

@@ -239,7 +239,7 @@ class Task:
     norm: metrics.Normalization
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _component(kind: str, component: Component) -> Any:
     """One instance per configuration per process, so a model loads once per process."""
     known = registry.engines if kind == "engine" else registry.correctors
@@ -398,7 +398,8 @@ def run(
         executor=spec.executor,
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
               "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
-              "rows_resumed": len(order) - total, "wall_seconds": round(time.perf_counter() - started, 3)},
+              "rows_resumed": len(order) - total,
+              "wall_seconds": round(time.perf_counter() - started, 3)},
         cache=cache_root,
     )  # fmt: skip
     results.write(out, rows, manifest)

@@ -45,5 +45,7 @@ def make_dataset(root: Path, lines: list[str]) -> Path:
             image = Image.new("L", (40 + 18 * len(text), 60), 255)
             ImageDraw.Draw(image).text((20, 12), text, fill=0, font=font)
             image.save(root / f"line{i}.png")
-            manifest.write(json.dumps({"id": f"line{i}", "image": f"line{i}.png", "text": text}) + "\n")
+            manifest.write(
+                json.dumps({"id": f"line{i}", "image": f"line{i}.png", "text": text}) + "\n"
+            )
     return root

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+
 from conftest import make_dataset, needs_tesseract
 
 pytestmark = pytest.mark.tesseract
@@ -55,7 +56,15 @@ def test_run_writes_results_manifest_and_report(dataset: Path, tmp_path: Path) -
 def test_second_run_does_no_ocr(dataset: Path, tmp_path: Path) -> None:
     needs_tesseract()
     cache = tmp_path / "cache"
-    args = ["run", "--dataset", str(dataset), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]
+    args = [
+        "run",
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--no-report",
+    ]
     assert ocrbench(*args, cache=cache).returncode == 0
     # The cache must answer everything: make any OCR call fail loudly.
     code = (
@@ -75,7 +84,15 @@ def test_second_run_does_no_ocr(dataset: Path, tmp_path: Path) -> None:
 def test_unreadable_cache_entry_is_recomputed(dataset: Path, tmp_path: Path) -> None:
     needs_tesseract()
     cache = tmp_path / "cache"
-    args = ["run", "--dataset", str(dataset), "--out", str(tmp_path / "out"), "--quiet", "--no-report"]
+    args = [
+        "run",
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+        "--no-report",
+    ]
     assert ocrbench(*args, cache=cache).returncode == 0
     next((cache / "ocr").rglob("*.json")).write_text("{truncated")
     again = ocrbench(*args, cache=cache)
@@ -101,7 +118,10 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "empty manifest": ([*run, str(empty)], "no samples"),
         "duplicate id": ([*run, str(duplicate)], "duplicate"),
         "unknown engine": ([*run, str(good), "--engine", "tesserract"], "did you mean 'tesseract'"),
-        "psm=99": ([*run, str(good), "--engine", "tesseract:psm=99"], "psm must be between 0 and 13"),
+        "psm=99": (
+            [*run, str(good), "--engine", "tesseract:psm=99"],
+            "psm must be between 0 and 13",
+        ),
         "bad option": (["run", "--dataset", str(good)], "--out"),
         "unknown format": (["datasets", "convert", "--format", "hocr", str(good), out], "hocr"),
     }
@@ -109,8 +129,16 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
 
 @pytest.mark.parametrize(
     "case",
-    ["missing dataset", "corrupt png", "empty manifest", "duplicate id", "unknown engine", "psm=99",
-     "bad option", "unknown format"],  # fmt: skip
+    [
+        "missing dataset",
+        "corrupt png",
+        "empty manifest",
+        "duplicate id",
+        "unknown engine",
+        "psm=99",
+        "bad option",
+        "unknown format",
+    ],  # fmt: skip
 )
 def test_bad_input_is_one_clear_line(case: str, tmp_path: Path) -> None:
     args, phrase = bad_inputs(tmp_path)[case]

@@ -8,12 +8,13 @@ from typing import Any
 
 import jiwer
 import pytest
-from conftest import shared_data
 from PIL import Image
 
 from ocrbench import datasets
 from ocrbench.errors import ConfigError, DatasetError
 from ocrbench.types import Sample
+
+from conftest import shared_data
 
 
 def png(path: Path, shade: int = 0) -> Path:

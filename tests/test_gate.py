@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_plots import Fake, fabricate, records
 
 from ocrbench import gate, results
 from ocrbench.errors import OcrbenchError
+
+from test_plots import Fake, fabricate, records
 
 RAW, LEXICON = Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.01)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import shared_data
 
 from ocrbench import models, registry
 from ocrbench.correctors import prompt
@@ -18,6 +17,8 @@ from ocrbench.correctors.prompt import INSTRUCTION, Prompt, clean_reply, guard, 
 from ocrbench.errors import ConfigError
 from ocrbench.models import LoadedModel, ModelSpec
 from ocrbench.types import OcrResult
+
+from conftest import shared_data
 
 # --- pieces that need no model -------------------------------------------------------------------
 

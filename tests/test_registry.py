@@ -7,7 +7,10 @@ from ocrbench.registry import correctors, engines, params_of, parse_spec
 
 
 def test_parse_spec_splits_name_and_parameters() -> None:
-    assert parse_spec("tesseract:lang=eng+grc, psm=6") == ("tesseract", {"lang": "eng+grc", "psm": "6"})
+    assert parse_spec("tesseract:lang=eng+grc, psm=6") == (
+        "tesseract",
+        {"lang": "eng+grc", "psm": "6"},
+    )
     assert parse_spec("given") == ("given", {})
 
 

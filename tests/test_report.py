@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import BUNDLED, needs_tesseract, shared_data
-from test_plots import QWEN, Fake, fabricate, records, sweep_configs
 
 from ocrbench import datasets, report, results
+
+from conftest import BUNDLED, needs_tesseract, shared_data
+from test_plots import QWEN, Fake, fabricate, records, sweep_configs
 
 IMAGE = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">')
 CHARTS = 7

@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_plots import fabricate, records, sweep_configs
 
 from ocrbench import report, results
+
+from test_plots import fabricate, records, sweep_configs
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [

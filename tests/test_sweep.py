@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import make_dataset, needs_tesseract
 from ocrbench import results, sweep
 from ocrbench.cache import Cache
 from ocrbench.errors import ConfigError
+
+from conftest import make_dataset, needs_tesseract
 
 LINES = [
     "Invoice No: 12345", "Date: 2023/09/15", "Total Amt: $1,230.00", "Acme Supplies Ltd",
@@ -83,7 +84,9 @@ correctors: [identity]
         ("datasets: [DATA]\nengines: {tesseract: {}}\ncorrectors: {idenity: {}}", "did you mean 'identity'"),
     ],
 )  # fmt: skip
-def test_bad_specs_are_one_clear_error(body: str, phrase: str, dataset: Path, tmp_path: Path) -> None:
+def test_bad_specs_are_one_clear_error(
+    body: str, phrase: str, dataset: Path, tmp_path: Path
+) -> None:
     path = write_spec(tmp_path, dataset, body.replace("DATA", str(dataset)))
     with pytest.raises(ConfigError) as error:
         sweep.load_spec(path)
@@ -91,7 +94,9 @@ def test_bad_specs_are_one_clear_error(body: str, phrase: str, dataset: Path, tm
 
 
 def test_bad_spec_from_the_command_line_has_no_traceback(dataset: Path, tmp_path: Path) -> None:
-    path = write_spec(tmp_path, dataset, f"datasets: [{dataset}]\nengines: {{tesseract: {{pms: 3}}}}")
+    path = write_spec(
+        tmp_path, dataset, f"datasets: [{dataset}]\nengines: {{tesseract: {{pms: 3}}}}"
+    )
     done = subprocess.run(
         [sys.executable, "-m", "ocrbench.cli", "sweep", str(path)], capture_output=True, text=True
     )
@@ -100,7 +105,9 @@ def test_bad_spec_from_the_command_line_has_no_traceback(dataset: Path, tmp_path
 
 
 @pytest.mark.tesseract
-def test_second_sweep_does_no_work_and_ocr_runs_once_per_engine(dataset: Path, tmp_path: Path) -> None:
+def test_second_sweep_does_no_work_and_ocr_runs_once_per_engine(
+    dataset: Path, tmp_path: Path
+) -> None:
     needs_tesseract()
     spec = sweep.load_spec(
         write_spec(

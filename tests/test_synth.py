@@ -5,11 +5,12 @@ from pathlib import Path
 
 import jiwer
 import pytest
-from conftest import BUNDLED, needs_tesseract
 from PIL import Image
 
 from ocrbench import datasets, synth
 from ocrbench.errors import ConfigError, DatasetError
+
+from conftest import BUNDLED, needs_tesseract
 
 
 def files(root: Path) -> dict[str, bytes]:

@@ -4,11 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import needs_tesseract, shared_data
 from ocrbench import metrics
 from ocrbench.engines import tesseract as tesseract_module
 from ocrbench.engines.tesseract import Tesseract
 from ocrbench.errors import DatasetError, SetupError
+
+from conftest import needs_tesseract, shared_data
 
 pytestmark = pytest.mark.tesseract
 

@@ -155,6 +155,9 @@ class Prompt:
             object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
         return loaded
 
+    def effective_gpu_layers(self) -> int | None:
+        return models.effective_gpu_layers(self.spec())
+
     def close(self) -> None:
         """Free the model (shared in the process: every user of the same model loses it)."""
         loaded: LoadedModel | None = self.__dict__.pop("_loaded", None)

@@ -25,10 +25,12 @@ class Given:
     def read_sample(self, sample: Sample) -> OcrResult:
         if sample.ocr is None:
             raise DatasetError(
-                f"sample {sample.id!r} has no \"ocr\" text for --engine given; "
+                f'sample {sample.id!r} has no "ocr" text for --engine given; '
                 "use an OCR engine such as tesseract on its image"
             )
         return OcrResult(text=sample.ocr)
 
     def recognize(self, image: Path) -> OcrResult:
-        raise DatasetError(f"{image}: the given engine reads no images, only a manifest's \"ocr\" text")
+        raise DatasetError(
+            f'{image}: the given engine reads no images, only a manifest\'s "ocr" text'
+        )

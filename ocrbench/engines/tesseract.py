@@ -42,7 +42,8 @@ def _installed() -> tuple[str, frozenset[str]]:
 @dataclass(frozen=True)
 class Tesseract:
     """`lang` as Tesseract takes it ("eng", "eng+grc"); `psm` page segmentation mode 0-13; `oem`
-    engine mode 0-3; `config` extra command-line options passed through (e.g. "-c preserve_interword_spaces=1")."""
+    engine mode 0-3; `config` extra command-line options passed through
+    (e.g. "-c preserve_interword_spaces=1")."""
 
     name: ClassVar[str] = "tesseract"
     lang: str = "eng"
