@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from ocrbench import metrics
+from ocrbench import datasets, run
+from ocrbench.cache import Cache
 from ocrbench.engines import tesseract as tesseract_module
 from ocrbench.engines.tesseract import Tesseract
 from ocrbench.errors import DatasetError, SetupError
@@ -19,15 +20,16 @@ CER_BOUNDS = {"phototest": 0.01, "eurotext": 0.12, "8071_093.3B": 0.12, "8087_05
 
 @pytest.mark.shared
 @pytest.mark.slow
-@pytest.mark.parametrize("page", sorted(CER_BOUNDS))
-def test_cer_on_real_scanned_pages(page: str) -> None:
+def test_cer_on_real_scanned_pages(tmp_path: Path) -> None:
+    """The scanned pages, converted with `pairs` and run through the pipeline as a user would."""
     needs_tesseract()
-    folder = shared_data("tesseract-test")
-    result = Tesseract().recognize(folder / f"{page}.tif")
-    reference = (folder / f"{page}.gt.txt").read_text(encoding="utf-8")
-    score = metrics.score(reference, result.text)
-    assert score.cer is not None and score.cer <= CER_BOUNDS[page]
-    assert result.seconds > 0 and result.words
+    dataset = datasets.convert("pairs", shared_data("tesseract-test"), tmp_path / "tt")
+    rows = run.run(dataset, Tesseract(), cache=Cache(None), progress=False)
+    cer = {row["sample_id"]: row["cer"] for row in rows}
+    assert set(cer) == set(CER_BOUNDS)
+    for page, bound in CER_BOUNDS.items():
+        assert cer[page] <= bound, (page, cer[page])
+    assert all(row["ocr_seconds"] > 0 for row in rows)
 
 
 def test_missing_language_pack_says_how_to_install() -> None:
