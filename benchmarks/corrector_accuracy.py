@@ -1,0 +1,209 @@
+"""Does a corrector lower corpus CER on real OCR? Raw OCR vs each corrector, side by side.
+
+Datasets (each a fixed, seeded sample, named in the output):
+- icdar2017-eng, split into lines: the competition's own OCR against its gold standard;
+- gt4histcomment-en line images through Tesseract (--psm 7), with `eng` and with `eng+grc`;
+- datasets/invoices-synth pages through Tesseract (--psm 3, `eng`).
+
+Tesseract's output is cached under $TMPDIR/ocrbench-bench (keyed by Tesseract's version, the
+language, the page segmentation mode and the image's sha256), so a second run only corrects.
+
+    .venv/bin/python benchmarks/corrector_accuracy.py                  # noisy-channel and lexicon
+    .venv/bin/python benchmarks/corrector_accuracy.py --lines 100 --correctors lexicon
+
+Corpus CER is total character edits / total reference characters after NFC and whitespace
+collapsing (ocrbench.metrics). Needs ../shared (the real data) and Tesseract with eng and grc.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import random
+import shlex
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ocrbench import datasets, metrics
+from ocrbench.registry import correctors
+from ocrbench.types import Correction, OcrResult
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+CACHE = Path(tempfile.gettempdir()) / "ocrbench-bench"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One sample: its id, the OCR text a corrector gets, and the ground truth."""
+
+    id: str
+    ocr: str
+    truth: str
+
+
+def seeded(items: Sequence[Item], lines: int, seed: int) -> list[Item]:
+    """`lines` items drawn with a fixed seed (all of them, in order, when lines >= len)."""
+    if lines >= len(items):
+        return list(items)
+    return random.Random(seed).sample(list(items), lines)
+
+
+def icdar_lines(lines: int, seed: int) -> list[Item]:
+    """ICDAR 2017 English, as ocrbench's converter splits it into lines; the given OCR text."""
+    dest = CACHE / "icdar2017-eng-lines"
+    if not (dest / datasets.MANIFEST).is_file():
+        datasets.convert("icdar2017", SHARED / "icdar2017-eng", dest, split="lines")
+    samples = datasets.load(dest).samples
+    return seeded([Item(s.id, s.ocr or "", s.text) for s in samples], lines, seed)
+
+
+def _tesseract(image: Path, lang: str, psm: int) -> str:
+    """Tesseract's text for an image, from the cache when this version read it before."""
+    from ocrbench.engines.tesseract import Tesseract
+
+    engine = Tesseract(lang=lang, psm=psm)
+    digest = hashlib.sha256(image.read_bytes()).hexdigest()
+    cached = CACHE / f"tesseract-{engine.version()}-{lang}-psm{psm}" / f"{digest}.txt"
+    if cached.is_file():
+        return cached.read_text(encoding="utf-8")
+    text = engine.recognize(image).text
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(text, encoding="utf-8")
+    return text
+
+
+def tesseract_items(
+    folder: Path, lang: str, psm: int, lines: int, seed: int, fmt: str = "pairs"
+) -> list[Item]:
+    """A seeded sample of an image dataset, read by Tesseract."""
+    if (folder / datasets.MANIFEST).is_file():
+        samples = datasets.load(folder).samples
+    else:
+        dest = CACHE / f"{folder.name}-{fmt}"
+        if not (dest / datasets.MANIFEST).is_file():
+            datasets.convert(fmt, folder, dest)
+        samples = datasets.load(dest).samples
+    chosen = seeded([Item(s.id, str(s.image), s.text) for s in samples], lines, seed)
+    return [Item(i.id, _tesseract(Path(i.ocr), lang, psm), i.truth) for i in chosen]
+
+
+def corpus_cer(truths: Sequence[str], texts: Sequence[str]) -> tuple[float, int, int]:
+    """(corpus CER, char edits, reference chars)."""
+    scores = [metrics.score(t, h) for t, h in zip(truths, texts, strict=True)]
+    total = metrics.corpus(scores)
+    return total["corpus_cer"], total["char_edits"], total["reference_chars"]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    cer: float
+    edits: int
+    seconds: float
+    tokens: int
+    changes: int
+
+
+def run(
+    correct: Callable[[OcrResult], Correction], items: Sequence[Item]
+) -> tuple[list[str], Outcome]:
+    texts: list[str] = []
+    tokens = changes = 0
+    start = time.perf_counter()
+    for item in items:
+        result = correct(OcrResult(text=item.ocr))
+        texts.append(result.text)
+        tokens += result.tokens
+        changes += len(result.changes)
+    seconds = time.perf_counter() - start
+    cer, edits, _ = corpus_cer([i.truth for i in items], texts)
+    return texts, Outcome(cer, edits, seconds, tokens, changes)
+
+
+def has_greek(text: str) -> bool:
+    return any("GREEK" in unicodedata.name(c, "") for c in text)
+
+
+def datasets_to_run(lines: int, seed: int, only: set[str] | None) -> dict[str, list[Item]]:
+    """The samples per dataset; for gt4histcomment also its lines with no Greek in the ground
+    truth, the part an English corrector can act on (Greek read by `eng` is beyond any fix)."""
+    makers: dict[str, Callable[[], list[Item]]] = {
+        "icdar2017-eng lines": lambda: icdar_lines(lines, seed),
+        "gt4histcomment-en tesseract eng": lambda: tesseract_items(
+            SHARED / "gt4histcomment-en", "eng", 7, lines, seed
+        ),
+        "gt4histcomment-en tesseract eng+grc": lambda: tesseract_items(
+            SHARED / "gt4histcomment-en", "eng+grc", 7, lines, seed
+        ),
+        "invoices-synth tesseract eng": lambda: tesseract_items(
+            ROOT / "datasets" / "invoices-synth", "eng", 3, lines, seed
+        ),
+    }
+    chosen = {name: make() for name, make in makers.items() if only is None or name in only}
+    for name in [n for n in chosen if n.startswith("gt4histcomment")]:
+        chosen[f"{name}, no Greek"] = [i for i in chosen[name] if not has_greek(i.truth)]
+    return chosen
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--lines", type=int, default=300, help="samples per dataset (seeded)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--correctors",
+        default="noisy-channel,lexicon",
+        help="comma-separated corrector specs; ';' separates specs that have parameters",
+    )
+    parser.add_argument("--datasets", default=None, help="comma-separated names (default: all)")
+    args = parser.parse_args(argv)
+    if not SHARED.is_dir():
+        print(
+            f"{SHARED} is absent: this benchmark reads the real data in ../shared", file=sys.stderr
+        )
+        return 2
+    separator = ";" if ";" in args.correctors else ","
+    specs = [s.strip() for s in args.correctors.split(separator) if s.strip()]
+    only = set(args.datasets.split(",")) if args.datasets else None
+    command = "python benchmarks/corrector_accuracy.py " + " ".join(
+        shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
+    )
+    print(f"command: {command.strip()}")
+    print(f"sample: {args.lines} samples per dataset, random.Random({args.seed}).sample")
+    built = [correctors.from_spec(spec) for spec in specs]
+    header = f"{'dataset':46} {'corrector':28} {'CER':>7} {'edits':>6} {'change':>8} " + (
+        f"{'words':>6} {'s/sample':>8} {'tok/sample':>10}"
+    )
+    print(header)
+    worst_rise = 0.0
+    for name, items in datasets_to_run(args.lines, args.seed, only).items():
+        truths = [i.truth for i in items]
+        raw_cer, raw_edits, chars = corpus_cer(truths, [i.ocr for i in items])
+        print(
+            f"{name:46} {'raw OCR':28} {raw_cer:7.4f} {raw_edits:6d} {'':>8} "
+            f"{'':>6} {'':>8} {'':>10}   ({len(items)} samples, {chars} chars)"
+        )
+        for spec, corrector in zip(specs, built, strict=True):
+            _, out = run(corrector.correct, items)
+            relative = (raw_cer - out.cer) / raw_cer if raw_cer else 0.0
+            worst_rise = max(worst_rise, out.cer - raw_cer)
+            print(
+                f"{'':46} {spec[:28]:28} {out.cer:7.4f} {out.edits:6d} {-relative:+8.1%} "
+                f"{out.changes:6d} {out.seconds / len(items):8.2f} {out.tokens / len(items):10.1f}"
+            )
+            sys.stdout.flush()
+    for corrector in built:
+        close = getattr(corrector, "close", None)
+        if close is not None:
+            close()
+    print("change: relative to raw OCR's corpus CER; words: words the corrector changed")
+    print(f"largest CER rise of any corrector: {worst_rise:+.4f} (the bar: +0.0010)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

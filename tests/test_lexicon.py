@@ -1,0 +1,76 @@
+"""The lexicon baseline: a word list and OCR confusions, no model; conservative by default."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from ocrbench import registry
+from ocrbench.correctors.lexicon import Lexicon
+from ocrbench.types import OcrResult
+
+pytest.importorskip("symspellpy")
+
+
+def fix(text: str, **params: object) -> str:
+    return Lexicon(**params).correct(OcrResult(text)).text  # type: ignore[arg-type]
+
+
+def test_fixes_unambiguous_misreadings() -> None:
+    correction = Lexicon().correct(OcrResult("the Inv0ice was sent; I shaU pay it"))
+    assert correction.text == "the Invoice was sent; I shall pay it"
+    assert correction.changes == (("Inv0ice", "Invoice"), ("shaU", "shall"))
+    assert correction.tokens == 0  # no model
+
+
+def test_leaves_numbers_codes_dates_and_amounts_alone() -> None:
+    text = "INV-2024-0042 SKU12 A4 12345 $1,234.50 12/05/2024 21st 10:30 BF8 4HM"
+    assert fix(text) == text
+
+
+def test_leaves_greek_known_words_and_names_alone() -> None:
+    for text in [
+        "χρῶ χειρί, φείδου μηδὲν ὧνπερ ἐννοεῖς.",
+        "The quick brown fox jumps over the lazy dog.",
+        "Ashgrove Okafor Hollowmead",  # unknown, but capitalised: names, not misreadings
+        "cf. infr. and aor.",  # abbreviations
+    ]:
+        assert fix(text) == text
+
+
+def test_ambiguous_tokens_are_left_as_printed() -> None:
+    # "tbe" can only be "the"; "lile" could be "life" or "file"; "ihe" -> "inc" is too costly
+    assert fix("see tbe lile and ihe end") == "see the lile and ihe end"
+    assert fix("see tbe lile", dominance=1) == "see the life"
+    # a line's first lowercase word may be the tail of a hyphenated word: left alone
+    assert fix("tbe matter") == "tbe matter"
+
+
+def test_keeps_line_structure_and_whitespace_exactly() -> None:
+    text = "  Tot@l\tdue\n\n at tbe  end  \r\n"
+    assert fix(text) == "  Total\tdue\n\n at the  end  \r\n"
+    assert fix("") == ""
+
+
+def test_symspell_reaches_beyond_the_confusions_only_when_asked() -> None:
+    assert fix("the goverment said") == "the goverment said"
+    assert fix("the goverment said", max_edit_distance=2) == "the government said"
+
+
+def test_same_input_same_output_and_a_long_line() -> None:
+    line = ("I shaU see the Inv0ice " * 500)[:9990].ljust(10000)
+    first, second = fix(line), fix(line)
+    assert first == second
+    assert first == line.replace("shaU", "shall").replace("Inv0ice", "Invoice")
+
+
+def test_parameters() -> None:
+    with pytest.raises(ValueError, match="dominance"):
+        Lexicon(dominance=0.5)
+    with pytest.raises(ValueError, match="max_edit_distance"):
+        Lexicon(max_edit_distance=5)
+    built = registry.correctors.from_spec("lexicon:min_count=0,max_edit_distance=1")
+    assert (built.min_count, built.max_edit_distance) == (0, 1)
+    assert built.version().startswith("lexicon-lx1 symspellpy-")
+    assert pickle.loads(pickle.dumps(built)) == built
