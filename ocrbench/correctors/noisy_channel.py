@@ -15,10 +15,7 @@ commentary), known words, and every whitespace character; lines are corrected in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ocrbench import models
@@ -29,6 +26,7 @@ from ocrbench.correctors.candidates import (
     likelier_readings,
     suspicious,
 )
+from ocrbench.correctors.llm import ModelSettings
 from ocrbench.scoring import Request, Scorer
 from ocrbench.types import Correction, OcrResult
 
@@ -91,19 +89,10 @@ class _Line:
 
 
 @dataclass(frozen=True)
-class NoisyChannel:
+class NoisyChannel(ModelSettings):
     name: ClassVar[str] = "noisy-channel"
 
-    # The model, in ModelSpec's vocabulary (flattened so a sweep can vary each).
-    repo_id: str = models.DEFAULT_REPO_ID
-    quantization: str = models.DEFAULT_QUANTIZATION
-    model_dir: str | None = None
-    allow_download: bool = False
-    gpu_layers: int = 0
-    n_ctx: int = 2048
-    n_threads: int | None = None
-    seed: int = 0
-    # The corrector's own knobs.
+    # The corrector's own knobs; the model's are ModelSettings'.
     left_words: int = 6  # words of context before a token
     right_words: int = 2  # words of context after it
     margin: float = 2.0  # nats by which a reading must beat the token as printed
@@ -113,7 +102,6 @@ class NoisyChannel:
     rare_ratio: float = 0.0  # >0: also check known words with a reading this much more frequent
     passes: int = 2  # a second pass rescores the neighbours of a change in the corrected context
     batch_tokens: int = 512  # tokens per llama_decode
-    logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.spec()  # validates the model fields with ModelSpec's own messages
@@ -135,29 +123,8 @@ class NoisyChannel:
                 f"batch_tokens must be between 64 and n_ctx ({self.n_ctx}), not {self.batch_tokens}"
             )
 
-    def spec(self) -> models.ModelSpec:
-        return models.ModelSpec(
-            repo_id=self.repo_id,
-            quantization=self.quantization,
-            model_dir=self.model_dir,
-            allow_download=self.allow_download,
-            gpu_layers=self.gpu_layers,
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            seed=self.seed,
-        )
-
     def version(self) -> str:
-        """The algorithm's version, llama.cpp's, and the model file's sha256."""
-        try:
-            llama = package_version("llama-cpp-python")
-        except PackageNotFoundError:
-            llama = "absent"
-        sha256 = models.sha256_of(models.resolve(self.spec(), logging=self.logging))
-        return f"noisy-channel-{ALGORITHM} llama-cpp-python-{llama} sha256:{sha256}"
-
-    def effective_gpu_layers(self) -> int | None:
-        return models.effective_gpu_layers(self.spec())
+        return self.model_version(f"noisy-channel-{ALGORITHM}")
 
     # -- the model, loaded on first use and kept until close() --------------------------------
 

@@ -13,16 +13,15 @@ import difflib
 import re
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as package_version
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rapidfuzz.distance import Levenshtein
 
 from ocrbench import models
+from ocrbench.correctors.llm import ModelSettings
 from ocrbench.errors import ConfigError
-from ocrbench.models import DEFAULT_QUANTIZATION, DEFAULT_REPO_ID, LoadedModel, ModelSpec
+from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
 
 PROMPT_VERSION = 1  # bump whenever the instruction, the chunking or the clean-up changes
@@ -35,7 +34,7 @@ _QUOTES = {'"': '"', "'": "'", "“": "”", "«": "»"}
 
 
 @dataclass(frozen=True)
-class Prompt:
+class Prompt(ModelSettings):
     """Ask an instruction-tuned GGUF model to correct the text; keep the input if the reply is wild.
 
     The model fields are those of `ModelSpec` (the seed's repo id, quantization, model folder,
@@ -46,18 +45,9 @@ class Prompt:
 
     name: ClassVar[str] = "prompt"
 
-    repo_id: str = DEFAULT_REPO_ID
-    quantization: str = DEFAULT_QUANTIZATION
-    model_dir: str | None = None
-    allow_download: bool = False
-    gpu_layers: int = 0
-    n_ctx: int = 2048
-    n_threads: int | None = None
-    seed: int = 0
     temperature: float = 0.0
     max_edit_ratio: float = 0.3
     max_length_ratio: float = 1.3
-    logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.spec()  # validates the model fields
@@ -70,17 +60,8 @@ class Prompt:
         if self.n_ctx < 256:
             raise ValueError(f"n_ctx must be at least 256 tokens for a prompt, not {self.n_ctx}")
 
-    def spec(self) -> ModelSpec:
-        return ModelSpec(**{name: getattr(self, name) for name in models.SPEC_FIELDS})
-
     def version(self) -> str:
-        """The prompt's version, llama.cpp's, and the model file's sha256: caches never mix them."""
-        try:
-            llama = package_version("llama-cpp-python")
-        except PackageNotFoundError:
-            llama = "absent"
-        sha256 = models.sha256_of(models.resolve(self.spec(), logging=self.logging))
-        return f"prompt-{PROMPT_VERSION} llama-cpp-python-{llama} sha256:{sha256}"
+        return self.model_version(f"prompt-{PROMPT_VERSION}")
 
     def correct(self, ocr: OcrResult) -> Correction:
         if not ocr.text.strip():
@@ -154,9 +135,6 @@ class Prompt:
             loaded = models.load(self.spec(), logging=self.logging)
             object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
         return loaded
-
-    def effective_gpu_layers(self) -> int | None:
-        return models.effective_gpu_layers(self.spec())
 
     def close(self) -> None:
         """Free the model (shared in the process: every user of the same model loses it)."""

@@ -1,0 +1,42 @@
+"""What every LLM corrector shares: the model settings in the seed tutorial's vocabulary
+(flattened, so a sweep can vary each), and a version that names the model file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+
+from ocrbench import models
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    repo_id: str = models.DEFAULT_REPO_ID
+    quantization: str = models.DEFAULT_QUANTIZATION
+    model_dir: str | None = None
+    allow_download: bool = False
+    gpu_layers: int = 0
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int = 0
+    # receives progress messages; not a parameter (compare=False keeps it out of cache keys)
+    logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def spec(self) -> models.ModelSpec:
+        """The model settings as a ModelSpec, which validates them with its own messages."""
+        return models.ModelSpec(**{name: getattr(self, name) for name in models.SPEC_FIELDS})
+
+    def model_version(self, algorithm: str) -> str:
+        """The algorithm's version, llama.cpp's, and the model file's sha256: caches never mix
+        two models' outputs."""
+        try:
+            llama = package_version("llama-cpp-python")
+        except PackageNotFoundError:
+            llama = "absent"
+        sha256 = models.sha256_of(models.resolve(self.spec(), logging=self.logging))
+        return f"{algorithm} llama-cpp-python-{llama} sha256:{sha256}"
+
+    def effective_gpu_layers(self) -> int | None:
+        return models.effective_gpu_layers(self.spec())
