@@ -43,8 +43,8 @@ def _normalization(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ocrbench import datasets, provenance, report, results, run
-    from ocrbench.registry import correctors, engines
+    from ocrbench import datasets, models, provenance, report, results, run
+    from ocrbench.registry import correctors, engines, params_of
 
     engine = engines.from_spec(args.engine)
     corrector = correctors.from_spec(args.corrector)
@@ -70,6 +70,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         engine={"name": engine.name, "spec": args.engine, "version": rows[0]["engine_version"]},
         corrector={"name": corrector.name, "spec": args.corrector,
                    "version": rows[0]["corrector_version"]},
+        model=models.model_file(params_of(corrector)),
         normalization=norm.name(),
         skipped=list(dataset.skipped),
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,

@@ -18,7 +18,7 @@ import os
 import re
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -491,6 +491,17 @@ def _effective_gpu_layers(
         return requested
     total = int(blocks) + 1
     return total if requested == -1 else min(requested, total)
+
+
+def model_file(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """For a run manifest: the model file a corrector's parameters resolve to, with its sha256;
+    None for a corrector without a model."""
+    if "repo_id" not in params:
+        return None
+    spec = ModelSpec(**{name: params[name] for name in SPEC_FIELDS if name in params})
+    path = resolve(spec)
+    return {"repo_id": spec.repo_id, "quantization": spec.quantization, "path": str(path),
+            "sha256": sha256_of(path)}  # fmt: skip
 
 
 def effective_gpu_layers(spec: ModelSpec) -> int | None:

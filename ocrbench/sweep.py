@@ -423,17 +423,11 @@ def _config_id(engine: Component, corrector: Component) -> str:
 
 
 def _model_files(spec: Spec) -> list[dict[str, Any]]:
+    from ocrbench import models
+
     found = []
     for component in spec.correctors:
-        params = component.kwargs
-        if "repo_id" not in params:
-            continue
-        from ocrbench import models
-
-        fields = {k: params[k] for k in models.ModelSpec.__dataclass_fields__ if k in params}
-        path = models.resolve(models.ModelSpec(**fields))
-        entry = {"repo_id": params["repo_id"], "quantization": params["quantization"],
-                 "path": str(path), "sha256": models.sha256_of(path)}  # fmt: skip
-        if entry not in found:
+        entry = models.model_file(component.kwargs)
+        if entry is not None and entry not in found:
             found.append(entry)
     return found

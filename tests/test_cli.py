@@ -148,3 +148,38 @@ def test_bad_input_is_one_clear_line(case: str, tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert phrase in lines[0] and "error" in lines[0]
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+def test_quantize_then_correct_with_that_quantization(tmp_path: Path) -> None:
+    """Offline, as a user would: make a q8_0 of the embedded model, run noisy-channel on it, and
+    find that file's sha256 in the run's manifest."""
+    pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
+    env = {"OCRBENCH_CACHE": str(tmp_path / "cache"), "OCRBENCH_MODEL_DIR": str(tmp_path / "models"),
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # fmt: skip
+    cli = [sys.executable, "-m", "ocrbench.cli"]
+    made = subprocess.run([*cli, "models", "quantize", "--to", "f16,q8_0,q4_0"], env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    files = {Path(line).name for line in made.stdout.split()}
+    assert {"gemma-3-270m-F16.gguf", "gemma-3-270m-Q8_0.gguf", "gemma-3-270m-Q4_0.gguf"} <= files
+    data = tmp_path / "text"
+    data.mkdir()
+    sample = {"id": "a", "ocr": "Inv0ice N0: 12345", "text": "Invoice No: 12345"}
+    (data / "manifest.jsonl").write_text(json.dumps(sample) + "\n")
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [*cli, "run", "--dataset", str(data), "--engine", "given", "--corrector",
+         "noisy-channel:quantization=q8_0", "--out", str(out), "--quiet", "--no-report"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    q8 = next(Path(line) for line in made.stdout.split() if line.endswith("Q8_0.gguf"))
+    import hashlib
+
+    assert manifest["model"]["path"] == str(q8)
+    assert manifest["model"]["sha256"] == hashlib.sha256(q8.read_bytes()).hexdigest()
+    row = pd.read_parquet(out / "results.parquet").iloc[0]
+    assert row["quantization"] == "q8_0" and row["hypothesis"] == "Invoice No: 12345"

@@ -177,3 +177,25 @@ def test_killed_sweeps_resume_to_the_same_rows(dataset: Path, tmp_path: Path) ->
             continue  # a line cut by SIGKILL, which the journal ignores
         keys.append((row["config_id"], row["sample_id"]))
     assert len(set(keys)) == len(keys), "a row was journaled twice"
+
+
+@pytest.mark.tesseract
+@pytest.mark.slow
+def test_dask_executor_gives_the_same_rows(dataset: Path, tmp_path: Path) -> None:
+    """The same grid on a local Dask cluster and on local processes: the same results."""
+    needs_tesseract()
+    pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    body = f"""
+datasets: [{{path: {dataset}, limit: 3}}]
+engines: {{tesseract: {{psm: 7}}}}
+correctors: {{identity: {{}}, lexicon: {{}}}}
+workers: 2
+"""
+    local = sweep.load_spec(write_spec(tmp_path, dataset, body))
+    on_dask = sweep.load_spec(write_spec(tmp_path, dataset, body + "executor: dask\n"))
+    assert on_dask.executor == "dask"
+    sweep.run(local, tmp_path / "local", cache=Cache(tmp_path / "c1"), progress=False)
+    manifest = sweep.run(on_dask, tmp_path / "dask", cache=Cache(tmp_path / "c2"), progress=False)
+    assert manifest["executor"] == "dask" and manifest["work"]["ocr_run"] == 3
+    a, b = results.load(tmp_path / "local"), results.load(tmp_path / "dask")
+    pd.testing.assert_frame_equal(stable(a), stable(b))
