@@ -16,12 +16,14 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from matplotlib.figure import Figure
 
-from ocrbench import plots, results
+from ocrbench import results
+
+if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
+    from matplotlib.figure import Figure
 
 BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sample; None: any
 SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
@@ -145,6 +147,8 @@ def summary_markdown(summary: pd.DataFrame, title: str) -> str:
 def _png(figure: Figure, title: str) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    from ocrbench import plots
+
     plots.plt.close(figure)
     encoded = base64.b64encode(buffer.getvalue()).decode()
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
@@ -232,6 +236,8 @@ def hurt_samples(frame: pd.DataFrame, n: int = 10) -> str:
 
 
 def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, Figure]]:
+    from ocrbench import plots
+
     return [
         ("CER vs seconds per sample, Pareto front", plots.pareto(summary)),
         ("CER and speed by quantization", plots.by_quantization(summary)),
