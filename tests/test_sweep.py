@@ -130,17 +130,33 @@ correctors: {{identity: {{}}, lexicon: {{}}}}
     pd.testing.assert_frame_equal(a, b)
 
 
+def journal_rows(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
 def stable(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns=TIMING).reset_index(drop=True)
 
 
 @pytest.mark.tesseract
+@pytest.mark.llm
 @pytest.mark.slow
 def test_killed_sweeps_resume_to_the_same_rows(dataset: Path, tmp_path: Path) -> None:
     """Kill a sweep at random points, with SIGKILL among them, then finish it: row for row the same
     as a run that was never interrupted (timings aside)."""
     needs_tesseract()
-    spec = write_spec(tmp_path, dataset)
+    pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
+    # noisy-channel makes the correction phase long enough to be cut part-way through
+    spec = write_spec(
+        tmp_path,
+        dataset,
+        f"""
+datasets: [{dataset}]
+engines: {{tesseract: {{psm: 7}}}}
+correctors: {{identity: {{}}, noisy-channel: {{}}}}
+workers: 2
+""",
+    )
     reference_dir, resumed_dir = tmp_path / "reference", tmp_path / "resumed"
     command = [sys.executable, "-m", "ocrbench.cli", "sweep", str(spec), "--quiet", "--no-report"]
     done = subprocess.run([*command, "--out", str(reference_dir), "--cache", str(tmp_path / "c1")],
@@ -148,12 +164,22 @@ def test_killed_sweeps_resume_to_the_same_rows(dataset: Path, tmp_path: Path) ->
     assert done.returncode == 0, done.stderr
     rng = random.Random(7)
     kills = 0
+    journal = resumed_dir / sweep.JOURNAL
+    total = len(LINES) * 2
     for attempt, sig in enumerate([signal.SIGKILL, signal.SIGTERM, signal.SIGKILL, signal.SIGINT]):
+        before = journal_rows(journal)
         process = subprocess.Popen(
             [*command, "--out", str(resumed_dir), "--cache", str(tmp_path / "c2")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
-        time.sleep(rng.uniform(0.8, 2.5 + attempt))
+        if attempt == 0:
+            time.sleep(rng.uniform(0.5, 1.5))  # during start-up or the OCR phase
+        else:  # part-way through the corrections: after a random number of new rows
+            target = before + rng.randint(1, max(1, (total - before) // 2))
+            deadline = time.monotonic() + 60
+            while process.poll() is None and journal_rows(journal) < target:
+                assert time.monotonic() < deadline, "the sweep made no progress"
+                time.sleep(0.01)
         if process.poll() is None:
             process.send_signal(sig)
             kills += 1
@@ -161,7 +187,7 @@ def test_killed_sweeps_resume_to_the_same_rows(dataset: Path, tmp_path: Path) ->
         if sig == signal.SIGKILL:
             # the worker processes of a SIGKILLed parent are orphans: end them as a user's shell would
             subprocess.run(["pkill", "-9", "-s", str(process.pid)], check=False)
-    assert kills >= 2, "the sweep finished before it could be interrupted; make it longer"
+    assert kills >= 3, "the sweep finished before it could be interrupted"
     done = subprocess.run([*command, "--out", str(resumed_dir), "--cache", str(tmp_path / "c2")],
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
