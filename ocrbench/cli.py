@@ -241,7 +241,10 @@ def _add_normalization_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="ocrbench", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = Parser(
+        prog="ocrbench",
+        description="Benchmark OCR engines and LLM post-correctors: CER, WER and seconds.",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     commands.required = True
 
