@@ -281,13 +281,17 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
         self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    row = json.loads(line)
-                except ValueError:
-                    continue  # the last line of a killed run may be cut short
-                self.rows.setdefault(self.key(row), row)
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        for line in text.splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # the last line of a killed run may be cut short
+            self.rows.setdefault(self.key(row), row)
+        if text and not text.endswith("\n"):
+            # End a cut line once, here, so every row appended later starts a line of its own.
+            with open(path, "a", encoding="utf-8") as out:
+                out.write("\n")
 
     @staticmethod
     def key(row: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -298,9 +302,6 @@ class Journal:
         if not fresh:
             return
         with open(self.path, "a", encoding="utf-8") as out:
-            # A killed run can leave a cut line without "\n": start on a line of our own.
-            if out.tell() and self.path.read_bytes()[-1:] != b"\n":
-                out.write("\n")
             for row in fresh:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
             out.flush()
