@@ -8,8 +8,11 @@ only if
     log P(reading in window) - channel_weight * cost  >  log P(token in window) + margin.
 Nothing is generated, so no instruction following is needed: the embedded 270M base model drives it.
 
-Left alone: numbers, amounts, dates, codes, words in other scripts (the Greek in a classical
-commentary), known words, and every whitespace character; lines are corrected independently.
+Left alone: numbers, amounts, dates, codes, known words, words cut at a line's end, and every
+whitespace character; lines are corrected independently. Words in other scripts are left alone
+too, unless `lang` names them: with `lang=eng+grc` (the Greek quoted in a classical commentary,
+read by Tesseract `eng+grc`) Greek words are read again through Greek channels (`greek.py`), and
+Latin-letter words may be Greek that Tesseract's Latin model read ("ws" for ὡς).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ocrbench import models
-from ocrbench.correctors import words
+from ocrbench.correctors import greek, words
 from ocrbench.correctors.candidates import (
     abbreviation,
     candidates,
@@ -27,10 +30,12 @@ from ocrbench.correctors.candidates import (
     suspicious,
 )
 from ocrbench.correctors.llm import ModelSettings
+from ocrbench.correctors.words import Kind, kind
 from ocrbench.scoring import Request, Scorer
 from ocrbench.types import Correction, OcrResult
 
-ALGORITHM = "nc1"  # bump when the output for the same input and parameters could change
+LANGUAGES = ("eng", "grc")  # English words (symspellpy's list); Greek (Tesseract's grc list)
+ALGORITHM = "nc2"  # bump when the output for the same input and parameters could change
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class _Line:
             parts.append(self.text[self.tokens[k - 1].end : self.tokens[k].start] + self.texts[k])
         return "".join(parts)
 
+    def beside_greek(self, slot: int) -> bool:
+        """Whether a neighbouring token has Greek letters."""
+        near = self.tokens[max(0, slot - 1) : slot] + self.tokens[slot + 1 : slot + 2]
+        return any(greek.has_greek(t.core) for t in near)
+
     def left(self, slot: int, count: int) -> str:
         """Up to `count` words before a slot, without the whitespace that follows them."""
         return self._span(max(0, slot - count), slot - 1) if slot and count else ""
@@ -102,6 +112,7 @@ class NoisyChannel(ModelSettings):
     rare_ratio: float = 0.0  # >0: also check known words with a reading this much more frequent
     passes: int = 2  # a second pass rescores the neighbours of a change in the corrected context
     batch_tokens: int = 512  # tokens per llama_decode
+    lang: str = "eng"  # the page's languages, as Tesseract takes them: "eng" or "eng+grc"
 
     def __post_init__(self) -> None:
         self.spec()  # validates the model fields with ModelSpec's own messages
@@ -118,13 +129,24 @@ class NoisyChannel(ModelSettings):
             raise ValueError(f"rare_ratio must be >= 0 (0: off), not {self.rare_ratio}")
         if self.channel_weight < 0:
             raise ValueError(f"channel_weight must be >= 0, not {self.channel_weight}")
+        unknown = set(self.lang.split("+")) - set(LANGUAGES)
+        if unknown or not self.lang:
+            raise ValueError(
+                f"lang must be '+'-joined from {', '.join(LANGUAGES)} (as in 'eng+grc'), "
+                f"not {self.lang!r}"
+            )
         if not 64 <= self.batch_tokens <= self.n_ctx:
             raise ValueError(
                 f"batch_tokens must be between 64 and n_ctx ({self.n_ctx}), not {self.batch_tokens}"
             )
 
     def version(self) -> str:
-        return self.model_version(f"noisy-channel-{ALGORITHM}")
+        words = f" grc-words:{greek.words().sha256[:16]}" if self._greek else ""
+        return self.model_version(f"noisy-channel-{ALGORITHM}{words}")
+
+    @property
+    def _greek(self) -> bool:
+        return "grc" in self.lang.split("+")
 
     # -- the model, loaded on first use and kept until close() --------------------------------
 
@@ -163,7 +185,7 @@ class NoisyChannel(ModelSettings):
             (i, k): readings
             for i, line in enumerate(lines)
             for k, token in enumerate(line.tokens)
-            if (readings := self._readings(token))
+            if (readings := self._readings(line, k))
         }
         if not found:  # nothing suspicious: the model is not even loaded
             return Correction(text=ocr.text, seconds=time.perf_counter() - start)
@@ -210,19 +232,50 @@ class NoisyChannel(ModelSettings):
             changes=changes,
         )
 
-    def _readings(self, token: words.Token) -> dict[str, float]:
+    def _readings(self, line: _Line, slot: int) -> dict[str, float]:
         """What the token could have been ({} to leave it alone), with channel costs."""
+        token = line.tokens[slot]
+        if slot == len(line.tokens) - 1 and token.text.endswith("-"):
+            return {}  # "im-": the word goes on on the next line, and is no word alone
+        if self._greek and greek.is_greek(token.core):
+            return self._greek_respellings(token.core)
         lexicon = words.english()
-        if suspicious(token.core, lexicon):
+        unknown = suspicious(token.core, lexicon)
+        if unknown and abbreviation(token.core, token.trail):
+            return {}
+        found = {}
+        if unknown:
             # Unlike the lexicon baseline, a line's first lowercase word is tried too (it may be
             # the tail of a word hyphenated on the line before): the model sees if a reading fits;
             # skipping them cost 1.2 points of CER reduction on ICDAR 2017 and gained nothing.
-            if abbreviation(token.core, token.trail):
-                return {}
-            return candidates(token.core, lexicon, self.max_edits)
-        if self.rare_ratio:
-            return likelier_readings(token.core, lexicon, self.rare_ratio)
-        return {}
+            found = candidates(token.core, lexicon, self.max_edits)
+        elif self.rare_ratio:
+            found = likelier_readings(token.core, lexicon, self.rare_ratio)
+        found = _first(found, self.max_candidates)
+        if self._greek and kind(token.core) in (Kind.WORD, Kind.CONFUSED, Kind.OTHER):
+            found |= self._greek_readings(line, slot, unknown)
+        return found
+
+    def _greek_readings(self, line: _Line, slot: int, unknown: bool) -> dict[str, float]:
+        """Latin letters may be Greek that Tesseract's Latin model read: an unknown word
+        ("ws" for ὡς), or a known one beside Greek ("Alas" for Αἴας, "ye" for γε), at a price."""
+        if not unknown and not line.beside_greek(slot):
+            return {}
+        found = greek.words().greek_readings(line.tokens[slot].core, self.max_candidates)
+        extra = 0.0 if unknown else greek.REAL_WORD_COST
+        return {reading: cost + extra for reading, cost in found.items()}
+
+    def _greek_respellings(self, core: str) -> dict[str, float]:
+        """Greek the word list lacks may be Tesseract's misreading of Greek it has; elided
+        words (δ᾽) and words cut at the line's end are not in any list."""
+        if core[-1] in greek.ELISION or core.endswith("-"):
+            return {}
+        lexicon = greek.words()
+        if not lexicon.knows(core):
+            return lexicon.respellings(core, self.max_candidates)
+        # A real word may still be a misreading: σον for σου, τών for τῶν.
+        found = lexicon.respellings(core, self.max_candidates, known=True)
+        return {r: c + greek.REAL_WORD_COST for r, c in found.items()}
 
     def _choose(self, site: _Site, logprobs: list[float]) -> str | None:
         """The winning reading of the token's core, or None to keep it as printed."""
@@ -236,7 +289,7 @@ class NoisyChannel(ModelSettings):
     ) -> _Site | None:
         """The request that scores a token's readings in their window of the line."""
         token = line.tokens[slot]
-        readings = (token.core, *list(found)[: self.max_candidates])
+        readings = (token.core, *list(found)[:_MAX_READINGS])
         costs = (0.0, *(found[r] for r in readings[1:]))
         left = line.left(slot, self.left_words)
         prefix = [scorer.bos, *scorer.tokenize(left)[-_MAX_LEFT_TOKENS:]]
@@ -254,7 +307,12 @@ class NoisyChannel(ModelSettings):
         return _Site(number, slot, readings, costs, request)
 
 
+def _first(found: dict[str, float], count: int) -> dict[str, float]:
+    return dict(list(found.items())[:count])
+
+
 # Windows are counted in words, but a "word" of OCR garbage can be many tokens: caps in tokens.
 _MAX_LEFT_TOKENS = 48
 _MAX_RIGHT_TOKENS = 24
 _MAX_TOKEN_TOKENS = 24
+_MAX_READINGS = 63  # with the token as printed, the 64 sequences one decode holds
