@@ -13,12 +13,13 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ocrbench import metrics
+from ocrbench import metrics, registry
 from ocrbench.cache import Cache, file_hash, key, text_hash
 from ocrbench.correctors.base import Corrector
 from ocrbench.correctors.identity import Identity
 from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine, read
+from ocrbench.errors import OcrbenchError
 from ocrbench.registry import params_of
 from ocrbench.types import Correction, OcrResult, Sample, Word
 
@@ -114,22 +115,50 @@ def _box(box: Any) -> tuple[int, int, int, int] | None:
 def config_id(
     engine: str, engine_params: dict[str, Any], corrector: str, corrector_params: dict[str, Any]
 ) -> str:
-    """A short stable id for an (engine, corrector) configuration, used by baselines and charts."""
-    return key(engine, engine_params, corrector, corrector_params)[:12]
+    """A short stable id for an (engine, corrector) configuration, used by baselines and charts.
+
+    Only parameters that differ from their defaults count, so a parameter added later (with a
+    default) leaves every id, and the baselines that use them, as they were."""
+    return key(
+        engine,
+        _changed(engine_params, _defaults(registry.engines, engine)),
+        corrector,
+        _changed(corrector_params, _defaults(registry.correctors, corrector)),
+    )[:12]
 
 
 def label(engine: Step, corrector: Step) -> str:
     """A human name for a configuration: the parameters that differ from their defaults."""
     parts = []
     for step in (engine, corrector):
-        try:
-            defaults = params_of(type(step.component)())
-        except TypeError:  # a plugin whose parameters have no defaults
-            defaults = {}
-        changed = {k: v for k, v in step.params.items() if defaults.get(k) != v}
+        changed = _changed(step.params, _defaults_of(type(step.component)))
         args = ",".join(f"{k}={v}" for k, v in changed.items())
         parts.append(step.component.name + (f"({args})" if args else ""))
     return " + ".join(parts)
+
+
+def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    unset = object()
+    return {k: v for k, v in params.items() if defaults.get(k, unset) != v}
+
+
+def _defaults(kind: registry.Registry[Any], name: str) -> dict[str, Any]:
+    try:
+        return _defaults_of(kind.get(name))
+    except OcrbenchError:  # not registered (yet): every parameter counts
+        return {}
+
+
+def _defaults_of(cls: type) -> dict[str, Any]:
+    if cls not in _DEFAULTS:
+        try:
+            _DEFAULTS[cls] = params_of(cls())
+        except TypeError:  # a plugin whose parameters have no defaults
+            _DEFAULTS[cls] = {}
+    return _DEFAULTS[cls]
+
+
+_DEFAULTS: dict[type, dict[str, Any]] = {}
 
 
 def run(

@@ -169,3 +169,19 @@ def test_empty_references_store_null_and_compare(tmp_path: Path) -> None:
     (figures,) = json.loads(path.read_text())["datasets"]["invoices"].values()
     assert figures["cer"] is None and figures["wer"] is None
     assert gate.check(run_dir(tmp_path / "run", frame), path).passed
+
+
+def test_config_ids_survive_a_new_parameter_with_a_default() -> None:
+    """Baselines are keyed by config id: parameters at their defaults do not count, so adding one
+    (as noisy-channel's `lang` was added) leaves every baseline comparable."""
+    from ocrbench.run import config_id
+
+    bare = config_id("tesseract", {}, "noisy-channel", {})
+    spelled_out = config_id(
+        "tesseract", {"lang": "eng", "psm": 3}, "noisy-channel", {"lang": "eng"}
+    )
+    assert bare == spelled_out
+    assert config_id("tesseract", {}, "noisy-channel", {"lang": "eng+grc"}) != bare
+    assert config_id("tesseract", {"psm": 6}, "noisy-channel", {}) != bare
+    # A component that is not registered has no defaults to leave out: every parameter counts.
+    assert config_id("mine", {"x": 1}, "identity", {}) != config_id("mine", {}, "identity", {})
