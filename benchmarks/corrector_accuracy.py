@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--correctors",
-        default="noisy-channel,lexicon",
+        default="noisy-channel,noisy-channel:lang=eng+grc,lexicon",
         help="comma-separated corrector specs; ';' separates specs that have parameters",
     )
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: all)")
