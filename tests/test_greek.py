@@ -16,7 +16,8 @@ from ocrbench.correctors.noisy_channel import NoisyChannel
 from ocrbench.errors import SetupError
 from ocrbench.models import ModelSpec
 from ocrbench.types import OcrResult
-from tests.conftest import shared_data
+
+from conftest import shared_data
 
 
 def _needs_grc() -> None:
