@@ -1,13 +1,12 @@
 """Charts from fabricated runs with the real row schema, and the Pareto front as a pure function.
 
-`fabricate` is shared with test_report.py and test_gate.py: it builds results rows the way
-`ocrbench.run.make_row` does (real metrics on texts with OCR-like errors), for any configurations.
+`fabricate` is shared with test_report.py and test_gate.py: it builds results rows with
+`ocrbench.run.make_row` itself (real metrics on texts with OCR-like errors), for any configurations.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,8 +21,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from ocrbench import metrics, plots, results
-from ocrbench.run import config_id
+from ocrbench import metrics, plots, results, run
+from ocrbench.datasets import Dataset
+from ocrbench.types import Correction, OcrResult, Sample
 
 LINES = [
     "Invoice No: 12345",
@@ -57,25 +57,59 @@ class Fake:
     ocr_seconds: float = 0.3
     correct_seconds: float = 0.0
 
-    @property
-    def corrector_params(self) -> dict[str, Any]:
-        if self.repo_id is None:
-            return {}
-        return {
-            "repo_id": self.repo_id,
-            "quantization": self.quantization,
-            "gpu_layers": self.gpu_layers,
-        }
+    def steps(self) -> tuple[run.Step, run.Step]:
+        """The engine and corrector as `ocrbench.run` sees them (name, parameters, version)."""
+        engine = _FakeEngine(name=self.engine, **self.engine_params)
+        corrector: _FakeCorrector = _FakeCorrector(name=self.corrector)
+        if self.repo_id is not None:
+            corrector = _FakeLlmCorrector(
+                name=self.corrector,
+                repo_id=self.repo_id,
+                quantization=self.quantization,
+                gpu_layers=self.gpu_layers,
+                effective=self.effective,
+            )
+        return run.Step(engine), run.Step(corrector)
 
     @property
     def label(self) -> str:
-        """As `ocrbench.run.label` names it: the parameters that differ from the defaults."""
-        changed = {k: v for k, v in self.engine_params.items() if DEFAULT_ENGINE.get(k) != v}
-        parts = []
-        for name, params in ((self.engine, changed), (self.corrector, self.corrector_params)):
-            args = ",".join(f"{k}={v}" for k, v in params.items())
-            parts.append(name + (f"({args})" if args else ""))
-        return " + ".join(parts)
+        return run.label(*self.steps())
+
+
+@dataclass(frozen=True)
+class _FakeEngine:
+    """Parameters and defaults like Tesseract's, without the binary."""
+
+    name: str = field(default="tesseract", compare=False)
+    lang: str = DEFAULT_ENGINE["lang"]
+    psm: int = DEFAULT_ENGINE["psm"]
+    note: str = ""  # free text, for labels with characters a chart must escape
+
+    def version(self) -> str:
+        return "5.3.0"
+
+
+@dataclass(frozen=True)
+class _FakeCorrector:
+    """A corrector with no parameters (identity, lexicon)."""
+
+    name: str = field(default="identity", compare=False)
+
+    def version(self) -> str:
+        return "1"
+
+
+@dataclass(frozen=True)
+class _FakeLlmCorrector(_FakeCorrector):
+    """An LLM corrector's model parameters, without a model."""
+
+    repo_id: str | None = None
+    quantization: str | None = None
+    gpu_layers: int | None = None
+    effective: int | None = field(default=None, compare=False)
+
+    def effective_gpu_layers(self) -> int | None:
+        return self.effective
 
 
 def _noisy(text: str, rate: float, rng: random.Random) -> str:
@@ -83,10 +117,13 @@ def _noisy(text: str, rate: float, rng: random.Random) -> str:
 
 
 def fabricate(*configs: Fake, samples: int = 6, empty_reference: bool = False) -> pd.DataFrame:
-    """Rows in results.parquet's schema, one per (config, sample), scored by ocrbench.metrics."""
+    """Rows in results.parquet's schema, one per (config, sample): `ocrbench.run.make_row` on
+    fabricated OCR and corrections."""
     norm = metrics.Normalization()
     rows = []
     for fake in configs:
+        engine, corrector = fake.steps()
+        dataset = Dataset(Path(fake.dataset), fake.dataset, ())
         for i in range(samples):
             reference = "" if empty_reference and i == 0 else LINES[i % len(LINES)]
             # The same engine reads a sample the same way whatever the corrector.
@@ -97,50 +134,16 @@ def fabricate(*configs: Fake, samples: int = 6, empty_reference: bool = False) -
                 for o, r in itertools.zip_longest(ocr, reference, fillvalue="")
             )
             hypothesis = ocr if fake.corrector == "identity" else _noisy(fixed, fake.harm, rng)
-            raw, final = (
-                metrics.score(reference, ocr, norm),
-                metrics.score(reference, hypothesis, norm),
+            correction = Correction(
+                text=hypothesis,
+                seconds=fake.correct_seconds * (1 + i / 10),
+                tokens=40 if fake.repo_id else 0,
             )
-            effect = metrics.word_effect(reference, ocr, hypothesis, norm)
-            rows.append({
-                "dataset": fake.dataset,
-                "sample_id": f"s{i:02d}",
-                "config_id": config_id(
-                    fake.engine, fake.engine_params, fake.corrector, fake.corrector_params
-                ),
-                "config": fake.label,
-                "engine": fake.engine,
-                "params": json.dumps(fake.engine_params, sort_keys=True),
-                "engine_version": "5.3.0",
-                "corrector": fake.corrector,
-                "corrector_params": json.dumps(fake.corrector_params, sort_keys=True),
-                "corrector_version": "1",
-                "repo_id": fake.repo_id,
-                "quantization": fake.quantization,
-                "gpu_layers": fake.gpu_layers,
-                "gpu_layers_effective": fake.effective,
-                "normalization": norm.name(),
-                "reference": reference,
-                "ocr_text": ocr,
-                "hypothesis": hypothesis,
-                "reference_chars": raw.reference_chars,
-                "reference_words": raw.reference_words,
-                "raw_char_edits": raw.char_edits,
-                "raw_cer": raw.cer,
-                "raw_word_edits": raw.word_edits,
-                "char_edits": final.char_edits,
-                "cer": final.cer,
-                "word_edits": final.word_edits,
-                "wer": final.wer,
-                "ocr_seconds": fake.ocr_seconds,
-                "correct_seconds": fake.correct_seconds * (1 + i / 10),
-                "tokens": 40 if fake.repo_id else 0,
-                "words_fixed": effect.fixed,
-                "words_broken": effect.broken,
-                "preference": effect.preference,
-                "rejected": None,
-                "changes": "[]",
-            })  # fmt: skip
+            sample = Sample(id=f"s{i:02d}", text=reference)
+            ocr_result = OcrResult(text=ocr, seconds=fake.ocr_seconds)
+            rows.append(
+                run.make_row(dataset, sample, engine, corrector, ocr_result, correction, norm)
+            )
     return pd.DataFrame(rows)
 
 
