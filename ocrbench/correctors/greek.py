@@ -51,6 +51,9 @@ _SYMBOLS = frozenset(c for looks in _LATIN_LOOKS.values() for c in looks if not 
 _GREEK_LOOKALIKES = {frozenset(p) for p in ("νυ", "νγ", "ςξ", "ςβ", "σο", "ιί", "ηῃ", "ωῳ", "αᾳ")}
 _NEVER = 99.0  # the cost of what a channel does not allow
 _LOOK_KEY = str.maketrans({greek: looks[0] for greek, looks in _LATIN_LOOKS.items()})
+# Latin letters the Latin model prints for the same Greek ones (υ as v or u, τ as t or r, ...):
+# one letter in the keys words are looked up by, so a misreading of either kind is found.
+_FOLD = str.maketrans("uyrc0@", "vvtooo")
 
 
 def bare(word: str) -> str:
@@ -148,7 +151,7 @@ class GreekWords:
             forms.add(word)
             key = bare(word)
             by_bare.setdefault(key, []).append(word)
-            by_look.setdefault(key.translate(_LOOK_KEY), []).append(word)
+            by_look.setdefault(key.translate(_LOOK_KEY).translate(_FOLD), []).append(word)
         return cls(
             frozenset(forms),
             {k: tuple(v) for k, v in by_bare.items()},
@@ -199,7 +202,7 @@ class GreekWords:
             return {}
         edits = 1 if len(seen) <= 3 else 2 if len(seen) <= 7 else 3
         found: dict[str, float] = {}
-        for look in _near(seen, self.look_keys, edits):
+        for look in _near(seen.translate(_FOLD), self.look_keys, edits):
             for form in self.by_look[look]:
                 found[form] = SCRIPT_COST + _distance(seen, bare(form), _latin_cost)
         found.pop(word, None)
