@@ -6,6 +6,7 @@ does no OCR and no correction, and a run that was interrupted picks up where it 
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -142,7 +143,9 @@ def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]
     return {k: v for k, v in params.items() if defaults.get(k, unset) != v}
 
 
+@functools.cache
 def _defaults(kind: registry.Registry[Any], name: str) -> dict[str, Any]:
+    """Called for every results row: a plugin's lookup scans the entry points, so once a name."""
     try:
         return _defaults_of(kind.get(name))
     except OcrbenchError:  # not registered (yet): every parameter counts

@@ -24,7 +24,7 @@ import subprocess
 import tempfile
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
@@ -122,21 +122,13 @@ class GreekWords:
     by_bare: dict[str, tuple[str, ...]]
     by_look: dict[str, tuple[str, ...]]
     sha256: str
+    # The indexes' keys as the tuples a fuzzy search takes, made once.
+    bare_keys: tuple[str, ...] = field(init=False, repr=False)
+    look_keys: tuple[str, ...] = field(init=False, repr=False)
 
-    @property
-    def bare_keys(self) -> tuple[str, ...]:
-        return self._keys("by_bare")
-
-    @property
-    def look_keys(self) -> tuple[str, ...]:
-        return self._keys("by_look")
-
-    def _keys(self, index: str) -> tuple[str, ...]:
-        keys: tuple[str, ...] | None = self.__dict__.get(f"_{index}_keys")
-        if keys is None:
-            keys = tuple(getattr(self, index))
-            object.__setattr__(self, f"_{index}_keys", keys)
-        return keys
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bare_keys", tuple(self.by_bare))
+        object.__setattr__(self, "look_keys", tuple(self.by_look))
 
     @classmethod
     def of(cls, words: list[str], sha256: str) -> GreekWords:

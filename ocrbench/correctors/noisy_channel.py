@@ -30,7 +30,6 @@ from ocrbench.correctors.candidates import (
     suspicious,
 )
 from ocrbench.correctors.llm import ModelSettings
-from ocrbench.correctors.words import Kind, kind
 from ocrbench.scoring import Request, Scorer
 from ocrbench.types import Correction, OcrResult
 
@@ -252,7 +251,7 @@ class NoisyChannel(ModelSettings):
         elif self.rare_ratio:
             found = likelier_readings(token.core, lexicon, self.rare_ratio)
         found = _first(found, self.max_candidates)
-        if self._greek and kind(token.core) in (Kind.WORD, Kind.CONFUSED, Kind.OTHER):
+        if self._greek and words.kind(token.core) in _MAYBE_GREEK:
             found |= self._greek_readings(line, slot, unknown)
         return found
 
@@ -305,6 +304,10 @@ class NoisyChannel(ModelSettings):
         if not scorer.fits(request):
             return None
         return _Site(number, slot, readings, costs, request)
+
+
+# Kinds of Latin-letter token that may be Greek the Latin model read ("ws", "pu@os", "¢x8pav").
+_MAYBE_GREEK = (words.Kind.WORD, words.Kind.CONFUSED, words.Kind.OTHER)
 
 
 def _first(found: dict[str, float], count: int) -> dict[str, float]:
