@@ -53,18 +53,15 @@ def test_run_writes_results_manifest_and_report(dataset: Path, tmp_path: Path) -
     assert "data:image/png;base64," in html and "line0" in html
 
 
+def _quiet_run(dataset: Path, out: Path) -> list[str]:
+    """`ocrbench run` arguments for a run whose only output of interest is its counts."""
+    return ["run", "--dataset", str(dataset), "--out", str(out), "--quiet", "--no-report"]
+
+
 def test_second_run_does_no_ocr(dataset: Path, tmp_path: Path) -> None:
     needs_tesseract()
     cache = tmp_path / "cache"
-    args = [
-        "run",
-        "--dataset",
-        str(dataset),
-        "--out",
-        str(tmp_path / "out"),
-        "--quiet",
-        "--no-report",
-    ]
+    args = _quiet_run(dataset, tmp_path / "out")
     assert ocrbench(*args, cache=cache).returncode == 0
     # The cache must answer everything: make any OCR call fail loudly.
     code = (
@@ -84,15 +81,7 @@ def test_second_run_does_no_ocr(dataset: Path, tmp_path: Path) -> None:
 def test_unreadable_cache_entry_is_recomputed(dataset: Path, tmp_path: Path) -> None:
     needs_tesseract()
     cache = tmp_path / "cache"
-    args = [
-        "run",
-        "--dataset",
-        str(dataset),
-        "--out",
-        str(tmp_path / "out"),
-        "--quiet",
-        "--no-report",
-    ]
+    args = _quiet_run(dataset, tmp_path / "out")
     assert ocrbench(*args, cache=cache).returncode == 0
     next((cache / "ocr").rglob("*.json")).write_text("{truncated")
     again = ocrbench(*args, cache=cache)
