@@ -8,9 +8,11 @@ would turn it into what OCR printed.
 
 from __future__ import annotations
 
+import heapq
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 # Both directions are plausible for these shapes: (a, b, cost).
@@ -134,32 +136,124 @@ def _rules_by_first_char() -> dict[str, list[Rule]]:
     return dict(rules)
 
 
-def variants(word: str, max_edits: int = 2, *, symbols_only: bool = False) -> dict[str, float]:
+# What one `variants` search may do, however long or odd the token. A token of MAX_LENGTH
+# characters within two misreadings needs at most ~3,100 states and 0.7 million characters (30
+# n's, the letter with the most rules), real OCR tokens at most 1,555 and 0.16 million (ICDAR 2017
+# and the bundled invoices); one of k misread symbols has 3**k readings ("a$|$|$|" alone 729).
+MAX_EXPLORED = 10_000  # partial readings expanded
+MAX_SPELLED = 2_000_000  # characters of the readings spelled out
+
+
+@dataclass
+class SearchStats:
+    """What one `variants` search did: the partial readings it expanded, the characters of the
+    readings it spelled, whether it stopped at a cap with readings left unexplored, and the cost
+    below which its result is complete (infinite when it was not capped)."""
+
+    explored: int = 0
+    spelled: int = 0
+    capped: bool = False
+    complete_below: float = float("inf")
+
+
+# The misreadings of a partial reading, last first: (earlier, kept_from, at, meant) says
+# word[kept_from:at] was kept as printed, then `meant` read at `at`. Readings that extend one
+# share it rather than copy a string, so a state costs as little in a 10,000-character token.
+_Misreads = tuple["_Misreads | None", int, int, str]
+_NEVER = float("inf")
+
+
+def variants(
+    word: str,
+    max_edits: int = 2,
+    *,
+    symbols_only: bool = False,
+    stats: SearchStats | None = None,
+) -> dict[str, float]:
     """What `word` could have been, within `max_edits` misreadings: {variant: lowest cost}.
 
     The word itself is not included. Rules apply to non-overlapping stretches of the printed word,
     so "rnay" -> "may" is one edit and "shaU" -> "shall" another. `symbols_only` keeps the letters
     as printed and reads only digits and symbols again ("N0" -> "No", but "BF8" never -> "BPS").
+    The search is best-first (cheapest partial reading first) and stops at MAX_EXPLORED states or
+    MAX_SPELLED characters of readings; capped, it still has every reading cheaper than
+    `stats.complete_below`, at its lowest cost.
     """
     rules = _rules_by_first_char()
     if symbols_only:
         rules = {first: found for first, found in rules.items() if first in MISREAD_SYMBOLS}
-    found: dict[str, float] = {}
+    end = len(word)
+    # The rules that apply at each position, and from each position the next one where any
+    # does: a stretch no rule reads again is kept in one step, not one state per character.
+    applying = [
+        [
+            (len(seen), meant, cost)
+            for seen, meant, cost in rules.get(char, ())
+            if word.startswith(seen, i)
+        ]
+        for i, char in enumerate(word)
+    ]
+    next_stop = [end] * (end + 1)
+    for i in range(end - 1, -1, -1):
+        next_stop[i] = i if applying[i] else next_stop[i + 1]
 
-    def walk(i: int, built: str, cost: float, edits: int) -> None:
-        if i == len(word):
-            if edits and cost < found.get(built, float("inf")):
-                found[built] = cost
-            return
-        walk(i + 1, built + word[i], cost, edits)
-        if edits < max_edits:
-            for seen, meant, rule_cost in rules.get(word[i], ()):
-                if word.startswith(seen, i):
-                    walk(i + len(seen), built + meant, cost + rule_cost, edits + 1)
-
-    walk(0, "", 0.0, 0)
-    found.pop(word, None)
+    # The word as printed is in no result, but holding it at cost 0 keeps out every way back to
+    # it through misreadings; it is taken out at the end.
+    found = {word: 0.0}
+    spelled = 0
+    # Partial readings at a place some rule applies, with a misreading left to spend:
+    # (cost, tie, edits, position, kept_from, misreads). `tie` falls with each push, so of
+    # equally cheap states the newest, the deepest, goes first.
+    frontier: list[tuple[float, int, int, int, int, _Misreads | None]] = []
+    if max_edits > 0 and next_stop[0] < end:
+        frontier.append((0.0, 0, 0, next_stop[0], 0, None))
+    tie = explored = 0
+    while frontier and explored < MAX_EXPLORED and spelled < MAX_SPELLED:
+        cost, _, edits, i, kept_from, misreads = heapq.heappop(frontier)
+        explored += 1
+        # Keep word[i] as printed: on to the next place a rule applies, or to the end.
+        keep = next_stop[i + 1]
+        if keep < end:
+            tie -= 1
+            heapq.heappush(frontier, (cost, tie, edits, keep, kept_from, misreads))
+        elif misreads is not None:
+            reading = _spelled(word, misreads, kept_from)
+            spelled += len(reading)
+            if cost < found.get(reading, _NEVER):
+                found[reading] = cost
+        # Or misread it; after the last misreading allowed, the rest is kept as printed.
+        last = edits + 1 == max_edits
+        before = None  # the reading up to i, spelled once for all the readings that end here
+        for length, meant, rule_cost in applying[i]:
+            misread_cost = cost + rule_cost
+            after = end if last else next_stop[i + length]
+            if after < end:
+                tie -= 1
+                extended = (misreads, kept_from, i, meant)
+                state = (misread_cost, tie, edits + 1, after, i + length, extended)
+                heapq.heappush(frontier, state)
+                continue
+            if before is None:
+                before = _spelled(word, misreads, kept_from, i)
+            reading = before + meant + word[i + length :]
+            spelled += len(reading)
+            if misread_cost < found.get(reading, _NEVER):
+                found[reading] = misread_cost
+    if stats is not None:
+        stats.explored, stats.spelled, stats.capped = explored, spelled, bool(frontier)
+        # Every state left costs at least this, and so does every reading reached through one.
+        stats.complete_below = frontier[0][0] if frontier else _NEVER
+    del found[word]
     return found
+
+
+def _spelled(word: str, misreads: _Misreads | None, kept_from: int, upto: int | None = None) -> str:
+    """The reading `misreads` spell, then word[kept_from:upto] (to the end by default)."""
+    parts = [word[kept_from:upto]]
+    while misreads is not None:
+        misreads, earlier_kept_from, at, meant = misreads
+        parts += [meant, word[earlier_kept_from:at]]
+    return "".join(reversed(parts))
 
 
 def splits(word: str, known: Callable[[str], bool]) -> list[str]:

@@ -32,7 +32,7 @@ from ocrbench.correctors.candidates import (
 from ocrbench.errors import SetupError
 from ocrbench.types import Correction, OcrResult
 
-ALGORITHM = "lx1"
+ALGORITHM = "lx2"
 
 
 @cache
