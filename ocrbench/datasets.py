@@ -2,20 +2,29 @@
 
 A manifest line is `{"id": ..., "image": "images/a.png", "text": "ground truth"}`; a text-only
 sample gives `"ocr": "the OCR text"` instead of, or beside, `"image"`; `"meta": {...}` is optional.
-Image paths are relative to the folder (or absolute; `..` is allowed, so a dataset may point at
-images it does not hold). A text's single trailing newline is the end of its file, not content: it
-is dropped.
+Image paths are relative to the folder (or absolute) and must stay inside it, symlinks followed:
+an image elsewhere (`../../x.png`, `/etc/x.png`, a link out of the folder) is a bad sample unless
+`load(..., allow_outside=True)` (`ocrbench run --allow-outside`, `allow_outside: true` in a sweep
+spec), so a manifest cannot read files its folder does not hold without the user saying so. A
+text's single trailing newline is the end of its file, not content: it is dropped.
 
-`load` checks everything before a run starts, so a bad dataset fails in one clear line that names
-the file, the line and the sample, not half an hour into a sweep.
+`load` checks everything before a run starts, images decoded in full, so a bad dataset fails in one
+clear line that names the file, the line and the sample, not half an hour into a sweep.
+
+`convert` makes self-contained datasets: the images are placed under `DEST/images/` (hard links
+where the filesystem allows, copies otherwise), so a converted dataset passes that check and moves
+as one folder.
 """
 
 from __future__ import annotations
 
+import errno
+import filecmp
 import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -27,6 +36,7 @@ from ocrbench.registry import did_you_mean
 from ocrbench.types import Sample
 
 MANIFEST = "manifest.jsonl"
+IMAGES = "images"  # where `convert` places a dataset's images, under its folder
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp")
 FORMATS = ("pairs", "icdar2017")
 SPLITS = ("documents", "lines")
@@ -69,8 +79,17 @@ class _BadSample(Exception):
         self.sample_id = sample_id
 
 
-def load(path: str | Path, *, skip_bad: bool = False, limit: int | None = None) -> Dataset:
-    """Read and check a dataset folder; with `limit`, only its first `limit` good samples."""
+def load(
+    path: str | Path,
+    *,
+    skip_bad: bool = False,
+    limit: int | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
+    """Read and check a dataset folder; with `limit`, only its first `limit` good samples.
+
+    `allow_outside` lets image paths lead out of the folder (`..`, absolute, symlinks).
+    """
     if limit is not None and (isinstance(limit, bool) or limit < 1):
         raise ConfigError(f"limit must be a positive number of samples, not {limit!r}")
     given = Path(path).expanduser()
@@ -94,7 +113,7 @@ def load(path: str | Path, *, skip_bad: bool = False, limit: int | None = None) 
         if limit is not None and len(samples) >= limit:
             break
         try:
-            sample = _sample(line, root, first_line)
+            sample = _sample(line, root, first_line, allow_outside)
         except _BadSample as bad:
             if not skip_bad:
                 named = f" (sample {bad.sample_id!r})" if bad.sample_id is not None else ""
@@ -104,8 +123,13 @@ def load(path: str | Path, *, skip_bad: bool = False, limit: int | None = None) 
         first_line[sample.id] = number
         samples.append(sample)
     if not samples:
-        why = f"all {len(skipped)} were bad" if skipped else "it is empty"
-        raise DatasetError(f"{manifest}: no samples ({why})")
+        if skipped:  # say why at least once: the skipped list is never printed when this raises
+            first = skipped[0]
+            raise DatasetError(
+                f"{manifest}: no samples (all {len(skipped)} were bad); "
+                f"line {first['line']}: {first['reason']}"
+            )
+        raise DatasetError(f"{manifest}: no samples (it is empty)")
     return Dataset(root=root, name=root.name, samples=tuple(samples), skipped=tuple(skipped))
 
 
@@ -124,7 +148,7 @@ def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
     return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
 
 
-def _sample(line: str, root: Path, first_line: dict[str, int]) -> Sample:
+def _sample(line: str, root: Path, first_line: dict[str, int], allow_outside: bool) -> Sample:
     try:
         item = json.loads(line)
     except json.JSONDecodeError as error:
@@ -148,7 +172,7 @@ def _sample(line: str, root: Path, first_line: dict[str, int]) -> Sample:
         raise _BadSample('neither "image" nor "ocr": a sample needs one of them', sample_id)
     image = None
     if "image" in item:
-        image = (root / item["image"]).resolve()
+        image = _image_path(root, item["image"], sample_id, allow_outside)
         _check_image(image, sample_id)
     ocr = item.get("ocr")
     return Sample(
@@ -160,6 +184,27 @@ def _sample(line: str, root: Path, first_line: dict[str, int]) -> Sample:
     )
 
 
+def _image_path(root: Path, given: str, sample_id: str, allow_outside: bool) -> Path:
+    """The image's resolved path (symlinks followed), which must lie in `root` unless allowed."""
+    try:
+        image = (root / given).resolve()
+    except RuntimeError:  # Python < 3.13: "Symlink loop from ..."
+        raise _BadSample(f"image {given} is a symlink loop", sample_id) from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _BadSample(f"image {given} is a symlink loop", sample_id) from None
+        raise _BadSample(f"image {given} cannot be resolved ({error})", sample_id) from None
+    except ValueError as error:  # an embedded NUL byte
+        raise _BadSample(f"image {given!r} is not a valid path ({error})", sample_id) from None
+    if not allow_outside and not image.is_relative_to(root):
+        raise _BadSample(
+            f"image {given} is outside the dataset folder (it is {image}); to read it anyway, "
+            "pass --allow-outside (or allow_outside: true on the dataset in a sweep spec)",
+            sample_id,
+        )
+    return image
+
+
 def _check_image(image: Path, sample_id: str) -> None:
     from PIL import Image
 
@@ -168,6 +213,10 @@ def _check_image(image: Path, sample_id: str) -> None:
     try:
         with Image.open(image) as picture:
             picture.verify()
+        # verify() checks the file's structure, not its pixels (for a JPEG, nothing at all): a
+        # truncated image passes it and fails half-way through a run. Decoding it finds that now.
+        with Image.open(image) as picture:
+            picture.load()
     except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
         raise _BadSample(f"image {image} is unreadable or corrupt ({error})", sample_id) from None
 
@@ -180,7 +229,11 @@ def _end_trimmed(text: str) -> str:
 
 
 def write(dest: Path, samples: Iterable[Sample]) -> Path:
-    """Write `dest/manifest.jsonl` (atomically), image paths relative to `dest`; return its path."""
+    """Write `dest/manifest.jsonl` (atomically), image paths relative to `dest`; return its path.
+
+    The images are not moved: one outside `dest` gets a `..` path, which `load` refuses unless
+    `allow_outside` (the converters place their images inside first).
+    """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     base = dest.resolve()
@@ -220,11 +273,12 @@ def _relative(image: Path, base: Path) -> str:
 def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dataset:
     """Turn a known layout into a dataset at `dest` and load it.
 
-    "pairs": images with `NAME.gt.txt` beside them (recursively); the images are referenced where
-    they are (by a path relative to `dest`), not copied, so the manifest stays small; images with
-    no ground truth are listed in the result's `skipped`. "icdar2017": the ICDAR 2017 post-OCR
-    files, as a text-only dataset, one sample per document or (`split="lines"`) per line of about
-    60-120 characters.
+    "pairs": images with `NAME.gt.txt` beside them (recursively); each image is placed at
+    `dest/images/` + its path under `src` (a hard link where the filesystem allows, else a copy),
+    so the dataset is self-contained and passes `load`'s inside-the-folder check; images with no
+    ground truth are listed in the result's `skipped`. "icdar2017": the ICDAR 2017 post-OCR files,
+    as a text-only dataset, one sample per document or (`split="lines"`) per line of about 60-120
+    characters.
     """
     if fmt not in FORMATS:
         raise ConfigError(
@@ -239,23 +293,32 @@ def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dat
     if fmt == "pairs":
         if split != "documents":
             raise ConfigError("--split lines applies to icdar2017 only; pairs are one sample each")
-        samples, skipped = _pairs(src)
+        samples, skipped = _pairs(src, Path(dest) / IMAGES)
     else:
         samples, skipped = _icdar2017(src, split), []
     write(dest, samples)
     return replace(load(dest), skipped=tuple(skipped))
 
 
-def _pairs(src: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
+def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
+    """The pairs under `src`, each image placed under `placed` at its path relative to `src`."""
     samples: list[Sample] = []
     skipped: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
+    # A dest inside src (or equal to it) holds the images an earlier convert placed there, with no
+    # NAME.gt.txt beside them: those are not sources with their ground truth missing.
+    try:
+        own: tuple[str, ...] | None = placed.resolve().relative_to(src.resolve()).parts
+    except ValueError:
+        own = None
     images = sorted(p for p in src.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     for image in images:
-        sample_id = image.relative_to(src).with_suffix("").as_posix()
+        relative = image.relative_to(src)
+        sample_id = relative.with_suffix("").as_posix()
         truth = image.with_name(image.stem + ".gt.txt")
         if not truth.is_file():
-            skipped.append({"line": None, "id": sample_id, "reason": f"no {truth.name}"})
+            if own is None or relative.parts[: len(own)] != own:
+                skipped.append({"line": None, "id": sample_id, "reason": f"no {truth.name}"})
             continue
         if sample_id in seen:
             raise DatasetError(
@@ -273,7 +336,38 @@ def _pairs(src: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
             f"{src}: no image/ground-truth pairs ({found} NAME.gt.txt beside it; "
             f"images are {', '.join(IMAGE_SUFFIXES)})"
         )
-    return samples, skipped
+    # Placed only once every pair is known good, so a bad source leaves dest untouched.
+    placed_samples = []
+    for sample in samples:
+        assert sample.image is not None
+        target = placed / sample.image.relative_to(src)
+        _place(sample.image, target)
+        placed_samples.append(replace(sample, image=target))
+    return placed_samples, skipped
+
+
+def _place(source: Path, target: Path) -> None:
+    """Put `source`'s bytes at `target`: a hard link where the filesystem allows, else a copy.
+
+    Made under a temporary name and renamed, so an interrupted convert leaves no half image; a
+    target that already holds the same bytes (a second convert) is left as it is.
+    """
+    if target.is_file() and (
+        os.path.samefile(source, target) or filecmp.cmp(source, target, shallow=False)
+    ):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    temporary.unlink(missing_ok=True)  # left by an earlier convert that was killed
+    try:
+        try:
+            os.link(source, temporary)
+        except OSError:  # another device, or a filesystem without hard links
+            shutil.copy2(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
 
 # ICDAR 2017 post-OCR: "[OCR_toInput] raw", "[OCR_aligned] ocr", "[ GS_aligned] gold", where the

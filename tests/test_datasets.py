@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import errno
+import io
 import json
+import os
 import shutil
+import subprocess
+import sys
 import unicodedata
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +186,8 @@ def test_write_then_load_round_trips(tmp_path: Path) -> None:
     manifest = datasets.write(tmp_path / "set", samples)
     line = json.loads(manifest.read_text(encoding="utf-8").splitlines()[0])
     assert line["image"] == "../elsewhere/1.png"  # relative, so the pair can move together
-    assert datasets.load(tmp_path / "set").samples == tuple(
+    assert "outside the dataset folder" in load_error(tmp_path / "set")  # unless allowed:
+    assert datasets.load(tmp_path / "set", allow_outside=True).samples == tuple(
         Sample(s.id, s.text, None if s.image is None else s.image.resolve(), s.ocr, s.meta)
         for s in samples
     )
@@ -198,6 +205,110 @@ def test_content_hash_follows_content_not_paths(tmp_path: Path) -> None:
     assert datasets.load(moved).content_hash() != first
 
 
+@pytest.mark.parametrize("how", ["dotdot", "absolute", "symlink", "linked folder"])
+def test_an_image_outside_the_folder_is_refused_unless_allowed(tmp_path: Path, how: str) -> None:
+    outside = png(tmp_path / "elsewhere" / "secret.png", shade=7)
+    root = tmp_path / "set"
+    root.mkdir()
+    if how == "symlink":
+        (root / "link.png").symlink_to(outside)
+    if how == "linked folder":
+        (root / "sub").symlink_to(outside.parent, target_is_directory=True)
+    image = {
+        "dotdot": "../elsewhere/secret.png",
+        "absolute": str(outside),
+        "symlink": "link.png",
+        "linked folder": "sub/secret.png",
+    }[how]
+    root = dataset(root, GOOD, {"id": "x", "image": image, "text": "t"})
+    message = load_error(root)
+    assert "manifest.jsonl:2 (sample 'x')" in message
+    assert f"image {image} is outside the dataset folder (it is {outside.resolve()})" in message
+    assert "--allow-outside" in message and "allow_outside: true" in message
+    skipping = datasets.load(root, skip_bad=True)
+    assert [s.id for s in skipping.samples] == ["a"]
+    assert [(s["line"], s["id"]) for s in skipping.skipped] == [(2, "x")]
+    assert datasets.load(root, allow_outside=True).samples[1].image == outside.resolve()
+
+
+def test_symlinks_and_dotdot_that_stay_inside_the_folder_are_fine(tmp_path: Path) -> None:
+    root = dataset(
+        tmp_path / "set",
+        {"id": "alias", "image": "alias.png", "text": "t"},
+        {"id": "round", "image": "sub/../b.png", "text": "t"},
+    )
+    (root / "alias.png").symlink_to(root / "a.png")
+    (tmp_path / "link-to-set").symlink_to(root, target_is_directory=True)
+    loaded = datasets.load(tmp_path / "link-to-set")
+    assert [s.image for s in loaded.samples] == [root / "a.png", root / "b.png"]
+
+
+def test_a_symlink_loop_is_a_one_line_bad_sample(tmp_path: Path) -> None:
+    root = dataset(tmp_path, GOOD, {"id": "loop", "image": "loop.png", "text": "t"})
+    (root / "loop.png").symlink_to("loop.png")
+    reason = "image loop.png is a symlink loop"
+    assert f"manifest.jsonl:2 (sample 'loop'): {reason}" in load_error(root)
+    assert reason in load_error(root, allow_outside=True)
+    skipping = datasets.load(root, skip_bad=True)
+    assert skipping.skipped == ({"line": 2, "id": "loop", "reason": reason},)
+    # Nothing good left: the error still says why.
+    only = dataset(tmp_path / "only", {"id": "loop", "image": "loop.png", "text": "t"})
+    (only / "loop.png").symlink_to("loop.png")
+    assert f"no samples (all 1 were bad); line 1: {reason}" in load_error(only, skip_bad=True)
+
+
+def noisy_image(path_format: str) -> bytes:
+    """A small photo-like image (noise compresses badly, so there is real pixel data to cut)."""
+    buffer = io.BytesIO()
+    Image.effect_noise((96, 64), 60).convert("RGB").save(buffer, path_format)
+    return buffer.getvalue()
+
+
+def png_with_pixels_cut(whole: bytes) -> bytes:
+    """The PNG with its compressed pixels cut in half but every chunk whole, CRCs included: the
+    file's structure is sound (PIL's verify() passes it), its image data is truncated."""
+    chunks, idat, position = [], b"", 8
+    while position < len(whole):
+        length = int.from_bytes(whole[position : position + 4], "big")
+        kind = whole[position + 4 : position + 8]
+        body = whole[position + 8 : position + 8 + length]
+        if kind == b"IDAT":
+            idat += body
+        else:
+            chunks.append((kind, body))
+        position += 12 + length
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    header, *rest = chunks
+    cut = chunk(b"IDAT", idat[: len(idat) // 2])
+    return whole[:8] + chunk(*header) + cut + b"".join(chunk(*c) for c in rest)
+
+
+def test_a_truncated_jpeg_or_png_is_a_bad_sample_at_load(tmp_path: Path) -> None:
+    root = dataset(
+        tmp_path,
+        GOOD,
+        {"id": "jpeg", "image": "cut.jpg", "text": "t"},
+        {"id": "png", "image": "cut.png", "text": "t"},
+    )
+    jpeg = noisy_image("JPEG")
+    (root / "cut.jpg").write_bytes(jpeg[: len(jpeg) // 2])
+    (root / "cut.png").write_bytes(png_with_pixels_cut(noisy_image("PNG")))
+    for name in ("cut.jpg", "cut.png"):  # what the load check used to be, and passed
+        with Image.open(root / name) as picture:
+            picture.verify()
+    message = load_error(root)
+    assert "manifest.jsonl:2 (sample 'jpeg')" in message
+    assert "cut.jpg is unreadable or corrupt (image file is truncated" in message
+    skipping = datasets.load(root, skip_bad=True)
+    assert [s.id for s in skipping.samples] == ["a"]
+    assert [s["id"] for s in skipping.skipped] == ["jpeg", "png"]
+    assert "cut.png is unreadable or corrupt" in skipping.skipped[1]["reason"]
+
+
 # -- converters ---------------------------------------------------------------------------------
 
 
@@ -212,7 +323,7 @@ def test_pairs_finds_images_with_ground_truth_recursively(tmp_path: Path) -> Non
     converted = datasets.convert("pairs", src, tmp_path / "dest")
     assert [s.id for s in converted.samples] == ["book/line_01.v2", "page"]
     assert [s.text for s in converted.samples] == ["a line", "first page"]
-    assert converted.samples[1].image == (src / "page.png").resolve()
+    assert converted.samples[1].image == (tmp_path / "dest" / "images" / "page.png").resolve()
     assert [(s["id"], s["reason"]) for s in converted.skipped] == [
         ("book/orphan", "no orphan.gt.txt")
     ]
@@ -222,6 +333,84 @@ def test_pairs_with_no_pairs_is_an_error(tmp_path: Path) -> None:
     png(tmp_path / "src" / "lonely.png")
     with pytest.raises(DatasetError, match=r"no image/ground-truth pairs \(1 images, none with"):
         datasets.convert("pairs", tmp_path / "src", tmp_path / "dest")
+
+
+def pairs_source(src: Path) -> Path:
+    png(src / "page.png")
+    (src / "page.gt.txt").write_text("first page\n", encoding="utf-8")
+    png(src / "book" / "line.png", shade=200)
+    (src / "book" / "line.gt.txt").write_text("a line", encoding="utf-8")
+    return src
+
+
+def test_pairs_place_the_images_in_dest_so_it_stands_alone(tmp_path: Path) -> None:
+    src, dest = pairs_source(tmp_path / "src"), tmp_path / "dest"
+    converted = datasets.convert("pairs", src, dest)
+    lines = [json.loads(line) for line in (dest / "manifest.jsonl").read_text().splitlines()]
+    assert [(line["id"], line["image"]) for line in lines] == [
+        ("book/line", "images/book/line.png"),
+        ("page", "images/page.png"),
+    ]
+    for sample in converted.samples:  # hard links: src and dest are on one filesystem
+        assert sample.image is not None and sample.image.samefile(src / f"{sample.id}.png")
+    # The same ids and content hash as a manifest that points at the images where they were.
+    where_they_were = [Sample(s.id, s.text, src / f"{s.id}.png") for s in converted.samples]
+    datasets.write(tmp_path / "pointing", where_they_were)
+    pointing = datasets.load(tmp_path / "pointing", allow_outside=True)
+    assert pointing.content_hash() == converted.content_hash()
+    shutil.rmtree(src)
+    assert datasets.load(dest).content_hash() == converted.content_hash()
+
+
+def test_pairs_copy_where_no_hard_link_can_be_made_and_keep_what_is_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cross_device(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    src, dest = pairs_source(tmp_path / "src"), tmp_path / "dest"
+    datasets.convert("pairs", src, dest)
+    page = dest / "images" / "page.png"
+    assert not page.samefile(src / "page.png")
+    assert page.read_bytes() == (src / "page.png").read_bytes()
+    before = page.stat()
+    datasets.convert("pairs", src, dest)  # the same bytes are there: not written again
+    assert (page.stat().st_ino, page.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    png(src / "page.png", shade=50)
+    datasets.convert("pairs", src, dest)  # changed at the source: replaced
+    assert page.read_bytes() == (src / "page.png").read_bytes()
+    assert sorted(p.name for p in page.parent.iterdir()) == ["book", "page.png"]
+
+
+def test_an_interrupted_convert_leaves_no_half_image(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def cross_device(*args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def half_then_interrupted(source: Path, target: Path) -> None:
+        Path(target).write_bytes(Path(source).read_bytes()[:20])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "link", cross_device)
+    monkeypatch.setattr(shutil, "copy2", half_then_interrupted)
+    src, dest = pairs_source(tmp_path / "src"), tmp_path / "dest"
+    with pytest.raises(KeyboardInterrupt):
+        datasets.convert("pairs", src, dest)
+    assert [p for p in (dest / "images").rglob("*") if p.is_file()] == []
+    assert not (dest / "manifest.jsonl").exists()
+
+
+@pytest.mark.parametrize("inside", ["converted", "."])
+def test_pairs_into_src_or_a_folder_in_it_do_not_read_back_what_they_placed(
+    tmp_path: Path, inside: str
+) -> None:
+    src = pairs_source(tmp_path / "src")
+    for _ in range(2):
+        converted = datasets.convert("pairs", src, src / inside)
+        assert [s.id for s in converted.samples] == ["book/line", "page"]
+        assert converted.skipped == ()
 
 
 def test_convert_checks_its_arguments(tmp_path: Path) -> None:
@@ -281,6 +470,66 @@ def test_icdar2017_rejects_a_file_of_another_shape(tmp_path: Path) -> None:
         datasets.convert("icdar2017", tmp_path / "src", tmp_path / "dest")
 
 
+# -- the command line and sweep specs -----------------------------------------------------------
+
+
+def cli_run(root: Path, out: Path, *options: str) -> subprocess.CompletedProcess[str]:
+    """`ocrbench run --engine given` as a user types it: the samples carry their OCR text, so no
+    Tesseract is needed."""
+    return subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", "run", "--dataset", str(root), "--engine", "given",
+         "--out", str(out), "--quiet", "--no-report", "--no-cache", *options],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_cli_run_refuses_an_image_outside_unless_allow_outside(tmp_path: Path) -> None:
+    png(tmp_path / "elsewhere.png")
+    item = {"id": "out", "image": "../elsewhere.png", "ocr": "hell0", "text": "hello"}
+    root = dataset(tmp_path / "set", item)
+    refused = cli_run(root, tmp_path / "refused")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.splitlines()
+    assert "manifest.jsonl:1 (sample 'out'): image ../elsewhere.png is outside" in line
+    assert "--allow-outside" in line
+    allowed = cli_run(root, tmp_path / "allowed", "--allow-outside")
+    assert allowed.returncode == 0, allowed.stderr
+    manifest = json.loads((tmp_path / "allowed" / "manifest.json").read_text())
+    assert manifest["dataset"]["samples"] == 1
+
+
+def test_cli_run_a_symlink_loop_is_one_line_with_or_without_skip_bad(tmp_path: Path) -> None:
+    root = dataset(
+        tmp_path / "set",
+        {"id": "a", "image": "a.png", "ocr": "hell0", "text": "hello"},
+        {"id": "loop", "image": "loop.png", "ocr": "x", "text": "x"},
+    )
+    (root / "loop.png").symlink_to("loop.png")
+    reason = "image loop.png is a symlink loop"
+    stopped = cli_run(root, tmp_path / "stopped")
+    assert stopped.returncode == 2
+    assert stopped.stderr.splitlines() == [
+        f"ocrbench: error: {root / 'manifest.jsonl'}:2 (sample 'loop'): {reason}"
+    ]
+    skipping = cli_run(root, tmp_path / "skipping", "--skip-bad")
+    assert skipping.returncode == 0, skipping.stderr
+    assert f"skipped: line 2: {reason}" in skipping.stderr.splitlines()
+    manifest = json.loads((tmp_path / "skipping" / "manifest.json").read_text())
+    assert manifest["skipped"] == [{"line": 2, "id": "loop", "reason": reason}]
+
+
+def test_a_sweep_spec_dataset_takes_allow_outside(tmp_path: Path) -> None:
+    from ocrbench import specs
+
+    dataset(tmp_path / "set", {"id": "a", "ocr": "o", "text": "t"})
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("datasets: [{path: set, allow_outside: true}, set]\nengines: {given: {}}\n")
+    assert [ref.allow_outside for ref in specs.load(spec).datasets] == [True, False]
+    spec.write_text("datasets: [{path: set, allow_outside: 1}]\nengines: {given: {}}\n")
+    with pytest.raises(ConfigError, match=r"datasets\[0\]\.allow_outside must be true or false"):
+        specs.load(spec)
+
+
 # -- real data ----------------------------------------------------------------------------------
 
 
@@ -321,5 +570,6 @@ def test_pairs_on_the_real_tesseract_test_pages(tmp_path: Path) -> None:
     assert phototest.text == (src / "phototest.gt.txt").read_text(encoding="utf-8").removesuffix(
         "\n"
     )
-    assert phototest.image is not None and phototest.image.samefile(src / "phototest.tif")
+    assert phototest.image is not None and phototest.image.parent == converted.root / "images"
+    assert phototest.image.read_bytes() == (src / "phototest.tif").read_bytes()
     assert converted.skipped == ()
