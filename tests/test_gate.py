@@ -1,11 +1,15 @@
 """The regression gate on fabricated runs: within tolerance passes, beyond it fails and names the
-configuration; improvements and unmatched configurations are reported; a bad baseline is one
-clear error."""
+configuration; improvements and new configurations are reported; a baseline configuration the run
+lacks fails unless allowed; a bad baseline is one clear error."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -106,16 +110,46 @@ def test_wer_is_gated_only_when_asked(tmp_path: Path, baseline: Path) -> None:
     assert "WER +" in result.table()
 
 
-def test_configs_on_one_side_only_are_listed(tmp_path: Path, baseline: Path) -> None:
-    llm = Fake(corrector="prompt", repo_id="Qwen/Qwen2.5-0.5B-Instruct-GGUF", quantization="q8_0",
-               gpu_layers=0, effective=0, fix=0.7)  # fmt: skip
-    result = gate.check(run_dir(tmp_path / "run", fabricate(RAW, llm)), baseline)
+LLM = Fake(corrector="prompt", repo_id="Qwen/Qwen2.5-0.5B-Instruct-GGUF", quantization="q8_0",
+           gpu_layers=0, effective=0, fix=0.7)  # fmt: skip
+
+
+def test_configs_on_one_side_only_are_listed_and_pass_when_allowed(
+    tmp_path: Path, baseline: Path
+) -> None:
+    result = gate.check(
+        run_dir(tmp_path / "run", fabricate(RAW, LLM)), baseline, allow_missing=True
+    )
     assert result.passed
-    assert [c.config for c in result.new] == [llm.label]
+    assert [c.config for c in result.new] == [LLM.label]
     assert [c.config for c in result.missing] == ["tesseract + lexicon"]
     table = result.table()
     assert "new (not in baseline)" in table and "not in this run" in table
-    assert "1 new, 1 missing from this run" in table
+    assert "1 new, 1 missing from this run (allowed)" in table
+
+
+def test_a_baseline_config_missing_from_the_run_fails(tmp_path: Path, baseline: Path) -> None:
+    """It was not judged, so it cannot pass: a sweep that silently dropped a configuration must
+    not get through the gate."""
+    result = gate.check(run_dir(tmp_path / "run", fabricate(RAW, LLM)), baseline)
+    assert not result.passed
+    (failure,) = result.failures
+    assert failure.config == "tesseract + lexicon" and failure.verdict == gate.MISSING
+    assert [c.config for c in result.missing] == ["tesseract + lexicon"]
+    lines = result.table().splitlines()
+    assert lines[2].startswith("tesseract + lexicon")
+    assert "MISSING (in the baseline, not in this run)" in lines[2]
+    assert lines[-1].startswith(
+        "FAILED: 1 baseline configuration(s) missing from this run (--allow-missing"
+    )
+    assert "1 configuration(s) compared with" in lines[-1]
+
+
+def test_missing_and_worse_are_both_named(tmp_path: Path, baseline: Path) -> None:
+    frame = shifted(fabricate(RAW), "tesseract + identity", 5)
+    verdict = gate.check(run_dir(tmp_path / "run", frame), baseline).table().splitlines()[-1]
+    assert verdict.startswith("FAILED: 1 baseline configuration(s) missing from this run")
+    assert "; 1 worse of 1 configuration(s) compared with" in verdict
 
 
 def test_different_samples_are_not_compared(tmp_path: Path, baseline: Path) -> None:
@@ -153,6 +187,99 @@ def test_malformed_baseline_is_one_clear_error(tmp_path: Path, content: str, mes
     text = str(error.value)
     assert "\n" not in text and str(path) in text and message in text
     assert "--write-baseline" in text
+
+
+@pytest.mark.parametrize(
+    ("figure", "value", "shown"),
+    [("cer", "NaN", "nan"), ("cer", "Infinity", "inf"), ("wer", "-Infinity", "-inf")],
+)
+def test_a_non_finite_figure_is_a_malformed_baseline(
+    tmp_path: Path, baseline: Path, figure: str, value: str, shown: str
+) -> None:
+    """Python's json reads NaN and Infinity; NaN compares False with everything, so the gate
+    printed "ok +nan" and passed. Such a figure is no measurement: the baseline is rejected."""
+    document = json.loads(baseline.read_text())
+    (config_id, figures), *_ = document["datasets"]["invoices"].items()
+    figures[figure] = float(value)
+    baseline.write_text(json.dumps(document))  # json writes them as NaN, Infinity, -Infinity
+    assert value in baseline.read_text()
+    run = run_dir(tmp_path / "run", fabricate(RAW, LEXICON))
+    with pytest.raises(OcrbenchError) as error:
+        gate.check(run, baseline)
+    message = str(error.value)
+    assert "\n" not in message and str(baseline) in message
+    assert f"invoices/{config_id}: cer and wer must be numbers (or null), {figure} is {shown}" in (
+        message
+    )
+
+
+def test_a_baseline_path_that_is_a_folder_is_one_clear_error(tmp_path: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    with pytest.raises(OcrbenchError, match="is a folder, not a baseline file"):
+        gate.read_baseline(tmp_path)
+    with pytest.raises(OcrbenchError, match="is a folder; give --write-baseline a file path"):
+        gate.write_baseline(run, tmp_path)
+
+
+def test_a_baseline_that_cannot_be_written_is_one_clear_error(tmp_path: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(OcrbenchError) as error:
+        gate.write_baseline(run, blocker / "b.json")  # a file where its folder should be
+    assert "cannot write the baseline" in str(error.value) and "\n" not in str(error.value)
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders: the read-only case needs another user")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    with pytest.raises(OcrbenchError, match="cannot write the baseline.*Permission denied"):
+        gate.write_baseline(run, locked / "b.json")
+
+
+def cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_cli_prints_baseline_path_errors_as_one_line(tmp_path: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    for flag in ("--baseline", "--write-baseline"):
+        done = cli("check", run, flag, tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("ocrbench: error: "), done.stderr
+        assert "is a folder" in lines[0]
+
+
+def test_the_cli_fails_on_missing_configs_unless_allowed(tmp_path: Path, baseline: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    strict = cli("check", run, "--baseline", baseline)
+    assert strict.returncode == 1, strict.stderr
+    assert "FAILED: 1 baseline configuration(s) missing from this run" in strict.stdout
+    allowed = cli("check", run, "--baseline", baseline, "--allow-missing")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "PASSED: 1 configuration(s)" in allowed.stdout
+
+
+def test_a_spec_gate_passes_allow_missing_through(tmp_path: Path, baseline: Path) -> None:
+    from ocrbench.cli import _gate
+
+    run = run_dir(tmp_path / "run", fabricate(RAW))
+    spec = SimpleNamespace(name="s", path=tmp_path / "s.yaml", gate={"baseline": baseline.name})
+    assert _gate(spec, run) == 1
+    spec.gate["allow_missing"] = True
+    assert _gate(spec, run) == 0
+    spec.gate["allow_missing"] = "yes"
+    with pytest.raises(OcrbenchError, match="allow_missing must be true or false, not 'yes'"):
+        _gate(spec, run)
+    spec.gate["cer_tolerance"] = "lots"  # was float("lots"): a traceback
+    with pytest.raises(OcrbenchError, match="cer_tolerance must be a number >= 0"):
+        _gate(spec, run)
 
 
 def test_missing_baseline_and_bad_tolerance(tmp_path: Path) -> None:

