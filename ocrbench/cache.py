@@ -3,7 +3,8 @@
 Keys hash everything the value depends on (image bytes, engine name, parameters and version), so an
 entry is never stale, only unused. Files plus `os.replace` make it safe for several processes at
 once and for a run killed at any point: an entry is either whole or absent. An entry that cannot be
-read is treated as missing and recomputed.
+read is treated as missing and recomputed. A cache that cannot be written (a read-only or full disk)
+is a one-line warning, and the run goes on without storing anything more.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import functools
 import hashlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -54,6 +56,7 @@ class Cache:
 
     def __init__(self, root: Path | None):
         self.root = root
+        self.writable = root is not None
 
     def _path(self, kind: str, key: str) -> Path:
         assert self.root is not None
@@ -69,15 +72,30 @@ class Cache:
         return value if isinstance(value, dict) else None
 
     def put(self, kind: str, key: str, value: dict[str, Any]) -> None:
-        if self.root is None:
+        if self.root is None or not self.writable:
             return
         path = self._path(kind, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+        except OSError as error:
+            self._unwritable(error)
+            return
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as out:
                 json.dump(value, out, ensure_ascii=False)
             os.replace(temporary, path)
+        except OSError as error:
+            Path(temporary).unlink(missing_ok=True)
+            self._unwritable(error)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
+
+    def _unwritable(self, error: OSError) -> None:
+        self.writable = False
+        print(
+            f"ocrbench: warning: cannot write the cache in {self.root} ({error.strerror}); "
+            "going on without it",
+            file=sys.stderr,
+        )

@@ -7,7 +7,9 @@ code; a traceback means a bug in ocrbench.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,47 +45,55 @@ def _normalization(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ocrbench import datasets, models, provenance, report, results, run
+    from ocrbench import datasets, models, provenance, report, results, run, rundir
     from ocrbench.registry import correctors, engines, params_of
 
     engine = engines.from_spec(args.engine)
     corrector = correctors.from_spec(args.corrector)
-    dataset = datasets.load(args.dataset, skip_bad=args.skip_bad, limit=args.limit)
-    for skipped in dataset.skipped:
-        print(f"skipped: line {skipped.get('line')}: {skipped.get('reason')}", file=sys.stderr)
-    cache, norm, counts = _cache(args), _normalization(args), run.Counts()
-    start = time.perf_counter()
-    try:
-        rows = run.run(
-            dataset, engine, corrector, cache=cache, norm=norm, counts=counts,
-            progress=not args.quiet,
-        )  # fmt: skip
-    finally:
-        close = getattr(corrector, "close", None)
-        if close is not None:
-            close()
-    seconds = time.perf_counter() - start
     out = Path(args.out)
-    manifest = provenance.manifest(
-        dataset={"path": str(dataset.root.resolve()), "name": dataset.name,
-                 "sha256": dataset.content_hash(), "samples": len(dataset.samples)},
-        engine={"name": engine.name, "spec": args.engine, "version": rows[0]["engine_version"]},
-        corrector={"name": corrector.name, "spec": args.corrector,
-                   "version": rows[0]["corrector_version"]},
-        model=models.model_file(params_of(corrector)),
-        normalization=norm.name(),
-        skipped=list(dataset.skipped),
-        work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
-              "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
-              "wall_seconds": round(seconds, 3)},
-        cache=str(cache.root) if cache.root else None,
-    )  # fmt: skip
-    results.write(out, rows, manifest)
-    summary = results.summary(results.load(out))
-    print(report.summary_table(summary).to_string(index=False))
-    print(f"{counts.describe()}; {seconds:.1f} s")
-    if not args.no_report:
-        print(f"report: {report.render(out)}")
+    with rundir.locked(out):  # writable, and ours alone, before any work
+        dataset = datasets.load(
+            args.dataset, skip_bad=args.skip_bad, limit=args.limit, allow_outside=args.allow_outside
+        )
+        for skipped in dataset.skipped:
+            print(f"skipped: line {skipped.get('line')}: {skipped.get('reason')}", file=sys.stderr)
+        cache, norm, counts = _cache(args), _normalization(args), run.Counts()
+        unreadable: list[dict[str, Any]] = []
+        start = time.perf_counter()
+        try:
+            rows = run.run(
+                dataset, engine, corrector, cache=cache, norm=norm, counts=counts,
+                progress=not args.quiet, skipped=unreadable if args.skip_bad else None,
+            )  # fmt: skip
+        finally:
+            close = getattr(corrector, "close", None)
+            if close is not None:
+                close()
+        seconds = time.perf_counter() - start
+        for skipped in unreadable:
+            print(f"skipped: {skipped['reason']}", file=sys.stderr)
+        if not rows:
+            raise OcrbenchError(f"no sample of {dataset.root} could be read; nothing to report")
+        manifest = provenance.manifest(
+            dataset={"path": str(dataset.root.resolve()), "name": dataset.name,
+                     "sha256": dataset.content_hash(), "samples": len(rows)},
+            engine={"name": engine.name, "spec": args.engine, "version": rows[0]["engine_version"]},
+            corrector={"name": corrector.name, "spec": args.corrector,
+                       "version": rows[0]["corrector_version"]},
+            model=models.model_file(params_of(corrector)),
+            normalization=norm.name(),
+            skipped=[*dataset.skipped, *unreadable],
+            work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
+                  "corrections_run": counts.correct_run,
+                  "corrections_cached": counts.correct_cached, "wall_seconds": round(seconds, 3)},
+            cache=str(cache.root) if cache.root else None,
+        )  # fmt: skip
+        results.write(out, rows, manifest)
+        summary = results.summary(results.load(out))
+        print(report.summary_table(summary).to_string(index=False))
+        print(f"{counts.describe()}; {seconds:.1f} s")
+        if not args.no_report:
+            print(f"report: {report.render(out)}")
     print(f"results: {out / results.RESULTS}")
     return 0
 
@@ -107,24 +117,29 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ocrbench import report, results, sweep
+    from ocrbench import report, results, rundir, specs, sweep
 
-    spec = sweep.load_spec(args.spec)
+    spec = specs.load(args.spec)
     out = Path(args.out or f"runs/{spec.name}")
-    manifest = sweep.run(
-        spec, out, cache=_cache(args), workers=args.workers, progress=not args.quiet
-    )
-    summary = results.summary(results.load(out))
-    print(report.summary_table(summary).to_string(index=False))
-    work = manifest["work"]
-    print(
-        f"OCR: {work['ocr_cached']} cached, {work['ocr_run']} run; corrections: "
-        f"{work['corrections_cached']} cached, {work['corrections_run']} run; "
-        f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
-    )
-    print(f"results: {out / results.RESULTS}")
-    if not args.no_report:
-        print(f"report: {report.render(out)}")
+    with rundir.locked(out):  # the report too: no other run may write between
+        manifest = sweep.run(
+            spec, out, cache=_cache(args), workers=args.workers, progress=not args.quiet,
+            skip_bad=args.skip_bad,
+        )  # fmt: skip
+        for dataset in manifest["datasets"]:
+            for skipped in dataset["skipped"]:
+                print(f"skipped: {dataset['name']}: {skipped['reason']}", file=sys.stderr)
+        summary = results.summary(results.load(out))
+        print(report.summary_table(summary).to_string(index=False))
+        work = manifest["work"]
+        print(
+            f"OCR: {work['ocr_cached']} cached, {work['ocr_run']} run; corrections: "
+            f"{work['corrections_cached']} cached, {work['corrections_run']} run; "
+            f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
+        )
+        print(f"results: {out / results.RESULTS}")
+        if not args.no_report:
+            print(f"report: {report.render(out)}")
     return _gate(spec, out) if args.gate else 0
 
 
@@ -138,10 +153,12 @@ def _gate(spec: Any, out: Path) -> int:
     baseline = Path(settings["baseline"])
     if not baseline.is_absolute():
         baseline = Path(spec.path).parent / baseline
+    # gate.check validates the values (float() here would turn a typo into a traceback).
     result = gate.check(
         out, baseline,
-        cer_tolerance=float(settings.get("cer_tolerance", 0.002)),
+        cer_tolerance=settings.get("cer_tolerance", 0.002),
         wer_tolerance=settings.get("wer_tolerance"),
+        allow_missing=settings.get("allow_missing", False),
     )  # fmt: skip
     print(result.table())
     return 0 if result.passed else 1
@@ -167,6 +184,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = gate.check(
         Path(args.run_dir), Path(args.baseline),
         cer_tolerance=args.tolerance, wer_tolerance=args.wer_tolerance,
+        allow_missing=args.allow_missing,
     )  # fmt: skip
     print(result.table())
     return 0 if result.passed else 1
@@ -269,6 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip invalid samples (recorded in the manifest) instead of stopping",
     )
+    run.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="read images outside the dataset folder (.., absolute paths, symlinks out of it)",
+    )
     run.add_argument("--no-report", action="store_true", help="skip index.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(run)
@@ -307,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--gate", action="store_true", help="then check the spec's gate: exit 1 if accuracy dropped"
     )
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out invalid samples and samples whose OCR fails (listed in the manifest)",
+    )
     _add_cache_options(sweep)
     sweep.set_defaults(handler=cmd_sweep)
 
@@ -328,6 +356,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--wer-tolerance",
         type=float,
         help="allowed rise in corpus WER, absolute (default: WER is not gated)",
+    )
+    check.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="pass when a baseline configuration is not in the run (default: that fails)",
     )
     check.set_defaults(handler=cmd_check)
 
@@ -365,20 +398,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so cleanup (worker processes) runs as on Ctrl-C."""
+
+
+def _terminated(signum: int, frame: Any) -> NoReturn:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
     try:
         return handler(args)
     except OcrbenchError as error:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "ocrbench: interrupted; finished work is cached, run again to resume", file=sys.stderr
-        )
-        return 130
+    except (KeyboardInterrupt, Terminated) as stop:
+        what = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        print(f"ocrbench: {what}; finished work is kept, run again to resume", file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else 130
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         if "ocrbench.models" in sys.modules:  # free what a corrector loaded
             sys.modules["ocrbench.models"].close_all()
 

@@ -19,3 +19,11 @@ class ConfigError(OcrbenchError):
 
 class SetupError(OcrbenchError):
     """Something the machine lacks: a binary, a language pack, a model file, an extra."""
+
+
+class SampleError(DatasetError):
+    """A sample that could not be processed (its OCR failed): `--skip-bad` leaves it out."""
+
+    def __init__(self, sample_id: str, message: str):
+        super().__init__(message)
+        self.sample_id = sample_id

@@ -8,21 +8,21 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from tqdm import tqdm
 
-from ocrbench import metrics, registry
+from ocrbench import metrics, registry, rowkey
 from ocrbench.cache import Cache, file_hash, key, text_hash
 from ocrbench.correctors.base import Corrector
 from ocrbench.correctors.identity import Identity
 from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine, read
-from ocrbench.errors import OcrbenchError
+from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.registry import params_of
-from ocrbench.types import Correction, OcrResult, Sample, Word
+from ocrbench.types import Correction, OcrResult, Sample
 
 
 @dataclass
@@ -33,6 +33,10 @@ class Counts:
     ocr_cached: int = 0
     correct_run: int = 0
     correct_cached: int = 0
+
+    def add(self, other: Counts) -> None:
+        for name in ("ocr_run", "ocr_cached", "correct_run", "correct_cached"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def describe(self) -> str:
         text = f"OCR: {self.ocr_cached} cached, {self.ocr_run} run"
@@ -57,6 +61,11 @@ class Step:
     def cacheable(self) -> bool:
         return bool(getattr(self.component, "cacheable", True))
 
+    @property
+    def identity(self) -> rowkey.Component:
+        """(name, parameters, version): what a results row's key holds of this step."""
+        return (self.component.name, self.params, self.version)
+
     def key(self, content: str) -> str:
         return key(self.component.name, self.params, self.version, content)
 
@@ -68,13 +77,9 @@ def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> Ocr
     hit = cache.get("ocr", entry)
     if hit is not None:
         try:
-            result = OcrResult(
-                text=hit["text"],
-                seconds=hit["seconds"],
-                words=tuple(Word(w["text"], _box(w["box"]), w["confidence"]) for w in hit["words"]),
-            )
+            result = OcrResult.from_json(hit)
         except (KeyError, TypeError, ValueError):
-            pass  # an entry from an older layout: recompute it
+            pass  # an entry of another shape (an older layout, a damaged file): recompute it
         else:
             counts.ocr_cached += 1
             return result
@@ -91,13 +96,7 @@ def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Co
     hit = cache.get("correct", entry)
     if hit is not None:
         try:
-            result = Correction(
-                text=hit["text"],
-                seconds=hit["seconds"],
-                tokens=hit["tokens"],
-                changes=tuple((before, after) for before, after in hit["changes"]),
-                rejected=hit["rejected"],
-            )
+            result = Correction.from_json(hit)
         except (KeyError, TypeError, ValueError):
             pass
         else:
@@ -107,10 +106,6 @@ def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Co
     counts.correct_run += 1
     cache.put("correct", entry, asdict(result))
     return result
-
-
-def _box(box: Any) -> tuple[int, int, int, int] | None:
-    return None if box is None else (int(box[0]), int(box[1]), int(box[2]), int(box[3]))
 
 
 def config_id(
@@ -173,13 +168,13 @@ def run(
     norm: metrics.Normalization | None = None,
     progress: bool = True,
     counts: Counts | None = None,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Run one configuration over every sample and return its rows."""
     return list(
-        iter_rows(
-            dataset, engine, corrector, cache=cache, norm=norm, progress=progress, counts=counts
-        )
-    )
+        iter_rows(dataset, engine, corrector, cache=cache, norm=norm, progress=progress,
+                  counts=counts, skipped=skipped)
+    )  # fmt: skip
 
 
 def iter_rows(
@@ -192,15 +187,29 @@ def iter_rows(
     progress: bool = True,
     counts: Counts | None = None,
     samples: Iterable[Sample] | None = None,
+    ocr_results: Mapping[str, OcrResult] | None = None,
+    skipped: list[dict[str, Any]] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Rows one at a time, so a caller can store each as soon as it exists."""
+    """Rows one at a time, so a caller can store each as soon as it exists.
+
+    `ocr_results` (sample id -> result) are used as they are, not read again. With `skipped` (a
+    list), a sample whose OCR fails is recorded there and left out; without it, it ends the run.
+    """
     norm = norm or metrics.Normalization()
     counts = counts if counts is not None else Counts()
     engine_step, corrector_step = Step(engine), Step(corrector or Identity())
     todo = list(dataset.samples if samples is None else samples)
     bar = tqdm(todo, desc=label(engine_step, corrector_step), unit="sample", disable=not progress)
     for sample in bar:
-        ocr = recognize(engine_step, sample, cache, counts)
+        ocr = (ocr_results or {}).get(sample.id)
+        if ocr is None:
+            try:
+                ocr = recognize(engine_step, sample, cache, counts)
+            except SampleError as error:
+                if skipped is None:
+                    raise
+                skipped.append({"id": sample.id, "reason": str(error), "phase": "ocr"})
+                continue
         correction = correct(corrector_step, ocr, cache, counts)
         yield make_row(dataset, sample, engine_step, corrector_step, ocr, correction, norm)
 
@@ -222,6 +231,9 @@ def make_row(
     return {
         "dataset": dataset.name,
         "sample_id": sample.id,
+        "row_key": rowkey.row_key(
+            str(dataset.root), sample, [engine.identity, corrector.identity], norm.name()
+        ),
         "config_id": config_id(
             engine.component.name, engine.params, corrector.component.name, corrector.params
         ),

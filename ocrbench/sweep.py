@@ -1,240 +1,59 @@
-"""Sweeps: a grid of engines x correctors (x models, quantizations, GPU layers) over datasets.
+"""Sweeps: the grid of a spec (`specs.py`) run over its datasets, resumable at any point.
 
-A spec is YAML (see sweeps/default.yaml). Every list is one axis of the grid; the whole grid is
-validated before anything heavy runs. Execution happens in two phases so that each engine
-configuration reads each image once, whatever the correctors: first OCR (into the cache), then
-corrections, in chunks spread over local processes (or a Dask cluster). Finished rows are appended
-to `rows.jsonl` as they arrive, so a sweep killed at any point, even by SIGKILL, resumes with only
-what is missing; `results.parquet` is written from that journal at the end.
+Execution happens in two phases so that each engine configuration reads each image once, whatever
+the correctors and with or without a cache: first OCR, whose results come back to this process,
+then corrections, each task carrying the OCR results it corrects, in chunks spread over local
+processes (or a Dask cluster). Finished rows are appended to the journal (`journal.py`) as they
+arrive, so a sweep killed at any point, even by SIGKILL, resumes with only what is missing; a row
+is reused only when its key (`rowkey.py`: the sample's content, the normalisation, every
+component's version) is the one it would have now. `results.parquet` is written from the journal
+at the end. One run at a time holds the run folder (`rundir.py`).
 """
 
 from __future__ import annotations
 
-import concurrent.futures as futures
 import functools
-import itertools
-import json
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tqdm import tqdm
 
-from ocrbench import datasets, metrics, provenance, registry, results
+from ocrbench import datasets, metrics, provenance, registry, results, rundir
 from ocrbench.cache import Cache
-from ocrbench.errors import ConfigError, OcrbenchError
-from ocrbench.run import Counts, Step, config_id, iter_rows, recognize
-from ocrbench.types import Sample
+from ocrbench.errors import OcrbenchError, SampleError
+from ocrbench.executors import open_executor
+from ocrbench.journal import KEY, Journal
+from ocrbench.rowkey import row_key
+from ocrbench.run import Counts, Step, iter_rows, recognize
+from ocrbench.specs import Component, Spec
+from ocrbench.types import OcrResult, Sample
 
 JOURNAL = "rows.jsonl"
-TOP_KEYS = {
-    "name",
-    "datasets",
-    "engines",
-    "correctors",
-    "normalization",
-    "gate",
-    "workers",
-    "executor",
-}
-GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance"}
 
 
 @dataclass(frozen=True)
-class Component:
-    """One point of the grid for an engine or a corrector: a name and concrete parameters."""
+class OcrTask:
+    """A chunk of samples for one engine configuration: the first phase."""
 
-    name: str
-    params: tuple[tuple[str, Any], ...]
-
-    @property
-    def kwargs(self) -> dict[str, Any]:
-        return dict(self.params)
-
-
-@dataclass(frozen=True)
-class DatasetRef:
-    path: Path
-    limit: int | None = None
-
-
-@dataclass(frozen=True)
-class Spec:
-    name: str
-    datasets: tuple[DatasetRef, ...]
-    engines: tuple[Component, ...]
-    correctors: tuple[Component, ...]
-    normalization: metrics.Normalization = field(default_factory=metrics.Normalization)
-    gate: Mapping[str, Any] | None = None
-    workers: int | None = None
-    executor: str = "processes"
-    source: Mapping[str, Any] = field(default_factory=dict)
-    path: Path = Path("sweep.yaml")
-
-
-def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every combination of the list-valued parameters."""
-    keys = list(params)
-    values = [v if isinstance(v, list) else [v] for v in params.values()]
-    for combination in itertools.product(*values):
-        yield dict(zip(keys, combination, strict=True))
-
-
-def _components(
-    kind: str, section: Any, where: str, known: registry.Registry[Any]
-) -> tuple[Component, ...]:
-    """Parse an `engines:`/`correctors:` section into grid points, building each to validate it.
-
-    Two shapes are accepted: a mapping name -> parameters, or a list of mappings with a `name`.
-    """
-    if isinstance(section, Mapping):
-        entries = [(str(name), params or {}, f"{where}.{name}") for name, params in section.items()]
-    elif isinstance(section, list):
-        entries = []
-        for i, item in enumerate(section):
-            if isinstance(item, str):
-                item = {"name": item}
-            if not isinstance(item, Mapping) or "name" not in item:
-                raise ConfigError(f"{where}[{i}]: expected a mapping with a 'name', got {item!r}")
-            params = {k: v for k, v in item.items() if k != "name"}
-            entries.append((str(item["name"]), params, f"{where}[{i}]"))
-    else:
-        raise ConfigError(f"{where}: expected a mapping of {kind} names to parameters")
-    grid: list[Component] = []
-    for name, params, here in entries:
-        if not isinstance(params, Mapping):
-            raise ConfigError(f"{here}: expected parameters as a mapping, got {params!r}")
-        params = dict(params)
-        model = params.pop("model", None)
-        if model is not None:
-            if not isinstance(model, Mapping):
-                raise ConfigError(f"{here}.model: expected a mapping of repo_id, quantization, ...")
-            params.update(model)
-        try:
-            cls = known.get(name)
-        except ConfigError as error:
-            raise ConfigError(f"{here}: {error}") from None
-        for point in _axes(params):
-            component = registry.build(cls, point, here)
-            grid.append(Component(name, tuple(sorted(registry.params_of(component).items()))))
-    if not grid:
-        raise ConfigError(f"{where}: the grid is empty; list at least one {kind}")
-    return tuple(dict.fromkeys(grid))  # the same point twice is run once
-
-
-def _check_models(correctors: Sequence[Component], where: str) -> None:
-    """Every (repo, quantization) in the grid must resolve before the sweep starts."""
-    seen = set()
-    for component in correctors:
-        params = component.kwargs
-        if "repo_id" not in params:
-            continue
-        from ocrbench import models
-
-        fields = {k: params[k] for k in models.ModelSpec.__dataclass_fields__ if k in params}
-        spec = models.ModelSpec(**fields)
-        if (spec.repo_id, spec.quantization, spec.model_dir) in seen:
-            continue
-        seen.add((spec.repo_id, spec.quantization, spec.model_dir))
-        try:
-            models.resolve(spec)
-        except OcrbenchError as error:
-            raise ConfigError(f"{where}.{component.name}.model: {error}") from None
-
-
-def load_spec(path: str | Path) -> Spec:
-    """Read and validate a sweep spec; every problem is one ConfigError naming its place."""
-    path = Path(path)
-    try:
-        source = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such sweep spec") from None
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" line {mark.line + 1}" if mark else ""
-        raise ConfigError(
-            f"{path}:{at} malformed YAML ({getattr(error, 'problem', error)})"
-        ) from None
-    if not isinstance(source, Mapping):
-        raise ConfigError(f"{path}: expected a mapping with datasets, engines and correctors")
-    for key in source:
-        if key not in TOP_KEYS:
-            raise ConfigError(
-                f"{path}: unknown key {key!r}{registry.did_you_mean(str(key), TOP_KEYS)}; "
-                f"known: {', '.join(sorted(TOP_KEYS))}"
-            )
-    for key in ("datasets", "engines"):
-        if not source.get(key):
-            raise ConfigError(f"{path}: '{key}' is missing or empty")
-    refs = []
-    for i, item in enumerate(source["datasets"] if isinstance(source["datasets"], list) else []):
-        item = {"path": item} if isinstance(item, str) else item
-        if not isinstance(item, Mapping) or "path" not in item or set(item) - {"path", "limit"}:
-            raise ConfigError(f"{path}: datasets[{i}]: expected a path or {{path, limit}}")
-        where = (path.parent / str(item["path"])).resolve()
-        if not (where / "manifest.jsonl").is_file():
-            where = Path(str(item["path"])).resolve()  # relative to the working directory instead
-        if not where.is_dir():
-            raise ConfigError(f"{path}: datasets[{i}]: {item['path']} does not exist")
-        limit = item.get("limit")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
-            raise ConfigError(f"{path}: datasets[{i}].limit must be a positive integer")
-        refs.append(DatasetRef(where, limit))
-    if not refs:
-        raise ConfigError(f"{path}: 'datasets' must be a list of paths")
-    engines = _components("engine", source["engines"], f"{path}: engines", registry.engines)
-    correctors = _components(
-        "corrector", source.get("correctors") or {"identity": {}}, f"{path}: correctors",
-        registry.correctors,
-    )  # fmt: skip
-    _check_models(correctors, f"{path}: correctors")
-    norm_source = source.get("normalization") or {}
-    if not isinstance(norm_source, Mapping):
-        raise ConfigError(f"{path}: normalization: expected a mapping")
-    norm = registry.build(metrics.Normalization, norm_source, f"{path}: normalization")
-    executor = source.get("executor", "processes")
-    if executor not in ("processes", "dask") and not str(executor).startswith("dask:"):
-        raise ConfigError(f"{path}: executor must be 'processes', 'dask' or 'dask:ADDRESS'")
-    workers = source.get("workers")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"{path}: workers must be a positive integer")
-    gate = source.get("gate")
-    if gate is not None and not isinstance(gate, Mapping):
-        raise ConfigError(f"{path}: gate: expected a mapping with baseline and tolerance")
-    for key in gate or {}:
-        if key not in GATE_KEYS:
-            raise ConfigError(
-                f"{path}: gate: unknown key {key!r}{registry.did_you_mean(str(key), GATE_KEYS)}"
-            )
-    return Spec(
-        name=str(source.get("name") or path.stem),
-        datasets=tuple(refs),
-        engines=engines,
-        correctors=correctors,
-        normalization=norm,
-        gate=gate,
-        workers=workers,
-        executor=str(executor),
-        source=source,
-        path=path,
-    )
-
-
-# --- execution ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Task:
-    """A chunk of samples for one (engine, corrector) on one dataset; corrector None = OCR only."""
-
-    dataset: datasets.Dataset
+    dataset: int  # its index in the sweep
     engine: Component
-    corrector: Component | None
     samples: tuple[Sample, ...]
+    cache_root: str | None
+
+
+@dataclass(frozen=True)
+class CorrectionTask:
+    """A chunk of samples with their OCR results, for one corrector: the second phase."""
+
+    dataset: datasets.Dataset  # its sweep name and folder; no samples (they travel below)
+    engine: Component
+    corrector: Component
+    samples: tuple[Sample, ...]
+    ocr: tuple[OcrResult, ...]  # one per sample
     cache_root: str | None
     norm: metrics.Normalization
 
@@ -246,28 +65,29 @@ def _component(kind: str, component: Component) -> Any:
     return known.create(component.name, component.kwargs)
 
 
-def _work(task: Task) -> tuple[list[dict[str, Any]], Counts]:
+def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts]:
+    """Each sample's OCR result, or why its OCR failed (the client decides what that means)."""
+    cache, counts = Cache(Path(task.cache_root) if task.cache_root else None), Counts()
+    step = Step(_component("engine", task.engine))
+    read: list[tuple[str, OcrResult | str]] = []
+    for sample in task.samples:
+        try:
+            read.append((sample.id, recognize(step, sample, cache, counts)))
+        except SampleError as error:
+            read.append((sample.id, str(error)))
+    return read, counts
+
+
+def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts]:
     cache, counts = Cache(Path(task.cache_root) if task.cache_root else None), Counts()
     engine = _component("engine", task.engine)
-    if task.corrector is None:
-        step = Step(engine)
-        for sample in task.samples:
-            recognize(step, sample, cache, counts)
-        return [], counts
     corrector = _component("corrector", task.corrector)
+    given = {sample.id: ocr for sample, ocr in zip(task.samples, task.ocr, strict=True)}
     rows = list(
         iter_rows(task.dataset, engine, corrector, cache=cache, norm=task.norm, progress=False,
-                  counts=counts, samples=task.samples)
+                  counts=counts, samples=task.samples, ocr_results=given)
     )  # fmt: skip
     return rows, counts
-
-
-def _limit_threads(workers: int) -> None:
-    """Give each worker process its share of the cores, not all of them."""
-    share = str(max(1, (os.cpu_count() or 1) // workers))
-    os.environ["OMP_THREAD_LIMIT"] = share  # Tesseract
-    os.environ["OMP_NUM_THREADS"] = share  # torch (EasyOCR)
-    os.environ["OCRBENCH_THREADS"] = share  # llama.cpp, read by ocrbench.models
 
 
 def _chunks(samples: Sequence[Sample], size: int) -> Iterator[tuple[Sample, ...]]:
@@ -275,60 +95,58 @@ def _chunks(samples: Sequence[Sample], size: int) -> Iterator[tuple[Sample, ...]
         yield tuple(samples[start : start + size])
 
 
-class Journal:
-    """Rows appended one JSON line at a time, flushed to disk: the sweep's memory across kills."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows: dict[tuple[str, str, str], dict[str, Any]] = {}
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
-        for line in text.splitlines():
-            try:
-                row = json.loads(line)
-            except ValueError:
-                continue  # the last line of a killed run may be cut short
-            self.rows.setdefault(self.key(row), row)
-        if text and not text.endswith("\n"):
-            # End a cut line once, here, so every row appended later starts a line of its own.
-            with open(path, "a", encoding="utf-8") as out:
-                out.write("\n")
-
-    @staticmethod
-    def key(row: Mapping[str, Any]) -> tuple[str, str, str]:
-        return (row["dataset"], row["config_id"], row["sample_id"])
-
-    def add(self, rows: Sequence[dict[str, Any]]) -> None:
-        fresh = [row for row in rows if self.key(row) not in self.rows]
-        if not fresh:
-            return
-        with open(self.path, "a", encoding="utf-8") as out:
-            for row in fresh:
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        for row in fresh:
-            self.rows[self.key(row)] = row
+def dataset_names(roots: Sequence[Path], limits: Sequence[int | None]) -> list[str]:
+    """A readable name per dataset of a sweep, unique within it: the folder's name, with as many
+    parent folders as it takes to tell folders of the same name apart ("a/inv", "b/inv"), and the
+    limit when one folder is listed twice."""
+    names = []
+    for root in roots:
+        others = {other for other in roots if other != root}
+        depth = 1
+        while depth < len(root.parts) and any(
+            other.parts[-depth:] == root.parts[-depth:] for other in others
+        ):
+            depth += 1
+        names.append(Path(*root.parts[-depth:]).as_posix())
+    return [
+        f"{name} (limit {limit or 'none'})" if names.count(name) > 1 else name
+        for name, limit in zip(names, limits, strict=True)
+    ]
 
 
-def _executor(spec: Spec, workers: int) -> tuple[futures.Executor | None, Callable[[], None]]:
-    if spec.executor.startswith("dask"):
-        try:
-            from dask.distributed import Client, LocalCluster
-        except ImportError:
-            raise OcrbenchError(
-                'executor dask needs the dask extra: pip install "ocrbench[dask]"'
-            ) from None
-        address = spec.executor.partition(":")[2]
-        if address:
-            client = Client(address)
-        else:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
-            client = Client(cluster)
-        return client.get_executor(), client.close
-    if workers == 1:
-        return None, lambda: None
-    pool = futures.ProcessPoolExecutor(workers, initializer=_limit_threads, initargs=(workers,))
-    return pool, lambda: pool.shutdown(cancel_futures=True)
+@dataclass
+class _Plan:
+    """What a sweep has to do, given what its journal already holds."""
+
+    # Per result row, in the order of the grid: (dataset index, row key, sample id).
+    order: list[tuple[int, str, str]] = field(default_factory=list)
+    # Per (dataset index, engine): the samples some missing row needs read.
+    to_read: dict[tuple[int, Component], dict[str, Sample]] = field(default_factory=dict)
+    # Per (dataset index, engine, corrector): the samples whose rows are missing.
+    to_correct: dict[tuple[int, Component, Component], list[Sample]] = field(default_factory=dict)
+    expected: set[str] = field(default_factory=set)  # the keys of the missing rows
+
+
+def _plan(spec: Spec, loaded: Sequence[datasets.Dataset], journal: Journal) -> _Plan:
+    # The versions that key the rows are asked here, once, of components built in this process
+    # (cheap: engines and models load lazily).
+    engines = {e: Step(_component("engine", e)).identity for e in spec.engines}
+    correctors = {c: Step(_component("corrector", c)).identity for c in spec.correctors}
+    norm = spec.normalization.name()
+    plan = _Plan()
+    for index, dataset in enumerate(loaded):
+        root = str(dataset.root)
+        for engine in spec.engines:
+            for corrector in spec.correctors:
+                for sample in dataset.samples:
+                    key = row_key(root, sample, [engines[engine], correctors[corrector]], norm)
+                    plan.order.append((index, key, sample.id))
+                    if key in journal.rows or key in plan.expected:
+                        continue
+                    plan.expected.add(key)
+                    plan.to_read.setdefault((index, engine), {})[sample.id] = sample
+                    plan.to_correct.setdefault((index, engine, corrector), []).append(sample)
+    return plan
 
 
 def run(
@@ -339,59 +157,110 @@ def run(
     workers: int | None = None,
     progress: bool = True,
     chunk_size: int | None = None,
+    skip_bad: bool = False,
 ) -> dict[str, Any]:
-    """Run (or resume) a sweep into `out`; returns the run's manifest."""
-    out.mkdir(parents=True, exist_ok=True)
+    """Run (or resume) a sweep into `out`; returns the run's manifest.
+
+    With `skip_bad`, invalid samples and samples whose OCR fails are left out of every
+    configuration of their dataset (so configurations stay comparable) and listed in the manifest;
+    otherwise the first of them ends the sweep with one line, the rows finished before kept."""
+    with rundir.locked(out):
+        return _run(spec, out, cache, workers, progress, chunk_size, skip_bad)
+
+
+def _run(
+    spec: Spec,
+    out: Path,
+    cache: Cache,
+    workers: int | None,
+    progress: bool,
+    chunk_size: int | None,
+    skip_bad: bool,
+) -> dict[str, Any]:
     workers = workers or spec.workers or os.cpu_count() or 1
-    loaded = [datasets.load(ref.path, limit=ref.limit) for ref in spec.datasets]
+    refs = list(dict.fromkeys(spec.datasets))  # the same entry twice is run once
+    loaded = [
+        datasets.load(ref.path, limit=ref.limit, skip_bad=skip_bad, allow_outside=ref.allow_outside)
+        for ref in refs
+    ]
+    names = dataset_names([d.root for d in loaded], [ref.limit for ref in refs])
+    headers = [
+        replace(d, name=name, samples=(), skipped=()) for d, name in zip(loaded, names, strict=True)
+    ]
     journal = Journal(out / JOURNAL)
     counts = Counts()
     started = time.perf_counter()
-
-    plan: list[Task] = []
-    ocr_plan: list[Task] = []
-    order: list[tuple[str, str, str]] = []
+    plan = _plan(spec, loaded, journal)
     cache_root = str(cache.root) if cache.root else None
-    for dataset in loaded:
-        size = chunk_size or max(1, min(16, -(-len(dataset.samples) // (2 * workers))))
-        for engine in spec.engines:
-            engine_missing: dict[str, Sample] = {}
-            for corrector in spec.correctors:
-                cid = _config_id(engine, corrector)
-                missing = []
-                for sample in dataset.samples:
-                    order.append((dataset.name, cid, sample.id))
-                    if (dataset.name, cid, sample.id) not in journal.rows:
-                        missing.append(sample)
-                        engine_missing[sample.id] = sample
-                for chunk in _chunks(missing, size):
-                    plan.append(
-                        Task(dataset, engine, corrector, chunk, cache_root, spec.normalization)
-                    )
-            for chunk in _chunks(list(engine_missing.values()), size):
-                ocr_plan.append(Task(dataset, engine, None, chunk, cache_root, spec.normalization))
+    read: dict[tuple[int, Component], dict[str, OcrResult]] = {}
+    # Samples whose OCR failed, by dataset folder: left out of every configuration there.
+    failed: dict[Path, dict[str, str]] = {d.root: {} for d in loaded}
+    computed = 0
 
-    total = sum(len(t.samples) for t in plan)
-    executor, shutdown = _executor(spec, workers)
-    bar = tqdm(total=total, desc=f"sweep {spec.name}", unit="row", disable=not progress)
+    executor = open_executor(spec.executor, workers)
+    aborted = True
     try:
-        for phase in (ocr_plan, plan):
-            for rows, done in _execute(executor, phase):
+        ocr_tasks = []
+        for (index, engine), samples in plan.to_read.items():
+            # Small chunks: the progress bar moves, and a slow engine's pages spread evenly.
+            size = chunk_size or max(1, min(4, -(-len(samples) // (2 * workers))))
+            for chunk in _chunks(list(samples.values()), size):
+                ocr_tasks.append(OcrTask(index, engine, chunk, cache_root))
+        with tqdm(total=sum(len(t.samples) for t in ocr_tasks), desc=f"sweep {spec.name}: OCR",
+                  unit="page", disable=not progress or not ocr_tasks) as bar:  # fmt: skip
+            for task, (done, work) in executor.map_unordered(_read, ocr_tasks):
+                counts.add(work)
+                for sample_id, result in done:
+                    if isinstance(result, OcrResult):
+                        read.setdefault((task.dataset, task.engine), {})[sample_id] = result
+                    elif skip_bad:
+                        failed[loaded[task.dataset].root].setdefault(sample_id, result)
+                    else:
+                        raise SampleError(sample_id, f"{result} (--skip-bad leaves it out)")
+                bar.update(len(done))
+
+        tasks = []
+        for (index, engine, corrector), missing in plan.to_correct.items():
+            todo = [s for s in missing if s.id not in failed[loaded[index].root]]
+            size = chunk_size or max(1, min(16, -(-len(todo) // (2 * workers))))
+            for chunk in _chunks(todo, size):
+                ocr = tuple(read[(index, engine)][s.id] for s in chunk)
+                tasks.append(CorrectionTask(headers[index], engine, corrector, chunk, ocr,
+                                            cache_root, spec.normalization))  # fmt: skip
+        with tqdm(total=sum(len(t.samples) for t in tasks), desc=f"sweep {spec.name}",
+                  unit="row", disable=not progress) as bar:  # fmt: skip
+            for _, (rows, work) in executor.map_unordered(_correct, tasks):
+                unexpected = [row for row in rows if row[KEY] not in plan.expected]
+                if unexpected:
+                    raise OcrbenchError(
+                        f"a worker computed row {unexpected[0]['sample_id']!r} of "
+                        f"{unexpected[0]['config']!r} under other settings than this sweep's "
+                        "(another engine or corrector version, another model file): install the "
+                        "same versions everywhere"
+                    )
                 journal.add(rows)
-                for name in ("ocr_run", "ocr_cached", "correct_run", "correct_cached"):
-                    setattr(counts, name, getattr(counts, name) + getattr(done, name))
+                computed += len(rows)
+                counts.add(work)
                 bar.update(len(rows))
+        aborted = False
     finally:
-        bar.close()
-        shutdown()
+        executor.close(abort=aborted)
         _component.cache_clear()
 
-    rows = [journal.rows[key] for key in order]
+    rows = [
+        {**journal.rows[key], "dataset": names[index]}
+        for index, key, sample_id in plan.order
+        if sample_id not in failed[loaded[index].root]
+    ]
+    journal.rewrite(rows)
     manifest = provenance.manifest(
         sweep=spec.name,
         spec=dict(spec.source),
-        datasets=[{"path": str(d.root), "name": d.name, "sha256": d.content_hash(),
-                   "samples": len(d.samples)} for d in loaded],  # fmt: skip
+        datasets=[{"name": name, "path": str(d.root), "sha256": d.content_hash(),
+                   "samples": len(d.samples) - len(failed[d.root]),
+                   "skipped": [*d.skipped, *({"id": i, "reason": r, "phase": "ocr"}
+                                             for i, r in failed[d.root].items())]}
+                  for d, name in zip(loaded, names, strict=True)],  # fmt: skip
         configs=len(spec.engines) * len(spec.correctors),
         models=_model_files(spec),
         normalization=spec.normalization.name(),
@@ -399,28 +268,12 @@ def run(
         executor=spec.executor,
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
               "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
-              "rows_resumed": len(order) - total,
+              "rows_resumed": len(rows) - computed,
               "wall_seconds": round(time.perf_counter() - started, 3)},
         cache=cache_root,
     )  # fmt: skip
     results.write(out, rows, manifest)
     return manifest
-
-
-def _execute(
-    executor: futures.Executor | None, tasks: Sequence[Task]
-) -> Iterator[tuple[list[dict[str, Any]], Counts]]:
-    if executor is None:
-        for task in tasks:
-            yield _work(task)
-        return
-    pending = [executor.submit(_work, task) for task in tasks]
-    for future in futures.as_completed(pending):
-        yield future.result()
-
-
-def _config_id(engine: Component, corrector: Component) -> str:
-    return config_id(engine.name, engine.kwargs, corrector.name, corrector.kwargs)
 
 
 def _model_files(spec: Spec) -> list[dict[str, Any]]:

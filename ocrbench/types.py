@@ -1,7 +1,8 @@
 """The values that flow through a benchmark: samples in, OCR results and corrections out.
 
 All frozen: a value produced by one step is never edited by the next, so a cached value and a fresh
-one are interchangeable.
+one are interchangeable. `from_json` reads one back from the cache and checks every field, so an
+entry of another shape (valid JSON, but `"text": 5`) is an error, never a result.
 """
 
 from __future__ import annotations
@@ -10,6 +11,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {type(value).__name__}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, not {type(value).__name__}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -31,6 +50,16 @@ class Word:
     box: tuple[int, int, int, int] | None = None
     confidence: float | None = None
 
+    @classmethod
+    def from_json(cls, entry: Any) -> Word:
+        box = entry["box"]
+        if box is not None:
+            if len(_list(box)) != 4 or not all(type(v) is int for v in box):
+                raise TypeError("a word's box is four integers")
+            box = (box[0], box[1], box[2], box[3])
+        confidence = entry["confidence"]
+        return cls(_string(entry["text"]), box, None if confidence is None else _number(confidence))
+
 
 @dataclass(frozen=True)
 class OcrResult:
@@ -39,6 +68,11 @@ class OcrResult:
     text: str
     seconds: float = 0.0
     words: tuple[Word, ...] = ()
+
+    @classmethod
+    def from_json(cls, entry: Any) -> OcrResult:
+        words = tuple(Word.from_json(word) for word in _list(entry["words"]))
+        return cls(_string(entry["text"]), _number(entry["seconds"]), words)
 
 
 @dataclass(frozen=True)
@@ -55,3 +89,20 @@ class Correction:
     tokens: int = 0
     changes: tuple[tuple[str, str], ...] = ()
     rejected: str | None = None
+
+    @classmethod
+    def from_json(cls, entry: Any) -> Correction:
+        changes = []
+        for change in _list(entry["changes"]):
+            before, after = _list(change)
+            changes.append((_string(before), _string(after)))
+        tokens, rejected = entry["tokens"], entry["rejected"]
+        if type(tokens) is not int:
+            raise TypeError("tokens is a count")
+        return cls(
+            text=_string(entry["text"]),
+            seconds=_number(entry["seconds"]),
+            tokens=tokens,
+            changes=tuple(changes),
+            rejected=None if rejected is None else _string(rejected),
+        )

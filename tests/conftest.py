@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import shutil
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +17,51 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 DATA = SHARED / "data"
 BUNDLED = ROOT / "datasets" / "invoices-synth"
+
+
+PR_SET_CHILD_SUBREAPER = 36  # <linux/prctl.h>
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """The suite leaves no process running. On Linux this process becomes a subreaper, so the
+    orphans of a killed run (its workers) become its children instead of init's; whatever is still
+    alive below it when the session ends, after a grace period, fails the run and is killed."""
+    import psutil  # the dev extra's
+
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1)
+    yield
+    me = psutil.Process()
+    # multiprocessing's helpers of this very process end with it (they read a pipe it holds).
+    own_helpers = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+
+    def alive() -> list[object]:
+        found = []
+        for child in me.children(recursive=True):
+            try:
+                if child.status() == psutil.STATUS_ZOMBIE:
+                    continue
+                helper = any(h in " ".join(child.cmdline()) for h in own_helpers)
+                if not (helper and child.ppid() == me.pid):
+                    found.append(child)
+            except psutil.NoSuchProcess:
+                continue
+        return found
+
+    deadline = time.monotonic() + 15
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    left = alive()
+    described = []
+    for process in left:
+        try:
+            described.append(f"{process.pid}: {' '.join(process.cmdline())[:160]}")
+            process.kill()
+        except psutil.NoSuchProcess:
+            continue
+    if described:
+        pytest.fail("processes left behind by the tests:\n" + "\n".join(described))
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar, Protocol, runtime_checkable
 
-from ocrbench.errors import DatasetError
+from ocrbench.errors import DatasetError, OcrbenchError, SampleError
 from ocrbench.types import OcrResult, Sample
 
 
@@ -33,4 +33,14 @@ def read(engine: OcrEngine, sample: Sample) -> OcrResult:
             f"sample {sample.id!r} has no image, and engine {engine.name!r} reads images; "
             "for a text-only dataset use --engine given"
         )
-    return engine.recognize(sample.image)
+    try:
+        return engine.recognize(sample.image)
+    except OcrbenchError:
+        raise  # a set-up problem (no binary, no language pack): not this sample's fault
+    except Exception as error:  # engines raise anything on an image they cannot read
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise SampleError(
+            sample.id,
+            f"sample {sample.id!r}: {engine.name} failed on {sample.image} "
+            f"({type(error).__name__}{': ' + first if first else ''})",
+        ) from error

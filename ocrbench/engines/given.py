@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from ocrbench.errors import DatasetError
+from ocrbench.errors import DatasetError, SampleError
 from ocrbench.types import OcrResult, Sample
 
 
@@ -24,9 +24,10 @@ class Given:
 
     def read_sample(self, sample: Sample) -> OcrResult:
         if sample.ocr is None:
-            raise DatasetError(
+            raise SampleError(
+                sample.id,
                 f'sample {sample.id!r} has no "ocr" text for --engine given; '
-                "use an OCR engine such as tesseract on its image"
+                "use an OCR engine such as tesseract on its image",
             )
         return OcrResult(text=sample.ocr)
 

@@ -1,0 +1,137 @@
+"""Where a sweep's tasks run: in this process, in local worker processes, or on a Dask cluster.
+
+One seam, `open_executor`, so the sweep does not care which. Local workers end with the sweep that
+started them, however it ends: a normal end shuts them down, an error or an interrupt terminates
+them, and a sweep killed outright (SIGKILL) takes them along, since each worker watches its parent.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from ocrbench.errors import OcrbenchError
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PARENT_CHECK_SECONDS = 0.5
+
+
+def limit_threads(workers: int) -> None:
+    """Give each worker process its share of the cores, not all of them."""
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    os.environ["OMP_THREAD_LIMIT"] = share  # Tesseract
+    os.environ["OMP_NUM_THREADS"] = share  # torch (EasyOCR)
+    os.environ["OCRBENCH_THREADS"] = share  # llama.cpp, read by ocrbench.models
+
+
+def die_with_parent() -> None:
+    """End this process when its parent ends. On Linux the kernel kills it at once; everywhere a
+    thread checks the parent twice a second, since a worker blocked on its task pipe would
+    otherwise wait for work forever (pipes of a dead parent stay open in its sibling workers)."""
+    parent = os.getppid()
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="ocrbench-parent-watch", daemon=True).start()
+
+
+def _start_worker(workers: int) -> None:
+    # The sweep decides what an interrupt means and ends its workers itself (SIGTERM, default
+    # action): Ctrl-C in the terminal reaches every process of the group, workers included.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    die_with_parent()
+    limit_threads(workers)
+
+
+class Executor:
+    """`submit` like concurrent.futures, `close()` when done, `abort()` on an error or interrupt."""
+
+    def __init__(self, pool: futures.Executor | None, close: Callable[[bool], None]):
+        self.pool = pool
+        self._close = close
+
+    def map_unordered(
+        self, work: Callable[[Any], Any], tasks: Sequence[Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        """(task, its result) as soon as each is done; in this process when there is no pool."""
+        if self.pool is None:
+            for task in tasks:
+                yield task, work(task)
+            return
+        pending = {self.pool.submit(work, task): task for task in tasks}
+        for future in futures.as_completed(pending):
+            try:
+                yield pending[future], future.result()
+            except futures.process.BrokenProcessPool:
+                raise OcrbenchError(
+                    "a worker process died (killed, or out of memory); the rows finished before "
+                    "are kept: run the same command again to resume"
+                ) from None
+
+    def close(self, abort: bool = False) -> None:
+        self._close(abort)
+
+
+def _process_pool(workers: int) -> Executor:
+    pool = futures.ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(workers,))
+
+    def close(abort: bool) -> None:
+        if abort:
+            # Running tasks may take minutes (a model scoring a page): end them, not wait for them.
+            processes = list(getattr(pool, "_processes", {}).values())
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.join(5)
+        else:
+            pool.shutdown(cancel_futures=True)
+
+    return Executor(pool, close)
+
+
+def _dask(address: str, workers: int) -> Executor:
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise OcrbenchError(
+            'executor dask needs the dask extra: pip install "ocrbench[dask]"'
+        ) from None
+    if address:
+        client = Client(address)
+        cluster = None
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+        client = Client(cluster)
+
+    def close(abort: bool) -> None:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+    return Executor(client.get_executor(), close)
+
+
+def open_executor(kind: str, workers: int) -> Executor:
+    """`processes` (one worker: this process), `dask` (a local cluster) or `dask:ADDRESS`."""
+    if kind.startswith("dask"):
+        return _dask(kind.partition(":")[2], workers)
+    if workers == 1:
+        return Executor(None, lambda abort: None)
+    return _process_pool(workers)

@@ -1,0 +1,80 @@
+"""A sweep's journal, `rows.jsonl`: each finished row appended as one JSON line and flushed to
+disk, so a sweep killed at any point (even by SIGKILL) resumes with only what is missing.
+
+Rows are found by their key (`rowkey.row_key`), never by a name. A line that is not a row with a
+key (cut short by a kill, `{}`, `null`, a row written before rows had keys) is ignored, so its
+row is computed again. At the end of a sweep the journal is rewritten to hold exactly the rows of
+its results, each once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ocrbench import rundir
+from ocrbench.errors import OcrbenchError
+
+KEY = "row_key"
+
+
+def _row(line: bytes) -> dict[str, Any] | None:
+    try:
+        row = json.loads(line)
+    except ValueError:  # UnicodeDecodeError included: a kill can cut a character in two
+        return None
+    if not isinstance(row, dict) or not isinstance(row.get(KEY), str):
+        return None
+    return row
+
+
+class Journal:
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: dict[str, dict[str, Any]] = {}
+        try:
+            data = path.read_bytes() if path.exists() else b""
+        except OSError as error:
+            raise OcrbenchError(f"cannot read the journal {path}: {error.strerror}") from None
+        for line in data.split(b"\n"):
+            row = _row(line) if line.strip() else None
+            if row is not None:
+                self.rows.setdefault(row[KEY], row)
+        if data and not data.endswith(b"\n"):
+            # End a cut line once, here, so every row appended later starts a line of its own.
+            self._append(b"\n")
+
+    def _append(self, data: bytes) -> None:
+        try:
+            with open(self.path, "ab") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+        except OSError as error:
+            raise OcrbenchError(
+                f"cannot write the journal {self.path}: {error.strerror}; the rows journaled "
+                "before are kept, so the same command resumes from them"
+            ) from None
+
+    def add(self, rows: Iterable[dict[str, Any]]) -> None:
+        fresh = [row for row in rows if row[KEY] not in self.rows]
+        if not fresh:
+            return
+        self._append(b"".join(_line(row) for row in fresh))
+        for row in fresh:
+            self.rows[row[KEY]] = row
+
+    def rewrite(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Keep exactly these rows, each once (stale and superseded lines go)."""
+        unique = {row[KEY]: row for row in rows}
+        rundir.replace_atomically(
+            self.path,
+            lambda temporary: temporary.write_bytes(b"".join(map(_line, unique.values()))),
+        )
+
+
+def _line(row: dict[str, Any]) -> bytes:
+    return (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")

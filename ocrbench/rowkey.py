@@ -1,0 +1,59 @@
+"""The key of a results row: a hash of everything the row was computed from.
+
+A stored row is reused (a resumed sweep, a second sweep into the same folder) only when its key is
+the key the row would have now: the dataset's folder, the sample's content (its id, reference text,
+image bytes and given OCR text), the text normalisation, each component's name, parameters and
+version (an LLM corrector's version names its model file's sha256), and how rows are scored. A
+name alone never makes two rows the same, so an edited ground truth, another normalisation or
+another model is recomputed, not borrowed.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from typing import Any
+
+from ocrbench.cache import file_hash, key
+from ocrbench.types import Sample
+
+# Bump when the same inputs could give a row other columns or other figures (a new column, a change
+# in how edits are counted): every stored row is then recomputed.
+ROW_FORMAT = 1
+
+Component = tuple[str, Mapping[str, Any], str]  # (name, parameters, version)
+
+
+def sample_content(sample: Sample) -> dict[str, Any]:
+    """What a row reads from its sample: the image by its bytes, not its path."""
+    return {
+        "id": sample.id,
+        "text": sample.text,
+        "image_sha256": None if sample.image is None else file_hash(sample.image),
+        "ocr": sample.ocr,
+    }
+
+
+@functools.cache
+def _jiwer() -> str:
+    try:
+        return package_version("jiwer")
+    except PackageNotFoundError:
+        return "absent"
+
+
+def row_key(
+    dataset_root: str, sample: Sample, components: Sequence[Component], normalization: str
+) -> str:
+    """The row's key; `components` are the engine, then the corrector."""
+    return key(
+        "row",
+        ROW_FORMAT,
+        _jiwer(),
+        dataset_root,
+        sample_content(sample),
+        [[name, dict(params), version] for name, params, version in components],
+        normalization,
+    )

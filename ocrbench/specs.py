@@ -1,0 +1,233 @@
+"""Sweep specs: a YAML grid of datasets x engines x correctors (x models, quantizations, GPUs).
+
+A spec (see sweeps/default.yaml) is read and validated whole before anything heavy runs: every list
+is one axis of the grid, and every problem is one `ConfigError` naming its place in the file.
+`sweep.run` executes what `load` returns.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ocrbench import metrics, registry
+from ocrbench.errors import ConfigError, OcrbenchError
+
+TOP_KEYS = {
+    "name",
+    "datasets",
+    "engines",
+    "correctors",
+    "normalization",
+    "gate",
+    "workers",
+    "executor",
+}
+GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance", "allow_missing"}
+
+
+@dataclass(frozen=True)
+class Component:
+    """One point of the grid for an engine or a corrector: a name and concrete parameters."""
+
+    name: str
+    params: tuple[tuple[str, Any], ...]
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.params)
+
+
+DATASET_KEYS = {"path", "limit", "allow_outside"}
+
+
+@dataclass(frozen=True)
+class DatasetRef:
+    path: Path
+    limit: int | None = None
+    allow_outside: bool = False  # images may lie outside the folder (datasets.load's option)
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    datasets: tuple[DatasetRef, ...]
+    engines: tuple[Component, ...]
+    correctors: tuple[Component, ...]
+    normalization: metrics.Normalization = field(default_factory=metrics.Normalization)
+    gate: Mapping[str, Any] | None = None
+    workers: int | None = None
+    executor: str = "processes"
+    source: Mapping[str, Any] = field(default_factory=dict)
+    path: Path = Path("sweep.yaml")
+
+
+def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every combination of the list-valued parameters."""
+    keys = list(params)
+    values = [v if isinstance(v, list) else [v] for v in params.values()]
+    for combination in itertools.product(*values):
+        yield dict(zip(keys, combination, strict=True))
+
+
+def _components(
+    kind: str, section: Any, where: str, known: registry.Registry[Any]
+) -> tuple[Component, ...]:
+    """Parse an `engines:`/`correctors:` section into grid points, building each to validate it.
+
+    Two shapes are accepted: a mapping name -> parameters, or a list of mappings with a `name`.
+    """
+    if isinstance(section, Mapping):
+        entries = [(str(name), params or {}, f"{where}.{name}") for name, params in section.items()]
+    elif isinstance(section, list):
+        entries = []
+        for i, item in enumerate(section):
+            if isinstance(item, str):
+                item = {"name": item}
+            if not isinstance(item, Mapping) or "name" not in item:
+                raise ConfigError(f"{where}[{i}]: expected a mapping with a 'name', got {item!r}")
+            params = {k: v for k, v in item.items() if k != "name"}
+            entries.append((str(item["name"]), params, f"{where}[{i}]"))
+    else:
+        raise ConfigError(f"{where}: expected a mapping of {kind} names to parameters")
+    grid: list[Component] = []
+    for name, params, here in entries:
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"{here}: expected parameters as a mapping, got {params!r}")
+        params = dict(params)
+        model = params.pop("model", None)
+        if model is not None:
+            if not isinstance(model, Mapping):
+                raise ConfigError(f"{here}.model: expected a mapping of repo_id, quantization, ...")
+            params.update(model)
+        try:
+            cls = known.get(name)
+        except ConfigError as error:
+            raise ConfigError(f"{here}: {error}") from None
+        for point in _axes(params):
+            component = registry.build(cls, point, here)
+            grid.append(Component(name, tuple(sorted(registry.params_of(component).items()))))
+    if not grid:
+        raise ConfigError(f"{where}: the grid is empty; list at least one {kind}")
+    return tuple(dict.fromkeys(grid))  # the same point twice is run once
+
+
+def _check_models(correctors: Sequence[Component], where: str) -> None:
+    """Every (repo, quantization) in the grid must resolve before the sweep starts."""
+    seen = set()
+    for component in correctors:
+        params = component.kwargs
+        if "repo_id" not in params:
+            continue
+        from ocrbench import models
+
+        fields = {k: params[k] for k in models.ModelSpec.__dataclass_fields__ if k in params}
+        spec = models.ModelSpec(**fields)
+        if (spec.repo_id, spec.quantization, spec.model_dir) in seen:
+            continue
+        seen.add((spec.repo_id, spec.quantization, spec.model_dir))
+        try:
+            models.resolve(spec)
+        except OcrbenchError as error:
+            raise ConfigError(f"{where}.{component.name}.model: {error}") from None
+
+
+def load(path: str | Path) -> Spec:
+    """Read and validate a sweep spec; every problem is one ConfigError naming its place."""
+    path = Path(path)
+    try:
+        source = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such sweep spec") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"{path}: is a folder; give the sweep spec file, e.g. sweeps/default.yaml"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+            f"{error.start}); save the sweep spec as UTF-8"
+        ) from None
+    except OSError as error:  # unreadable: permissions, a broken mount, ...
+        raise ConfigError(
+            f"{path}: cannot read the sweep spec ({error.strerror or error})"
+        ) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        at = f" line {mark.line + 1}" if mark else ""
+        # A reader error (a control character) has no `problem` and a two-line str: keep one line.
+        problem = str(getattr(error, "problem", None) or error).splitlines()[0]
+        raise ConfigError(f"{path}:{at} malformed YAML ({problem})") from None
+    if not isinstance(source, Mapping):
+        raise ConfigError(f"{path}: expected a mapping with datasets, engines and correctors")
+    for key in source:
+        if key not in TOP_KEYS:
+            raise ConfigError(
+                f"{path}: unknown key {key!r}{registry.did_you_mean(str(key), TOP_KEYS)}; "
+                f"known: {', '.join(sorted(TOP_KEYS))}"
+            )
+    for key in ("datasets", "engines"):
+        if not source.get(key):
+            raise ConfigError(f"{path}: '{key}' is missing or empty")
+    refs = []
+    for i, item in enumerate(source["datasets"] if isinstance(source["datasets"], list) else []):
+        item = {"path": item} if isinstance(item, str) else item
+        if not isinstance(item, Mapping) or "path" not in item or set(item) - DATASET_KEYS:
+            raise ConfigError(
+                f"{path}: datasets[{i}]: expected a path or {{path, limit, allow_outside}}"
+            )
+        where = (path.parent / str(item["path"])).resolve()
+        if not (where / "manifest.jsonl").is_file():
+            where = Path(str(item["path"])).resolve()  # relative to the working directory instead
+        if not where.is_dir():
+            raise ConfigError(f"{path}: datasets[{i}]: {item['path']} does not exist")
+        limit = item.get("limit")
+        if limit is not None and (not isinstance(limit, int) or limit < 1):
+            raise ConfigError(f"{path}: datasets[{i}].limit must be a positive integer")
+        allow_outside = item.get("allow_outside", False)
+        if not isinstance(allow_outside, bool):
+            raise ConfigError(f"{path}: datasets[{i}].allow_outside must be true or false")
+        refs.append(DatasetRef(where, limit, allow_outside))
+    if not refs:
+        raise ConfigError(f"{path}: 'datasets' must be a list of paths")
+    engines = _components("engine", source["engines"], f"{path}: engines", registry.engines)
+    correctors = _components(
+        "corrector", source.get("correctors") or {"identity": {}}, f"{path}: correctors",
+        registry.correctors,
+    )  # fmt: skip
+    _check_models(correctors, f"{path}: correctors")
+    norm_source = source.get("normalization") or {}
+    if not isinstance(norm_source, Mapping):
+        raise ConfigError(f"{path}: normalization: expected a mapping")
+    norm = registry.build(metrics.Normalization, norm_source, f"{path}: normalization")
+    executor = source.get("executor", "processes")
+    if executor not in ("processes", "dask") and not str(executor).startswith("dask:"):
+        raise ConfigError(f"{path}: executor must be 'processes', 'dask' or 'dask:ADDRESS'")
+    workers = source.get("workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 1):
+        raise ConfigError(f"{path}: workers must be a positive integer")
+    gate = source.get("gate")
+    if gate is not None and not isinstance(gate, Mapping):
+        raise ConfigError(f"{path}: gate: expected a mapping with baseline and tolerance")
+    for key in gate or {}:
+        if key not in GATE_KEYS:
+            raise ConfigError(
+                f"{path}: gate: unknown key {key!r}{registry.did_you_mean(str(key), GATE_KEYS)}"
+            )
+    return Spec(
+        name=str(source.get("name") or path.stem),
+        datasets=tuple(refs),
+        engines=engines,
+        correctors=correctors,
+        normalization=norm,
+        gate=gate,
+        workers=workers,
+        executor=str(executor),
+        source=source,
+        path=path,
+    )

@@ -1,0 +1,81 @@
+"""Processes: a sweep's workers end with it however it is killed, and two runs into one folder at
+once never both write (one finishes, the other says which process holds the folder)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import make_dataset, needs_tesseract
+
+pytestmark = pytest.mark.tesseract
+
+LINES = [f"Invoice {n} Total {n * 7}.50 due" for n in range(12)]
+
+
+def spec_file(tmp_path: Path, dataset: Path) -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"name: procs\ndatasets: [{dataset}]\nengines: {{tesseract: {{psm: [7, 13]}}}}\n"
+                    "correctors: {identity: {}, lexicon: {}}\nworkers: 2\n")  # fmt: skip
+    return spec
+
+
+def sweep_command(spec: Path, out: Path, cache: Path) -> list[str]:
+    return [sys.executable, "-m", "ocrbench.cli", "sweep", str(spec), "--out", str(out),
+            "--cache", str(cache), "--quiet", "--no-report"]  # fmt: skip
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals) -> None:
+    needs_tesseract()
+    dataset = make_dataset(tmp_path / "data", LINES)
+    command = sweep_command(spec_file(tmp_path, dataset), tmp_path / "out", tmp_path / "cache")
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)  # fmt: skip
+    parent = psutil.Process(process.pid)
+    deadline = time.monotonic() + 60
+    workers: list[psutil.Process] = []
+    while len(workers) < 2:  # the pool's two worker processes have started
+        assert process.poll() is None, "the sweep ended before its workers could be killed"
+        assert time.monotonic() < deadline, "no worker processes appeared"
+        workers = [p for p in parent.children() if "tesseract" not in p.name()]
+        time.sleep(0.05)
+    process.send_signal(sig)
+    process.wait(timeout=30)
+    gone, alive = psutil.wait_procs(workers, timeout=10)
+    for survivor in alive:
+        survivor.kill()
+    assert not alive, f"{len(alive)} worker(s) outlived a sweep ended by {sig.name}"
+    if sig == signal.SIGTERM:
+        assert process.returncode == 143
+        assert "Traceback" not in process.stderr.read().decode()  # type: ignore[union-attr]
+
+
+def test_two_sweeps_into_one_folder_at_once(tmp_path: Path) -> None:
+    """Ten times: the same sweep started twice at once into one new folder. One finishes; the
+    other exits at once, naming the process that holds the folder; every row is journaled once."""
+    needs_tesseract()
+    dataset = make_dataset(tmp_path / "data", LINES[:6])
+    spec = spec_file(tmp_path, dataset)
+    for attempt in range(10):
+        out = tmp_path / f"out{attempt}"
+        command = sweep_command(spec, out, tmp_path / f"cache{attempt}")
+        both = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]  # fmt: skip
+        done = [(p.wait(timeout=300), *p.communicate()) for p in both]
+        codes = sorted(code for code, _, _ in done)
+        assert codes == [0, 2], done
+        (refused,) = [err for code, _, err in done if code == 2]
+        assert "in use by another ocrbench run (pid " in refused, refused
+        assert len(refused.strip().splitlines()) == 1, refused
+        rows = [json.loads(line) for line in (out / "rows.jsonl").read_text().splitlines()]
+        keys = [row["row_key"] for row in rows]
+        assert len(rows) == 2 * 2 * 6 and len(set(keys)) == len(keys)
+        assert not [p.name for p in out.iterdir() if p.name.startswith(".tmp-")]

@@ -1,0 +1,177 @@
+"""Run folders: one run at a time, checked writable before any work, and no half-written file
+whatever fails (a second run, a read-only folder, a full disk, a cache that cannot be written)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ocrbench import rundir
+from ocrbench.errors import OcrbenchError
+
+CLI = [sys.executable, "-m", "ocrbench.cli"]
+
+
+def text_dataset(root: Path, n: int = 3) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"s{i}", "ocr": f"Tbe line {i}", "text": f"The line {i}"})
+             for i in range(n)]  # fmt: skip
+    (root / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def ocrbench(*args: str, cache: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ}
+    if cache is not None:
+        env["OCRBENCH_CACHE"] = str(cache)
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def _mount(where: Path, options: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write into (root ignores permission bits: a read-only mount then)."""
+    where = tmp_path / "readonly"
+    if os.geteuid() != 0:
+        where.mkdir()
+        where.chmod(0o555)
+        yield where
+        where.chmod(0o755)
+        return
+    _mount(where, "ro,size=1m")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB filesystem (`mount -t tmpfs -o size=2M tmpfs DIR`) filled up to its last 16 KB: room
+    to start a run, not to finish it."""
+    where = tmp_path / "full"
+    _mount(where, "size=2m")
+    try:
+        filler = where / "filler"
+        with open(filler, "wb", buffering=0) as out:
+            try:
+                while True:
+                    out.write(b"\0" * 4096)
+            except OSError:
+                pass
+        os.truncate(filler, max(0, filler.stat().st_size - 16384))
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+def test_a_second_holder_is_refused_and_named(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with rundir.locked(out):
+        child = subprocess.run(
+            [sys.executable, "-c", "from pathlib import Path; from ocrbench import rundir\n"
+             f"with rundir.locked(Path({str(out)!r})): pass"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert child.returncode != 0
+        assert f"in use by another ocrbench run (pid {os.getpid()})" in child.stderr
+        with rundir.locked(out):  # the same process again: re-entrant
+            pass
+    with rundir.locked(out):  # released
+        pass
+
+
+def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
+    data = text_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    out.write_text("not a folder")
+    line = one_line_error(ocrbench("run", "--dataset", str(data), "--engine", "given", "--out",
+                                   str(out), "--quiet", cache=tmp_path / "c"))  # fmt: skip
+    assert "is a file, not a folder" in line
+
+
+def test_readonly_out_fails_before_any_work(tmp_path: Path, readonly_dir: Path) -> None:
+    data = tmp_path / "images"
+    from conftest import make_dataset
+
+    make_dataset(data, ["Invoice No: 12345"])
+    cache = tmp_path / "c"
+    line = one_line_error(ocrbench("run", "--dataset", str(data), "--engine", "tesseract:psm=7",
+                                   "--out", str(readonly_dir / "run"), "--quiet",
+                                   cache=cache))  # fmt: skip
+    assert "cannot" in line and str(readonly_dir) in line
+    assert not (cache / "ocr").exists(), "OCR ran before the run found it could not write"
+
+
+def test_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path: Path, full_disk: Path) -> None:
+    data = text_dataset(tmp_path / "data", n=40)
+    out = full_disk / "run"
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--corrector", "lexicon",
+                    "--out", str(out), "--quiet", cache=tmp_path / "c")  # fmt: skip
+    line = one_line_error(done)
+    assert "No space left on device" in line
+    left = [p.name for p in full_disk.rglob("*") if p.name.startswith(".tmp-")]
+    assert not left, left
+    assert not (out / "index.html").exists() or (out / "index.html").read_text().endswith(
+        "</html>\n"
+    )
+
+
+def test_sweep_on_a_full_disk_is_one_line(tmp_path: Path, full_disk: Path) -> None:
+    data = text_dataset(tmp_path / "data", n=40)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(f"datasets: [{data}]\nengines: {{given: {{}}}}\nworkers: 1\n")
+    done = ocrbench("sweep", str(spec), "--out", str(full_disk / "run"), "--quiet",
+                    cache=tmp_path / "c")  # fmt: skip
+    assert "No space left on device" in one_line_error(done)
+    assert not [p for p in full_disk.rglob("*") if p.name.startswith(".tmp-")]
+
+
+def test_unwritable_cache_is_a_warning_and_the_run_goes_on(
+    tmp_path: Path, readonly_dir: Path
+) -> None:
+    data = text_dataset(tmp_path / "data")
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--corrector", "lexicon",
+                    "--out", str(tmp_path / "out"), "--quiet", "--no-report",
+                    "--cache", str(readonly_dir / "cache"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    warnings = [line for line in done.stderr.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and "cannot write the cache" in warnings[0], done.stderr
+    assert (tmp_path / "out" / "results.parquet").is_file()
+
+
+def test_replace_atomically_removes_its_temporary_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "index.html"
+    target.write_text("old")
+
+    def half_then_full(temporary: Path) -> None:
+        temporary.write_text("half")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OcrbenchError, match="cannot write .*index.html: No space left on device"):
+        rundir.replace_atomically(target, half_then_full)
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]

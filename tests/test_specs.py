@@ -1,0 +1,102 @@
+"""Reading a sweep spec file: whatever the path holds, a problem is one ConfigError line, and the
+command line prints it as one line, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocrbench.errors import ConfigError
+
+try:  # before specs.py existed the loader lived in sweep.py (tried first: an editable install
+    # can find a newer checkout's specs.py for an older checkout's package)
+    from ocrbench.sweep import load_spec as load  # type: ignore[attr-defined]
+except ImportError:
+    from ocrbench.specs import load
+
+
+@pytest.fixture
+def dataset(tmp_path: Path) -> Path:
+    """A text-only dataset: the `given` engine reads its OCR, so no Tesseract is needed."""
+    root = tmp_path / "data"
+    root.mkdir()
+    sample = {"id": "a", "ocr": "Inv0ice", "text": "Invoice"}
+    (root / "manifest.jsonl").write_text(json.dumps(sample) + "\n")
+    return root
+
+
+def spec_file(tmp_path: Path, dataset: Path, extra: str = "") -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"datasets: [{dataset}]\nengines: {{given: {{}}}}\n{extra}", encoding="utf-8")
+    return path
+
+
+def one_line_error(path: Path, phrase: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load(path)
+    text = str(error.value)
+    assert "\n" not in text and str(path) in text and phrase in text, text
+
+
+def test_a_folder_is_not_a_spec(tmp_path: Path) -> None:
+    one_line_error(tmp_path, "is a folder; give the sweep spec file")
+
+
+def test_a_spec_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("name: caf\u00e9\n".encode("latin-1"))
+    one_line_error(path, "not UTF-8 text (byte 0xe9 at offset 9); save the sweep spec as UTF-8")
+
+
+def test_a_control_character_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bell.yaml"
+    path.write_text("name: a\x07b\n", encoding="utf-8")
+    one_line_error(path, "malformed YAML (unacceptable character #x0007")
+
+
+def test_gate_accepts_allow_missing(tmp_path: Path, dataset: Path) -> None:
+    path = spec_file(tmp_path, dataset, "gate: {baseline: b.json, allow_missing: true}\n")
+    assert load(path).gate == {"baseline": "b.json", "allow_missing": True}
+
+
+def test_a_named_model_folder_that_does_not_exist_fails_at_load(
+    tmp_path: Path, dataset: Path
+) -> None:
+    """Checked before the sweep starts, at its place in the file, and nothing is created (a repo
+    other than the embedded default, so the original code fails without writing 242 MB)."""
+    nowhere = tmp_path / "no-models"
+    path = spec_file(
+        tmp_path,
+        dataset,
+        "correctors:\n  noisy-channel:\n    repo_id: someone/tiny-GGUF\n"
+        f"    model_dir: {nowhere}\n",
+    )
+    one_line_error(path, f"correctors.noisy-channel.model: model folder {nowhere}")
+    with pytest.raises(ConfigError, match="does not exist; create it"):
+        load(path)
+    assert not nowhere.exists()
+
+
+@pytest.mark.parametrize("kind", ["folder", "latin-1"])
+def test_the_cli_prints_one_line(tmp_path: Path, kind: str) -> None:
+    target = tmp_path / "specs"
+    target.mkdir()
+    if kind == "latin-1":
+        target = target / "bad.yaml"
+        target.write_bytes(b"name: \xff\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", "sweep", str(target)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path), "OCRBENCH_CACHE": str(tmp_path / "cache")},
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ocrbench: error: "), done.stderr
