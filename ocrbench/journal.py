@@ -35,12 +35,16 @@ class Journal:
     def __init__(self, path: Path):
         self.path = path
         self.rows: dict[str, dict[str, Any]] = {}
+        self.lines = 0  # lines in the file, rows or not
         try:
             data = path.read_bytes() if path.exists() else b""
         except OSError as error:
             raise OcrbenchError(f"cannot read the journal {path}: {error.strerror}") from None
         for line in data.split(b"\n"):
-            row = _row(line) if line.strip() else None
+            if not line.strip():
+                continue
+            self.lines += 1
+            row = _row(line)
             if row is not None:
                 self.rows.setdefault(row[KEY], row)
         if data and not data.endswith(b"\n"):
@@ -66,10 +70,14 @@ class Journal:
         self._append(b"".join(_line(row) for row in fresh))
         for row in fresh:
             self.rows[row[KEY]] = row
+        self.lines += len(fresh)
 
     def rewrite(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Keep exactly these rows, each once (stale and superseded lines go)."""
+        """Keep exactly these rows, each once (stale, superseded and broken lines go); a journal
+        that holds just them already is left as it is."""
         unique = {row[KEY]: row for row in rows}
+        if self.lines == len(self.rows) and self.rows.keys() == unique.keys():
+            return
         rundir.replace_atomically(
             self.path,
             lambda temporary: temporary.write_bytes(b"".join(map(_line, unique.values()))),

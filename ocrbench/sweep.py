@@ -108,9 +108,13 @@ def dataset_names(roots: Sequence[Path], limits: Sequence[int | None]) -> list[s
         ):
             depth += 1
         names.append(Path(*root.parts[-depth:]).as_posix())
-    return [
+    names = [
         f"{name} (limit {limit or 'none'})" if names.count(name) > 1 else name
         for name, limit in zip(names, limits, strict=True)
+    ]
+    # Still the same (one folder listed twice with the same limit): number them.
+    return [
+        f"{n} #{names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)
     ]
 
 

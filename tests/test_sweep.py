@@ -418,3 +418,24 @@ def test_run_skip_bad_leaves_out_a_sample_its_engine_cannot_read(tmp_path: Path)
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert [s["id"] for s in manifest["skipped"]] == ["pic"] and manifest["dataset"]["samples"] == 3
     assert sorted(results.load(tmp_path / "out")["sample_id"]) == ["s0", "s1", "s2"]
+
+
+def test_dataset_names_are_readable_and_unique() -> None:
+    roots = [
+        Path("/d/a/inv"),
+        Path("/d/b/inv"),
+        Path("/x/c/set"),
+        Path("/y/c/set"),
+        Path("/d/solo"),
+    ]
+    assert sweep.dataset_names(roots, [None] * 5) == [
+        "a/inv",
+        "b/inv",
+        "x/c/set",
+        "y/c/set",
+        "solo",
+    ]
+    same = [Path("/d/inv")] * 3
+    assert sweep.dataset_names(same, [3, None, 3]) == [
+        "inv (limit 3) #1", "inv (limit none)", "inv (limit 3) #2"
+    ]  # fmt: skip
