@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import difflib
+import hashlib
 import html
 import io
 import json
@@ -20,13 +21,20 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ocrbench import results
+from ocrbench import results, rundir
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
     from matplotlib.figure import Figure
 
 BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sample; None: any
 SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
+# Most of a report's cost is in parts drawn from the rows alone: the charts (matplotlib and seven
+# PNGs) and the sample tables' marked differences. They are kept in the run folder, keyed by the
+# rows' content, and made again only when that changes; the rest of the page is always made fresh.
+# Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
+REPORT_CACHE = ".report-cache.json"
+REPORT_FORMAT = 1
+SECTIONS = ("charts", "worst", "hurt")
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -262,7 +270,7 @@ nav a{margin-right:1em}
 """
 
 
-def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, chart_html: str,
+def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: dict[str, str],
           manifest: dict[str, Any]) -> str:  # fmt: skip
     name = html.escape(run_dir.resolve().name)
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
@@ -298,30 +306,85 @@ sample. Text normalisation: {html.escape(norm)}.</p>
 <h2 id="charts">Charts</h2>
 <p class="note">Charts name configurations by what differs between them; the summary has full
 names.</p>
-{chart_html}
+{sections["charts"]}
 <h2 id="worst">Worst samples of the best configuration</h2>
 <p class="note"><del>struck</del>: in the reference, missing here; <ins>green</ins>: wrong here.</p>
-{worst_samples(frame)}
+{sections["worst"]}
 <h2 id="hurt">Samples a corrector made worse</h2>
-{hurt_samples(frame)}
+{sections["hurt"]}
 <h2 id="manifest">Manifest</h2>
 <pre>{html.escape(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))}</pre>
 </body></html>
 """
 
 
+def rows_key(frame: pd.DataFrame) -> str | None:
+    """A digest of everything the kept parts are made from: the rows' columns, their types and
+    every value in order, and the report's format; None where a value cannot be hashed."""
+    try:
+        rows = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    except TypeError:  # a column of lists or dicts: make every part every time
+        return None
+    digest = hashlib.sha256(f"ocrbench report {REPORT_FORMAT}\n".encode())
+    digest.update(json.dumps([[str(c), str(t)] for c, t in frame.dtypes.items()]).encode())
+    digest.update(rows.tobytes())
+    return digest.hexdigest()
+
+
+def _kept_sections(path: Path, key: str) -> dict[str, str] | None:
+    """The parts kept for `key`, or None when the file is missing, unreadable, of another shape
+    or for other rows."""
+    try:
+        entry = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # ValueError covers bad JSON and bad UTF-8
+        return None
+    if not isinstance(entry, dict) or entry.get("key") != key:
+        return None
+    sections = {}
+    for name in SECTIONS:
+        part = entry.get(name)
+        if not isinstance(part, str):
+            return None
+        sections[name] = part
+    return sections
+
+
+def _sections(
+    frame: pd.DataFrame, summary: pd.DataFrame, charts: list[tuple[str, Figure]] | None
+) -> dict[str, str]:
+    charts = default_charts(frame, summary) if charts is None else charts
+    return {
+        "charts": "".join(
+            f"<h3>{html.escape(heading)}</h3>{_png(figure, heading)}" for heading, figure in charts
+        ),
+        "worst": worst_samples(frame),
+        "hurt": hurt_samples(frame),
+    }
+
+
 def render(run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None) -> Path:
-    """Write `index.html` and `summary.md` into a run directory; returns the HTML's path."""
+    """Write `index.html` and `summary.md` into a run directory; returns the HTML's path.
+
+    The default charts and the sample tables are reused from the run folder when the rows have not
+    changed; charts given by the caller are drawn as given and leave what is kept alone."""
     run_dir = Path(run_dir)
     frame = results.load(run_dir)
     manifest = results.load_manifest(run_dir)
     summary = results.summary(frame)
     title = run_dir.resolve().name
-    (run_dir / "summary.md").write_text(summary_markdown(summary, title), encoding="utf-8")
-    charts = charts or default_charts(frame, summary)
-    chart_html = "".join(
-        f"<h3>{html.escape(heading)}</h3>{_png(figure, heading)}" for heading, figure in charts
+    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title))
+    entry = None  # what to keep for the next render, when it was made here
+    if charts is not None:
+        sections = _sections(frame, summary, charts)
+    else:
+        key = rows_key(frame)
+        kept = None if key is None else _kept_sections(run_dir / REPORT_CACHE, key)
+        sections = kept if kept is not None else _sections(frame, summary, None)
+        if key is not None and kept is None:
+            entry = {"key": key, **sections}
+    path = rundir.write_text(
+        run_dir / "index.html", _page(run_dir, frame, summary, sections, manifest)
     )
-    path = run_dir / "index.html"
-    path.write_text(_page(run_dir, frame, summary, chart_html, manifest), encoding="utf-8")
+    if entry is not None:  # last: the page the user asked for comes before a faster next time
+        rundir.write_text(run_dir / REPORT_CACHE, json.dumps(entry))
     return path

@@ -4,7 +4,6 @@ beside it, and the per-configuration summary everything else reads."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -12,25 +11,19 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ocrbench import metrics
+from ocrbench import metrics, rundir
 from ocrbench.errors import OcrbenchError
 
 RESULTS = "results.parquet"
 MANIFEST = "manifest.json"
 
 
-def _replace_atomically(path: Path, write: Any) -> None:
-    temporary = path.with_name(f".tmp-{path.name}")
-    write(temporary)
-    os.replace(temporary, path)
-
-
 def write(out: Path, rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
+    rundir.prepare(out)
     frame = pd.DataFrame(list(rows))
-    _replace_atomically(out / RESULTS, lambda p: frame.to_parquet(p, index=False))
+    rundir.replace_atomically(out / RESULTS, lambda p: frame.to_parquet(p, index=False))
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-    _replace_atomically(out / MANIFEST, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    rundir.write_text(out / MANIFEST, text + "\n")
     return out / RESULTS
 
 

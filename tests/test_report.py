@@ -3,16 +3,21 @@ samples and the manifest; `summary.md` beside it. Fabricated sweeps, then real r
 
 from __future__ import annotations
 
+import errno
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from ocrbench import datasets, report, results
+from ocrbench import datasets, plots, report, results
+from ocrbench.errors import OcrbenchError
 
 from conftest import BUNDLED, needs_tesseract, shared_data
 from test_plots import QWEN, Fake, fabricate, records, sweep_configs
@@ -168,6 +173,212 @@ def test_offload_that_worked_is_not_flagged() -> None:
 def test_diff_marks_missing_and_wrong_characters() -> None:
     assert report.diff_html("Total: 10", "Tota1: 10") == "Tota<del>l</del><ins>1</ins>: 10"
     assert report.diff_html("a<b", "a<b") == "a&lt;b"
+
+
+# --- what a report keeps between renders, and whole files only ------------------------------------
+
+
+def counted_charts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Replace the default charts with one cheap chart, and count how often they are drawn."""
+    drawn: list[int] = []
+
+    def one_chart(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, object]]:
+        drawn.append(len(frame))
+        return [("CER distribution", plots.cer_histogram(frame))]
+
+    monkeypatch.setattr(report, "default_charts", one_chart)
+    return drawn
+
+
+def small_run() -> pd.DataFrame:
+    return fabricate(Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.05), samples=4)
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".tmp-"))
+
+
+def test_the_same_results_reuse_their_charts_and_a_changed_one_draws_them_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = counted_charts(monkeypatch)
+    diffed: list[int] = []  # the sample tables' marked differences cost almost as much
+    real_worst_samples = report.worst_samples
+
+    def worst_samples(frame: pd.DataFrame) -> str:
+        diffed.append(len(frame))
+        return real_worst_samples(frame)
+
+    monkeypatch.setattr(report, "worst_samples", worst_samples)
+    frame = small_run()
+    first = rendered(tmp_path, frame)
+    assert len(drawn) == len(diffed) == 1
+    again = report.render(tmp_path).read_text(encoding="utf-8")
+    assert len(drawn) == 1, "the same results drew their charts again"
+    assert len(diffed) == 1, "the same results marked their differences again"
+    assert again == first
+    best = results.summary(frame)["config"][0]
+    shown = frame[(frame["config"] == best) & (frame["char_edits"] > 0)].index[0]
+    changed = frame.copy()
+    changed.loc[shown, "hypothesis"] = str(changed.loc[shown, "hypothesis"]) + " Edited"
+    page = rendered(tmp_path, changed)
+    assert len(drawn) == len(diffed) == 2, "a changed result reused the old charts"
+    assert page != first and "Edited" in page
+
+
+def test_a_fresh_process_rendering_unchanged_results_does_not_import_matplotlib(
+    tmp_path: Path,
+) -> None:
+    first = rendered(tmp_path, small_run())
+    probe = (
+        "import sys\n"
+        "from ocrbench import report\n"
+        f"report.render({str(tmp_path)!r})\n"
+        "print('matplotlib' in sys.modules)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False", "the charts were drawn again"
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert page == first and len(IMAGE.findall(page)) == CHARTS
+
+
+def test_a_corrupt_report_cache_is_made_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = counted_charts(monkeypatch)
+    first = rendered(tmp_path, small_run())
+    cache = tmp_path / report.REPORT_CACHE
+    key = json.loads(cache.read_text(encoding="utf-8"))["key"]
+    corrupt = [
+        b"\xff\xfe not UTF-8",
+        b'{"key": "cut short',
+        b"[]",
+        json.dumps({"key": key, "charts": "<p>stale</p>", "worst": "", "hurt": 7}).encode(),
+        json.dumps({"key": key, "charts": "<p>stale</p>"}).encode(),
+        json.dumps(
+            {"key": "other rows", "charts": "<p>stale</p>", "worst": "", "hurt": ""}
+        ).encode(),
+    ]
+    for count, content in enumerate(corrupt, start=2):
+        cache.write_bytes(content)
+        page = report.render(tmp_path).read_text(encoding="utf-8")
+        assert len(drawn) == count, content
+        assert page == first
+        report.render(tmp_path)  # the entry was written again: now it is reused
+        assert len(drawn) == count, content
+
+
+def test_charts_given_by_the_caller_are_used_as_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    drawn = counted_charts(monkeypatch)
+    frame = small_run()
+    first = rendered(tmp_path, frame)
+    given = [("Only this chart", plots.pareto(results.summary(frame)))]
+    page = report.render(tmp_path, charts=given).read_text(encoding="utf-8")
+    assert page.count("<img") == 1 and 'alt="Only this chart"' in page
+    assert report.render(tmp_path).read_text(encoding="utf-8") == first
+    assert len(drawn) == 1  # the given charts neither drew nor replaced the kept ones
+
+
+def test_a_full_disk_while_writing_the_page_leaves_the_old_page_and_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counted_charts(monkeypatch)
+    frame = small_run()
+    old = rendered(tmp_path, frame)
+    changed = frame.assign(hypothesis=frame["hypothesis"] + " Edited")
+    results.write(tmp_path, records(changed), {"command": "fabricated"})
+    real_write_text = Path.write_text
+
+    def disk_fills_up(self: Path, data: str, *args: object, **kwargs: object) -> int:
+        if "index.html" not in self.name:
+            return real_write_text(self, data, *args, **kwargs)  # type: ignore[arg-type]
+        real_write_text(self, data[: len(data) // 2], *args, **kwargs)  # type: ignore[arg-type]
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "write_text", disk_fills_up)
+    with pytest.raises(OcrbenchError) as failed:
+        report.render(tmp_path)
+    assert str(failed.value) == f"cannot write {tmp_path / 'index.html'}: No space left on device"
+    assert (tmp_path / "index.html").read_text(encoding="utf-8") == old
+    assert leftovers(tmp_path) == []
+
+
+def test_a_real_full_disk_leaves_no_page_and_no_temporary_file(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    try:
+        mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2M", "tmpfs", str(disk)],
+                                 capture_output=True, text=True)  # fmt: skip
+    except OSError as error:
+        pytest.skip(f"cannot mount a small disk here: {error}")
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small disk here: {mounted.stderr.strip()}")
+    try:
+        results.write(disk, records(small_run()), {"command": "fabricated"})
+        room = os.statvfs(disk)
+        with open(disk / "filler", "wb") as filler:  # leave room for summary.md, not the page
+            filler.write(b"\0" * (room.f_bavail * room.f_frsize - 32 * 1024))
+        with pytest.raises(OcrbenchError, match="index.html: No space left on device"):
+            report.render(disk)
+        assert (disk / "summary.md").is_file()
+        assert not (disk / "index.html").exists()
+        assert leftovers(disk) == []
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+
+
+def test_results_written_at_once_by_two_writers_do_not_collide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frames = [small_run(), fabricate(Fake(noise=0.3), samples=2)]
+    both_hold_a_temporary_file = threading.Barrier(2, timeout=30)
+    real_to_parquet = pd.DataFrame.to_parquet
+
+    def meet(self: pd.DataFrame, path: Path, *args: object, **kwargs: object) -> None:
+        both_hold_a_temporary_file.wait()
+        real_to_parquet(self, path, *args, **kwargs)  # type: ignore[arg-type]
+        both_hold_a_temporary_file.wait()  # both written before either is renamed
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", meet)
+    errors: list[BaseException] = []
+
+    def write(frame: pd.DataFrame) -> None:
+        try:
+            results.write(tmp_path, records(frame), {"rows": len(frame)})
+        except BaseException as error:  # noqa: BLE001 - reported by the test below
+            errors.append(error)
+
+    writers = [threading.Thread(target=write, args=(frame,)) for frame in frames]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()
+    assert errors == []
+    written = results.load(tmp_path)
+    assert any(written.equals(pd.DataFrame(records(frame))) for frame in frames)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_full_disk_while_writing_results_keeps_the_old_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results.write(tmp_path, records(small_run()), {"command": "first"})
+    old = (tmp_path / results.RESULTS).read_bytes()
+
+    def disk_fills_up(self: pd.DataFrame, path: Path, *args: object, **kwargs: object) -> None:
+        Path(path).write_bytes(b"PAR1 half a file")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pd.DataFrame, "to_parquet", disk_fills_up)
+    with pytest.raises(OcrbenchError, match="results.parquet: No space left on device"):
+        results.write(tmp_path, records(small_run()), {"command": "second"})
+    assert (tmp_path / results.RESULTS).read_bytes() == old
+    assert leftovers(tmp_path) == []
 
 
 # --- real runs ------------------------------------------------------------------------------------
