@@ -40,6 +40,9 @@ IMAGES = "images"  # where `convert` places a dataset's images, under its folder
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp")
 FORMATS = ("pairs", "icdar2017")
 SPLITS = ("documents", "lines")
+# The meta key converters fill in with a sample's group (an ICDAR document, a pairs folder), which
+# `ocrbench datasets split` keeps on one side of a train/test split.
+GROUP = "group"
 
 
 @dataclass(frozen=True)
@@ -278,7 +281,8 @@ def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dat
     so the dataset is self-contained and passes `load`'s inside-the-folder check; images with no
     ground truth are listed in the result's `skipped`. "icdar2017": the ICDAR 2017 post-OCR files,
     as a text-only dataset, one sample per document or (`split="lines"`) per line of about 60-120
-    characters.
+    characters. Each sample's `meta.group` says what it belongs with in a train/test split: its
+    folder under `src` ("." at the top) for pairs, its source file (the document) for icdar2017.
     """
     if fmt not in FORMATS:
         raise ConfigError(
@@ -329,7 +333,8 @@ def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]
             text = truth.read_text(encoding="utf-8")
         except UnicodeDecodeError as error:
             raise DatasetError(_not_utf8(truth, error)) from None
-        samples.append(Sample(id=sample_id, text=text, image=image))
+        group = relative.parent.as_posix()  # "." at the top of src
+        samples.append(Sample(id=sample_id, text=text, image=image, meta={GROUP: group}))
     if not samples:
         found = f"{len(images)} images, none with" if images else "no images and no"
         raise DatasetError(
@@ -341,16 +346,17 @@ def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]
     for sample in samples:
         assert sample.image is not None
         target = placed / sample.image.relative_to(src)
-        _place(sample.image, target)
+        place(sample.image, target)
         placed_samples.append(replace(sample, image=target))
     return placed_samples, skipped
 
 
-def _place(source: Path, target: Path) -> None:
+def place(source: Path, target: Path) -> None:
     """Put `source`'s bytes at `target`: a hard link where the filesystem allows, else a copy.
 
-    Made under a temporary name and renamed, so an interrupted convert leaves no half image; a
-    target that already holds the same bytes (a second convert) is left as it is.
+    How `convert` and `splits.write` make datasets that hold their own images. Made under a
+    temporary name and renamed, so an interrupted write leaves no half image; a target that already
+    holds the same bytes (a second convert) is left as it is.
     """
     if target.is_file() and (
         os.path.samefile(source, target) or filecmp.cmp(source, target, shallow=False)
@@ -396,7 +402,12 @@ def _icdar2017(src: Path, split: str) -> list[Sample]:
                 continue  # a piece made only of unknown gold standard
             if split == "documents":
                 samples.append(
-                    Sample(id=doc_id, text=reference, ocr=hypothesis, meta={"source": source})
+                    Sample(
+                        id=doc_id,
+                        text=reference,
+                        ocr=hypothesis,
+                        meta={"source": source, GROUP: source},
+                    )
                 )
             else:
                 samples.append(
@@ -404,7 +415,7 @@ def _icdar2017(src: Path, split: str) -> list[Sample]:
                         id=f"{doc_id}:{number:04d}",
                         text=reference,
                         ocr=hypothesis,
-                        meta={"source": source, "line": number},
+                        meta={"source": source, "line": number, GROUP: source},
                     )
                 )
     if not samples:

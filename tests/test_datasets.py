@@ -323,6 +323,8 @@ def test_pairs_finds_images_with_ground_truth_recursively(tmp_path: Path) -> Non
     converted = datasets.convert("pairs", src, tmp_path / "dest")
     assert [s.id for s in converted.samples] == ["book/line_01.v2", "page"]
     assert [s.text for s in converted.samples] == ["a line", "first page"]
+    # Each sample's folder is its group, which a train/test split keeps on one side.
+    assert [s.meta for s in converted.samples] == [{"group": "book"}, {"group": "."}]
     assert converted.samples[1].image == (tmp_path / "dest" / "images" / "page.png").resolve()
     assert [(s["id"], s["reason"]) for s in converted.skipped] == [
         ("book/orphan", "no orphan.gt.txt")
@@ -354,7 +356,9 @@ def test_pairs_place_the_images_in_dest_so_it_stands_alone(tmp_path: Path) -> No
     for sample in converted.samples:  # hard links: src and dest are on one filesystem
         assert sample.image is not None and sample.image.samefile(src / f"{sample.id}.png")
     # The same ids and content hash as a manifest that points at the images where they were.
-    where_they_were = [Sample(s.id, s.text, src / f"{s.id}.png") for s in converted.samples]
+    where_they_were = [
+        Sample(s.id, s.text, src / f"{s.id}.png", meta=s.meta) for s in converted.samples
+    ]
     datasets.write(tmp_path / "pointing", where_they_were)
     pointing = datasets.load(tmp_path / "pointing", allow_outside=True)
     assert pointing.content_hash() == converted.content_hash()
@@ -438,7 +442,8 @@ def test_icdar2017_drops_unknown_gold_and_padding(tmp_path: Path) -> None:
     (sample,) = converted.samples
     assert sample.id == "eng_monograph/1" and sample.image is None
     assert sample.ocr == "Tbe ct sat, " and sample.text == "The catsat, "
-    assert sample.meta == {"source": "eng_monograph/1.txt"}
+    # The document is the sample's group: a split keeps a document's lines on one side.
+    assert sample.meta == {"source": "eng_monograph/1.txt", "group": "eng_monograph/1.txt"}
 
 
 def test_icdar2017_lines_cut_at_spaces_shared_by_both_sides(tmp_path: Path) -> None:
@@ -455,7 +460,7 @@ def test_icdar2017_lines_cut_at_spaces_shared_by_both_sides(tmp_path: Path) -> N
     assert " ".join(s.ocr or "" for s in lines.samples) == ocr.replace("@", "")
     assert all(datasets.LINE_MIN <= len(t) <= datasets.LINE_MAX for t in texts[:-1])
     assert [s.id for s in lines.samples][:2] == ["doc:0001", "doc:0002"]
-    assert lines.samples[1].meta == {"source": "doc.txt", "line": 2}
+    assert lines.samples[1].meta == {"source": "doc.txt", "line": 2, "group": "doc.txt"}
 
 
 def test_icdar2017_rejects_a_file_of_another_shape(tmp_path: Path) -> None:

@@ -1,0 +1,172 @@
+"""Train/test splits: the same seed gives the same split, a group never straddles it, each part is
+a dataset of its own holding the same image files, and bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ocrbench import datasets, splits
+from ocrbench.errors import ConfigError, OcrbenchError
+from ocrbench.types import Sample
+
+from conftest import make_dataset, shared_data
+
+
+def grouped_dataset(root: Path, groups: int = 10, per_group: int = 4) -> Path:
+    """A text-only dataset whose samples come in groups of `per_group` (meta.group, meta.book)."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [
+        json.dumps({"id": f"g{g}-{i}", "ocr": f"0cr {g} {i}", "text": f"ocr {g} {i}",
+                    "meta": {"group": f"doc{g}", "book": f"book{g % 2}"}})
+        for g in range(groups) for i in range(per_group)
+    ]  # fmt: skip
+    (root / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    return root
+
+
+def manifest(part: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in (part / "manifest.jsonl").read_text().splitlines()]
+
+
+def assert_groups_whole(train: Path, test: Path, key: str = "group") -> None:
+    sides = [{str(s.meta[key]) for s in datasets.load(part).samples} for part in (train, test)]
+    assert sides[0] and sides[1] and not sides[0] & sides[1]
+
+
+def test_the_same_seed_gives_the_same_split_and_groups_stay_whole(tmp_path: Path) -> None:
+    src = grouped_dataset(tmp_path / "src")
+    one = splits.write(src, tmp_path / "one", test=0.3, seed=7)
+    two = splits.write(src, tmp_path / "two", test=0.3, seed=7)
+    assert two == splits.Split(one.group_by, *(
+        splits.Part(tmp_path / "two" / name, part.samples, part.groups)
+        for name, part in (("train", one.train), ("test", one.test))
+    ))  # fmt: skip
+    assert one.group_by == "meta.group" and (one.train.groups, one.test.groups) == (7, 3)
+    assert (one.train.samples, one.test.samples) == (28, 12)
+    for part in splits.PARTS:
+        assert manifest(tmp_path / "one" / part) == manifest(tmp_path / "two" / part)
+    assert_groups_whole(tmp_path / "one" / "train", tmp_path / "one" / "test")
+    # Every sample once, with its texts and meta, in the source's order.
+    parts = [datasets.load(tmp_path / "one" / part).samples for part in splits.PARTS]
+    everything = {s.id: s for s in datasets.load(src).samples}
+    assert sorted(s.id for part in parts for s in part) == sorted(everything)
+    assert all(s == everything[s.id] for part in parts for s in part)
+    others = [splits.write(src, tmp_path / f"s{seed}", test=0.3, seed=seed) for seed in range(3)]
+    assert (
+        len({json.dumps(manifest(o.test.root)) for o in others}) > 1
+    )  # another seed, another split
+
+
+def test_group_by_another_key_and_by_sample(tmp_path: Path) -> None:
+    src = grouped_dataset(tmp_path / "src")
+    by_book = splits.write(src, tmp_path / "books", test=0.5, seed=0, group_by="meta.book")
+    assert by_book.group_by == "meta.book" and by_book.test.groups == by_book.train.groups == 1
+    assert_groups_whole(by_book.train.root, by_book.test.root, "book")
+    samples = [Sample(f"s{i}", "t", ocr="o") for i in range(10)]
+    assert splits.default_group_by(samples) is None
+    train, test = splits.assign(samples, 0.3, 0, None)
+    assert (len(train), len(test)) == (7, 3)
+
+
+def test_images_are_the_same_files_placed_inside_each_part(tmp_path: Path) -> None:
+    src = make_dataset(tmp_path / "src", [f"line {i}" for i in range(6)])
+    done = splits.write(src, tmp_path / "split", test=0.5, seed=1)
+    assert done.group_by is None  # no meta.group: each sample alone
+    for part in (done.train.root, done.test.root):
+        for sample in datasets.load(part).samples:  # loads: the images are inside the part
+            assert sample.image is not None and sample.image.is_relative_to(part)
+            assert os.path.samefile(sample.image, src / sample.image.name)  # a hard link
+        assert all(not str(s["image"]).startswith("..") for s in manifest(part))
+
+
+def test_pairs_and_icdar_record_a_group_that_the_split_uses(tmp_path: Path) -> None:
+    src = tmp_path / "pairs"
+    for folder in ("a", "b", "c"):
+        make_dataset(src / folder, [f"{folder} one", f"{folder} two"])
+        for i in range(2):
+            (src / folder / f"line{i}.gt.txt").write_text(f"{folder} {i}")
+            (src / folder / "manifest.jsonl").unlink(missing_ok=True)
+    converted = datasets.convert("pairs", src, tmp_path / "converted")
+    assert {s.meta["group"] for s in converted.samples} == {"a", "b", "c"}
+    done = splits.write(tmp_path / "converted", tmp_path / "split", test=0.3, seed=0)
+    assert done.group_by == "meta.group" and done.test.groups == 1 and done.test.samples == 2
+    assert_groups_whole(done.train.root, done.test.root)
+
+
+def test_real_icdar_lines_split_by_document(tmp_path: Path) -> None:
+    src = shared_data("icdar2017-eng")
+    lines = datasets.convert("icdar2017", src, tmp_path / "lines", split="lines")
+    documents = Counter(s.meta["source"] for s in lines.samples)
+    assert len(documents) > 10 and max(documents.values()) > 1  # many lines per document
+    one = splits.write(tmp_path / "lines", tmp_path / "one", test=0.3, seed=0)
+    two = splits.write(tmp_path / "lines", tmp_path / "two", test=0.3, seed=0)
+    assert (two.train.samples, two.test.samples) == (one.train.samples, one.test.samples)
+    assert (tmp_path / "one" / "test" / "manifest.jsonl").read_bytes() == (
+        tmp_path / "two" / "test" / "manifest.jsonl"
+    ).read_bytes()
+    assert one.train.samples + one.test.samples == len(lines.samples)
+    assert one.train.groups + one.test.groups == len(documents)
+    assert 0.25 < one.test.samples / len(lines.samples) < 0.35
+    assert_groups_whole(one.train.root, one.test.root, "source")
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocrbench.cli", "datasets", "split", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_the_command_prints_each_part_and_how_it_grouped(tmp_path: Path) -> None:
+    src = grouped_dataset(tmp_path / "src")
+    done = cli(str(src), str(tmp_path / "split"), "--test", "0.3", "--seed", "7")
+    assert done.returncode == 0, done.stderr
+    assert "grouped by meta.group (every sample has one)" in done.stdout
+    assert "train: 28 samples, 7 groups" in done.stdout
+    assert "test: 12 samples, 3 groups" in done.stdout
+    plain = make_dataset(tmp_path / "plain", ["a", "b", "c"])
+    done = cli(str(plain), str(tmp_path / "plain-split"))
+    assert done.returncode == 0 and "grouped by sample (not every sample has meta.group)" in (
+        done.stdout
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (["--group-by", "meta.chapter"], "no sample has meta.chapter to group by (their meta keys: "
+         "meta.book, meta.group)"),
+        (["--test", "1.5"], "the test share must be between 0 and 1"),
+        (["--test", "0"], "the test share must be between 0 and 1"),
+        (["--group-by", "meta.constant"], "a split needs at least two groups"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line(extra: list[str], phrase: str, tmp_path: Path) -> None:
+    src = grouped_dataset(tmp_path / "src")
+    if "meta.constant" in extra:
+        lines = [json.loads(line) for line in (src / "manifest.jsonl").read_text().splitlines()]
+        for line in lines:
+            line["meta"]["constant"] = "x"
+        (src / "manifest.jsonl").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    done = cli(str(src), str(tmp_path / "split"), *extra)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and phrase in done.stderr, done.stderr
+    assert not (tmp_path / "split").exists()  # nothing written
+
+
+def test_a_dest_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    src = grouped_dataset(tmp_path / "src")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(OcrbenchError, match="is a file, not a folder"):
+        splits.write(src, tmp_path / "file", test=0.3, seed=0)
+    done = cli(str(src), str(tmp_path / "file" / "split"))  # under a file: even root cannot
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "cannot write the split into" in done.stderr and "Not a directory" in done.stderr
+    source = grouped_dataset(tmp_path / "data" / "train")
+    with pytest.raises(ConfigError, match="would overwrite the source"):
+        splits.write(source, tmp_path / "data", test=0.3, seed=0)
