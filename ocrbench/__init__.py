@@ -35,10 +35,15 @@ __all__ = [
     "report",
     "results",
     "run",
+    "splits",
     "sweep",
+    "training",
 ]
 
-_LAZY = {"datasets", "gate", "metrics", "models", "plots", "report", "results", "run", "sweep"}
+_LAZY = {
+    "datasets", "gate", "metrics", "models", "plots", "report", "results", "run", "splits", "sweep",
+    "training",
+}  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

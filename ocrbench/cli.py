@@ -45,35 +45,71 @@ def _normalization(args: argparse.Namespace) -> Any:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ocrbench import datasets, models, provenance, report, results, run, rundir
+    from ocrbench import datasets, models, provenance, report, results, run, rundir, training
     from ocrbench.registry import correctors, engines, params_of
 
     engine = engines.from_spec(args.engine)
     corrector = correctors.from_spec(args.corrector)
+    if args.allow_overlap and not args.train:
+        raise OcrbenchError("--allow-overlap applies to a training set: give --train DIR too")
     out = Path(args.out)
     with rundir.locked(out):  # writable, and ours alone, before any work
+        train = None
+        if args.train:
+            train = training.load(
+                args.train, skip_bad=args.skip_bad, allow_outside=args.allow_outside
+            )
         dataset = datasets.load(
             args.dataset, skip_bad=args.skip_bad, limit=args.limit, allow_outside=args.allow_outside
         )
-        for skipped in dataset.skipped:
-            print(f"skipped: line {skipped.get('line')}: {skipped.get('reason')}", file=sys.stderr)
+        for where, bad in (
+            ("", dataset.skipped),
+            ("training set: ", train.skipped if train else ()),
+        ):
+            for skipped in bad:
+                print(f"skipped: {where}line {skipped.get('line')}: {skipped.get('reason')}",
+                      file=sys.stderr)  # fmt: skip
+        if train is not None and not args.allow_overlap:
+            training.check_overlap(train, dataset, "pass --allow-overlap")
         cache, norm, counts = _cache(args), _normalization(args), run.Counts()
         unreadable: list[dict[str, Any]] = []
+        unread_training: list[dict[str, Any]] = []
         start = time.perf_counter()
+        used, applied, learned = corrector, None, None
         try:
+            if train is not None:
+                used, applied, learned = training.prepare(
+                    train, engine, corrector, cache=cache, counts=counts,
+                    skipped=unread_training if args.skip_bad else None,
+                )  # fmt: skip
             rows = run.run(
-                dataset, engine, corrector, cache=cache, norm=norm, counts=counts,
+                dataset, engine, used, cache=cache, norm=norm, counts=counts,
                 progress=not args.quiet, skipped=unreadable if args.skip_bad else None,
+                training=applied,
             )  # fmt: skip
         finally:
-            close = getattr(corrector, "close", None)
-            if close is not None:
-                close()
+            for component in {id(c): c for c in (used, corrector)}.values():
+                close = getattr(component, "close", None)
+                if close is not None:
+                    close()
         seconds = time.perf_counter() - start
+        for skipped in unread_training:
+            print(f"skipped: {skipped['reason']}", file=sys.stderr)
         for skipped in unreadable:
             print(f"skipped: {skipped['reason']}", file=sys.stderr)
         if not rows:
             raise OcrbenchError(f"no sample of {dataset.root} could be read; nothing to report")
+        learning = {}  # what the manifest says of the training set, when there was one
+        if train is not None and applied is not None:
+            learning["training"] = [
+                {
+                    **applied.train.record(),
+                    "dataset": dataset.name,
+                    "skipped": [*train.skipped, *unread_training],
+                }
+            ]
+            learning["fits"] = [training.record(applied, dataset.name, rows[0]["config_id"],
+                                                rows[0]["config"], learned)]  # fmt: skip
         manifest = provenance.manifest(
             dataset={"path": str(dataset.root.resolve()), "name": dataset.name,
                      "sha256": dataset.content_hash(), "samples": len(rows)},
@@ -85,8 +121,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             skipped=[*dataset.skipped, *unreadable],
             work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
                   "corrections_run": counts.correct_run,
-                  "corrections_cached": counts.correct_cached, "wall_seconds": round(seconds, 3)},
+                  "corrections_cached": counts.correct_cached, "fits_run": counts.fit_run,
+                  "fits_cached": counts.fit_cached, "wall_seconds": round(seconds, 3)},
             cache=str(cache.root) if cache.root else None,
+            **learning,
         )  # fmt: skip
         results.write(out, rows, manifest)
         summary = results.summary(results.load(out))
@@ -105,6 +143,25 @@ def cmd_convert(args: argparse.Namespace) -> int:
     print(f"wrote {len(dataset.samples)} samples to {dataset.root / 'manifest.jsonl'}")
     if dataset.skipped:
         print(f"skipped {len(dataset.skipped)} images with no NAME.gt.txt", file=sys.stderr)
+    return 0
+
+
+def cmd_split(args: argparse.Namespace) -> int:
+    from ocrbench import splits
+
+    done = splits.write(
+        Path(args.src), Path(args.dest), test=args.test, seed=args.seed, group_by=args.group_by,
+        allow_outside=args.allow_outside,
+    )  # fmt: skip
+    if done.group_by is None:
+        print(f"grouped by sample (not every sample has meta.{splits.GROUP})")
+    elif args.group_by is None:
+        print(f"grouped by meta.{splits.GROUP} (every sample has one)")
+    else:
+        print(f"grouped by {done.group_by}")
+    for name, part in (("train", done.train), ("test", done.test)):
+        print(f"{name}: {part.samples} samples, {part.groups} groups -> {part.root}")
+    print(f"(--test {args.test:g} --seed {args.seed}: the same arguments give the same split)")
     return 0
 
 
@@ -132,10 +189,12 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         summary = results.summary(results.load(out))
         print(report.summary_table(summary).to_string(index=False))
         work = manifest["work"]
+        fits = work["fits_cached"] + work["fits_run"]
         print(
             f"OCR: {work['ocr_cached']} cached, {work['ocr_run']} run; corrections: "
             f"{work['corrections_cached']} cached, {work['corrections_run']} run; "
-            f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
+            + (f"fits: {work['fits_cached']} cached, {work['fits_run']} run; " if fits else "")
+            + f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
         )
         print(f"results: {out / results.RESULTS}")
         if not args.no_report:
@@ -292,13 +351,23 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read images outside the dataset folder (.., absolute paths, symlinks out of it)",
     )
+    run.add_argument(
+        "--train",
+        metavar="DIR",
+        help="a training dataset the corrector learns from first (read by the same engine)",
+    )
+    run.add_argument(
+        "--allow-overlap",
+        action="store_true",
+        help="train even on data the test set also holds (refused by default)",
+    )
     run.add_argument("--no-report", action="store_true", help="skip index.html")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_cache_options(run)
     _add_normalization_options(run)
     run.set_defaults(handler=cmd_run)
 
-    data = commands.add_parser("datasets", help="convert or generate datasets")
+    data = commands.add_parser("datasets", help="convert, split or generate datasets")
     data_commands = data.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     data_commands.required = True
     convert = data_commands.add_parser("convert", help="turn a known layout into a dataset")
@@ -312,6 +381,29 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("src")
     convert.add_argument("dest")
     convert.set_defaults(handler=cmd_convert)
+    split = data_commands.add_parser(
+        "split", help="split a dataset into DEST/train and DEST/test, groups kept whole"
+    )
+    split.add_argument("src", help="the dataset folder to split")
+    split.add_argument("dest", help="where train/ and test/ go")
+    split.add_argument(
+        "--test", type=float, default=0.3, help="the test part's share of the samples (default 0.3)"
+    )
+    split.add_argument(
+        "--seed", type=int, default=0, help="the same seed, the same split (default 0)"
+    )
+    split.add_argument(
+        "--group-by",
+        metavar="meta.KEY",
+        help="samples with the same meta.KEY stay on one side (default: meta.group where every "
+        "sample has it, else each sample alone)",
+    )
+    split.add_argument(
+        "--allow-outside",
+        action="store_true",
+        help="the source's images may lie outside its folder",
+    )
+    split.set_defaults(handler=cmd_split)
     synth = data_commands.add_parser("synth", help="render synthetic invoices and receipts")
     synth.add_argument("--n", type=int, default=48, help="pages (default 48)")
     synth.add_argument("--seed", type=int, default=2026)

@@ -4,6 +4,10 @@ manifest; no external URL at all) and `summary.md` for a README or a pull reques
 
 Everything that comes from data (sample ids, texts, configuration names, the manifest) is
 HTML-escaped.
+
+A run with a training set also shows what each corrector learned from it (the manifest's `fits`:
+the most frequent confusions, OCR -> truth, with their counts and costs) and how often each was
+used in this run's corrections (found in the rows' `changes`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ import html
 import io
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from rapidfuzz.distance import Levenshtein
 
 from ocrbench import results, rundir
 
@@ -35,6 +41,7 @@ SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document 
 REPORT_CACHE = ".report-cache.json"
 REPORT_FORMAT = 1
 SECTIONS = ("charts", "worst", "hurt")
+CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned
 
 
 def _number(value: Any, digits: int = 4) -> str:
@@ -243,6 +250,133 @@ def hurt_samples(frame: pd.DataFrame, n: int = 10) -> str:
     return _sample_rows(top.head(n))
 
 
+def _edited_spans(before: str, after: str) -> list[tuple[int, int, int, int]]:
+    """Where `after` differs from `before`, character by character: (i1, i2, j1, j2) per edited
+    span, neighbouring edits joined ("cl" -> "d" is one span, not a replace and a delete)."""
+    spans: list[tuple[int, int, int, int]] = []
+    for op in Levenshtein.opcodes(before, after):
+        if op.tag == "equal":
+            continue
+        if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
+            i1, _, j1, _ = spans[-1]
+            spans[-1] = (i1, op.src_end, j1, op.dest_end)
+        else:
+            spans.append((op.src_start, op.src_end, op.dest_start, op.dest_end))
+    return spans
+
+
+def _uses(before: str, after: str, span: tuple[int, int, int, int], ocr: str, truth: str) -> bool:
+    """Whether an edited span is the confusion ocr -> truth undone: the confusion less what its two
+    sides share at the start and the end ("tb" -> "th" edits "b" -> "h" after a "t")."""
+    lead = len(os.path.commonprefix([ocr, truth]))
+    tail = len(os.path.commonprefix([ocr[lead:][::-1], truth[lead:][::-1]]))
+    i1, i2, j1, j2 = span
+    return (
+        before[i1:i2] == ocr[lead : len(ocr) - tail]
+        and after[j1:j2] == truth[lead : len(truth) - tail]
+        and i1 >= lead
+        and before[i1 - lead : i1] == ocr[:lead]
+        and before[i2 : i2 + tail] == ocr[len(ocr) - tail :]
+    )
+
+
+def confusions_used(changes: Sequence[Any], confusions: Sequence[tuple[str, str]]) -> list[int]:
+    """How often each learned confusion (ocr, truth) was undone in these rows' changes (each row's
+    JSON list of [before, after] word pairs)."""
+    used = [0] * len(confusions)
+    for listed in changes:
+        try:
+            pairs = json.loads(listed) if isinstance(listed, str) else []
+        except ValueError:
+            continue
+        for pair in pairs if isinstance(pairs, list) else []:
+            if not (
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
+            ):
+                continue
+            before, after = pair
+            for span in _edited_spans(before, after):
+                for k, (ocr, truth) in enumerate(confusions):
+                    if ocr != truth and _uses(before, after, span, ocr, truth):
+                        used[k] += 1
+    return used
+
+
+def _characters(text: Any) -> str:
+    """A confusion's side, escaped, with spaces visible and nothing said as such."""
+    text = str(text)
+    if not text:
+        return '<span class="note">nothing</span>'
+    return f"<code>{html.escape(text.replace(' ', '␣'))}</code>"
+
+
+def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
+    """The training sets, and per trained configuration what it learned and used; "" when the run
+    had no training set."""
+    trainings = [t for t in manifest.get("training") or [] if isinstance(t, dict)]
+    fits = [f for f in manifest.get("fits") or [] if isinstance(f, dict)]
+    if not trainings and not fits:
+        return ""
+    sets = "".join(
+        f"<tr><td>{html.escape(str(t.get('dataset', '')))}</td>"
+        f"<td>{html.escape(str(t.get('path', '')))}</td>"
+        f"<td>{html.escape(str(t.get('samples', '')))}</td>"
+        f"<td><code>{html.escape(str(t.get('sha256', '')))}</code></td></tr>"
+        for t in trainings
+    )
+    parts = [
+        "<table><tr><th>test dataset</th><th>training set</th><th>samples</th><th>sha256</th></tr>"
+        f"{sets}</table>"
+    ]
+    untrained = sorted({str(f.get("config", "")) for f in fits if not f.get("trained")})
+    if untrained:
+        parts.append(
+            '<p class="note">Learned nothing from it (these correctors do not learn): '
+            + ", ".join(html.escape(name) for name in untrained)
+            + ".</p>"
+        )
+    for fit in fits:
+        learned = fit.get("learned")
+        if not fit.get("trained") or not isinstance(learned, dict):
+            continue
+        listed = [c for c in learned.get("confusions") or [] if isinstance(c, dict)]
+        shown = listed[:CONFUSIONS_SHOWN]
+        rows = frame[
+            (frame["dataset"].astype(str) == str(fit.get("dataset")))
+            & (frame["config_id"].astype(str) == str(fit.get("config_id")))
+        ]
+        pairs = [(str(c.get("ocr", "")), str(c.get("truth", ""))) for c in shown]
+        used = confusions_used(list(rows["changes"]) if "changes" in rows else [], pairs)
+        table = "".join(
+            f"<tr><td>{_characters(ocr)}</td><td>{_characters(truth)}</td>"
+            f"<td>{html.escape(str(c.get('count', '')))}</td>"
+            f"<td>{html.escape(_number(c.get('cost'), 2) if _numeric(c.get('cost')) else '')}</td>"
+            f"<td>{n}</td></tr>"
+            for (ocr, truth), c, n in zip(pairs, shown, used, strict=True)
+        )
+        note = (
+            f"Learned from {html.escape(str(learned.get('pairs', '?')))} (OCR, reference) pairs; "
+            f"{html.escape(str(learned.get('vocabulary', '?')))} words of vocabulary; "
+            f"{len(listed)} confusions, the {len(shown)} most frequent below. <em>used</em>: how "
+            f"often a correction in this run's {len(rows)} rows undid it."
+        )
+        parts.append(
+            f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
+            f'{html.escape(str(fit.get("config", "")))}</h3><p class="note">{note}</p>'
+            + (
+                "<table><tr><th>OCR</th><th>truth</th><th>count</th><th>cost</th><th>used</th>"
+                f"</tr>{table}</table>"
+                if shown
+                else '<p class="note">It learned no confusion.</p>'
+            )
+        )
+    return "".join(parts)
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, Figure]]:
     from ocrbench import plots
 
@@ -272,6 +406,13 @@ nav a{margin-right:1em}
 
 def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: dict[str, str],
           manifest: dict[str, Any]) -> str:  # fmt: skip
+    learned = learned_section(frame, manifest)
+    if learned:
+        learned = (
+            '<h2 id="learned">What the correctors learned</h2>\n<p class="note">From the '
+            "training set: what its OCR got wrong most often (OCR → truth), how often, the cost "
+            f"the corrector gives it, and how often it was used here.</p>\n{learned}\n"
+        )
     name = html.escape(run_dir.resolve().name)
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
@@ -293,7 +434,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
 <h1>ocrbench report: {name}</h1>
 <nav><a href="#summary">Summary</a><a href="#budgets">Time budgets</a>
 <a href="#charts">Charts</a><a href="#worst">Worst samples</a><a href="#hurt">Made worse</a>
-<a href="#manifest">Manifest</a></nav>
+{'<a href="#learned">Learned</a>' if learned else ""}<a href="#manifest">Manifest</a></nav>
 <p class="note">Corpus CER = total character edits / total reference characters (not a mean of
 per-sample rates), with a 95% bootstrap interval over samples. Seconds are OCR + correction per
 sample. Text normalisation: {html.escape(norm)}.</p>
@@ -312,7 +453,7 @@ names.</p>
 {sections["worst"]}
 <h2 id="hurt">Samples a corrector made worse</h2>
 {sections["hurt"]}
-<h2 id="manifest">Manifest</h2>
+{learned}<h2 id="manifest">Manifest</h2>
 <pre>{html.escape(json.dumps(manifest, indent=2, ensure_ascii=False, default=str))}</pre>
 </body></html>
 """

@@ -22,6 +22,7 @@ from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine, read
 from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.registry import params_of
+from ocrbench.training import UNTRAINED, Applied, row_components
 from ocrbench.types import Correction, OcrResult, Sample
 
 
@@ -33,15 +34,20 @@ class Counts:
     ocr_cached: int = 0
     correct_run: int = 0
     correct_cached: int = 0
+    fit_run: int = 0
+    fit_cached: int = 0
 
     def add(self, other: Counts) -> None:
-        for name in ("ocr_run", "ocr_cached", "correct_run", "correct_cached"):
+        for name in ("ocr_run", "ocr_cached", "correct_run", "correct_cached", "fit_run",
+                     "fit_cached"):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def describe(self) -> str:
         text = f"OCR: {self.ocr_cached} cached, {self.ocr_run} run"
         if self.correct_run or self.correct_cached:
             text += f"; corrections: {self.correct_cached} cached, {self.correct_run} run"
+        if self.fit_run or self.fit_cached:
+            text += f"; fits: {self.fit_cached} cached, {self.fit_run} run"
         return text
 
 
@@ -109,27 +115,36 @@ def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Co
 
 
 def config_id(
-    engine: str, engine_params: dict[str, Any], corrector: str, corrector_params: dict[str, Any]
+    engine: str,
+    engine_params: dict[str, Any],
+    corrector: str,
+    corrector_params: dict[str, Any],
+    trained: bool = False,
 ) -> str:
     """A short stable id for an (engine, corrector) configuration, used by baselines and charts.
 
     Only parameters that differ from their defaults count, so a parameter added later (with a
-    default) leaves every id, and the baselines that use them, as they were."""
-    return key(
+    default) leaves every id, and the baselines that use them, as they were. A corrector that
+    learned from a training set is another configuration; untrained ids are as they were."""
+    parts: list[Any] = [
         engine,
         _changed(engine_params, _defaults(registry.engines, engine)),
         corrector,
         _changed(corrector_params, _defaults(registry.correctors, corrector)),
-    )[:12]
+    ]
+    return key(*parts, *(["trained"] if trained else []))[:12]
 
 
-def label(engine: Step, corrector: Step) -> str:
-    """A human name for a configuration: the parameters that differ from their defaults."""
+def label(engine: Step, corrector: Step, trained: bool = False) -> str:
+    """A human name for a configuration: the parameters that differ from their defaults, and
+    "trained" before a corrector that learned from a training set."""
     parts = []
     for step in (engine, corrector):
         changed = _changed(step.params, _defaults_of(type(step.component)))
         args = ",".join(f"{k}={v}" for k, v in changed.items())
         parts.append(step.component.name + (f"({args})" if args else ""))
+    if trained:
+        parts[1] = f"trained {parts[1]}"
     return " + ".join(parts)
 
 
@@ -169,11 +184,14 @@ def run(
     progress: bool = True,
     counts: Counts | None = None,
     skipped: list[dict[str, Any]] | None = None,
+    training: Applied | None = None,
 ) -> list[dict[str, Any]]:
-    """Run one configuration over every sample and return its rows."""
+    """Run one configuration over every sample and return its rows.
+
+    `training`: the training set `corrector` was fitted on (`training.prepare` makes both)."""
     return list(
         iter_rows(dataset, engine, corrector, cache=cache, norm=norm, progress=progress,
-                  counts=counts, skipped=skipped)
+                  counts=counts, skipped=skipped, training=training)
     )  # fmt: skip
 
 
@@ -189,17 +207,21 @@ def iter_rows(
     samples: Iterable[Sample] | None = None,
     ocr_results: Mapping[str, OcrResult] | None = None,
     skipped: list[dict[str, Any]] | None = None,
+    training: Applied | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Rows one at a time, so a caller can store each as soon as it exists.
 
     `ocr_results` (sample id -> result) are used as they are, not read again. With `skipped` (a
     list), a sample whose OCR fails is recorded there and left out; without it, it ends the run.
+    `training` is the training set the corrector was given, recorded in each row and its key.
     """
     norm = norm or metrics.Normalization()
     counts = counts if counts is not None else Counts()
     engine_step, corrector_step = Step(engine), Step(corrector or Identity())
     todo = list(dataset.samples if samples is None else samples)
-    bar = tqdm(todo, desc=label(engine_step, corrector_step), unit="sample", disable=not progress)
+    trained = training is not None and training.trained
+    bar = tqdm(todo, desc=label(engine_step, corrector_step, trained), unit="sample",
+               disable=not progress)  # fmt: skip
     for sample in bar:
         ocr = (ocr_results or {}).get(sample.id)
         if ocr is None:
@@ -211,7 +233,9 @@ def iter_rows(
                 skipped.append({"id": sample.id, "reason": str(error), "phase": "ocr"})
                 continue
         correction = correct(corrector_step, ocr, cache, counts)
-        yield make_row(dataset, sample, engine_step, corrector_step, ocr, correction, norm)
+        yield make_row(
+            dataset, sample, engine_step, corrector_step, ocr, correction, norm, training
+        )
 
 
 def make_row(
@@ -222,22 +246,27 @@ def make_row(
     ocr: OcrResult,
     correction: Correction,
     norm: metrics.Normalization,
+    training: Applied | None = None,
 ) -> dict[str, Any]:
     raw = metrics.score(sample.text, ocr.text, norm)
     final = metrics.score(sample.text, correction.text, norm)
     effect = metrics.word_effect(sample.text, ocr.text, correction.text, norm)
     model = {k: corrector.params.get(k) for k in ("repo_id", "quantization")}
     effective = getattr(corrector.component, "effective_gpu_layers", None)
+    components = row_components(engine.identity, corrector.identity, training)
+    trained = training is not None and training.trained
     return {
         "dataset": dataset.name,
         "sample_id": sample.id,
-        "row_key": rowkey.row_key(
-            str(dataset.root), sample, [engine.identity, corrector.identity], norm.name()
-        ),
+        "row_key": rowkey.row_key(str(dataset.root), sample, components, norm.name()),
         "config_id": config_id(
-            engine.component.name, engine.params, corrector.component.name, corrector.params
-        ),
-        "config": label(engine, corrector),
+            engine.component.name,
+            engine.params,
+            corrector.component.name,
+            corrector.params,
+            trained,
+        ),  # fmt: skip
+        "config": label(engine, corrector, trained),
         "engine": engine.component.name,
         "params": json.dumps(engine.params, sort_keys=True),
         "engine_version": engine.version,
@@ -269,4 +298,5 @@ def make_row(
         "preference": effect.preference,
         "rejected": correction.rejected,
         "changes": json.dumps(correction.changes, ensure_ascii=False),
+        **(UNTRAINED if training is None else training.columns()),
     }

@@ -43,7 +43,7 @@ class Component:
         return dict(self.params)
 
 
-DATASET_KEYS = {"path", "limit", "allow_outside"}
+DATASET_KEYS = {"path", "limit", "allow_outside", "train", "allow_overlap"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,8 @@ class DatasetRef:
     path: Path
     limit: int | None = None
     allow_outside: bool = False  # images may lie outside the folder (datasets.load's option)
+    train: Path | None = None  # a training set the correctors learn from (`training.py`)
+    allow_overlap: bool = False  # the training set may hold test data
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,15 @@ def _check_models(correctors: Sequence[Component], where: str) -> None:
             raise ConfigError(f"{where}.{component.name}.model: {error}") from None
 
 
+def _folder(spec: Path, given: Any) -> Path:
+    """A dataset folder named in a spec: relative to the spec, else to the working directory."""
+    beside = (spec.parent / str(given)).resolve()
+    here = Path(str(given)).resolve()
+    if (beside / "manifest.jsonl").is_file() or not here.is_dir():
+        return beside
+    return here
+
+
 def load(path: str | Path) -> Spec:
     """Read and validate a sweep spec; every problem is one ConfigError naming its place."""
     path = Path(path)
@@ -179,20 +190,27 @@ def load(path: str | Path) -> Spec:
         item = {"path": item} if isinstance(item, str) else item
         if not isinstance(item, Mapping) or "path" not in item or set(item) - DATASET_KEYS:
             raise ConfigError(
-                f"{path}: datasets[{i}]: expected a path or {{path, limit, allow_outside}}"
+                f"{path}: datasets[{i}]: expected a path or "
+                "{path, limit, allow_outside, train, allow_overlap}"
             )
-        where = (path.parent / str(item["path"])).resolve()
-        if not (where / "manifest.jsonl").is_file():
-            where = Path(str(item["path"])).resolve()  # relative to the working directory instead
+        where = _folder(path, item["path"])
         if not where.is_dir():
             raise ConfigError(f"{path}: datasets[{i}]: {item['path']} does not exist")
+        train = None if item.get("train") is None else _folder(path, item["train"])
+        if train is not None and not train.is_dir():
+            raise ConfigError(f"{path}: datasets[{i}].train: {item['train']} does not exist")
+        allow_overlap = item.get("allow_overlap", False)
+        if not isinstance(allow_overlap, bool):
+            raise ConfigError(f"{path}: datasets[{i}].allow_overlap must be true or false")
+        if allow_overlap and train is None:
+            raise ConfigError(f"{path}: datasets[{i}].allow_overlap applies with a train: set")
         limit = item.get("limit")
         if limit is not None and (not isinstance(limit, int) or limit < 1):
             raise ConfigError(f"{path}: datasets[{i}].limit must be a positive integer")
         allow_outside = item.get("allow_outside", False)
         if not isinstance(allow_outside, bool):
             raise ConfigError(f"{path}: datasets[{i}].allow_outside must be true or false")
-        refs.append(DatasetRef(where, limit, allow_outside))
+        refs.append(DatasetRef(where, limit, allow_outside, train, allow_overlap))
     if not refs:
         raise ConfigError(f"{path}: 'datasets' must be a list of paths")
     engines = _components("engine", source["engines"], f"{path}: engines", registry.engines)

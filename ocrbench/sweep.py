@@ -8,6 +8,12 @@ arrive, so a sweep killed at any point, even by SIGKILL, resumes with only what 
 is reused only when its key (`rowkey.py`: the sample's content, the normalisation, every
 component's version) is the one it would have now. `results.parquet` is written from the journal
 at the end. One run at a time holds the run folder (`rundir.py`).
+
+A dataset with a training set (`train:` in the spec) adds its training samples to the OCR phase,
+so each engine reads each training image once too; then, on this process and before any
+correction, each corrector that learns is fitted once per (training set, engine configuration),
+its state taken from the cache when it is there (`training.py`). Correction tasks carry the state;
+a worker builds the trained corrector from it once per process.
 """
 
 from __future__ import annotations
@@ -22,14 +28,17 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ocrbench import datasets, metrics, provenance, registry, results, rundir
+from ocrbench import datasets, metrics, provenance, registry, results, rundir, training
 from ocrbench.cache import Cache
+from ocrbench.correctors.base import learns
 from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.executors import open_executor
 from ocrbench.journal import KEY, Journal
+from ocrbench.rowkey import Component as Identity
 from ocrbench.rowkey import row_key
-from ocrbench.run import Counts, Step, iter_rows, recognize
-from ocrbench.specs import Component, Spec
+from ocrbench.run import Counts, Step, config_id, iter_rows, label, recognize
+from ocrbench.specs import Component, DatasetRef, Spec
+from ocrbench.training import TrainingSet
 from ocrbench.types import OcrResult, Sample
 
 JOURNAL = "rows.jsonl"
@@ -56,6 +65,8 @@ class CorrectionTask:
     ocr: tuple[OcrResult, ...]  # one per sample
     cache_root: str | None
     norm: metrics.Normalization
+    train: TrainingSet | None = None  # the dataset's training set, which its rows record
+    fit: tuple[str, dict[str, Any]] | None = None  # (key, state) when the corrector learned
 
 
 @functools.cache
@@ -63,6 +74,17 @@ def _component(kind: str, component: Component) -> Any:
     """One instance per configuration per process, so a model loads once per process."""
     known = registry.engines if kind == "engine" else registry.correctors
     return known.create(component.name, component.kwargs)
+
+
+_TRAINED: dict[tuple[Component, str], Any] = {}
+
+
+def _trained(component: Component, fit: str, state: dict[str, Any]) -> Any:
+    """One trained corrector per (configuration, fitted state) per process, as `_component`."""
+    found = _TRAINED.get((component, fit))
+    if found is None:
+        found = _TRAINED[(component, fit)] = _component("corrector", component).trained(state)
+    return found
 
 
 def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts]:
@@ -81,11 +103,16 @@ def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts]:
 def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts]:
     cache, counts = Cache(Path(task.cache_root) if task.cache_root else None), Counts()
     engine = _component("engine", task.engine)
-    corrector = _component("corrector", task.corrector)
+    untrained = _component("corrector", task.corrector)
+    corrector = untrained if task.fit is None else _trained(task.corrector, *task.fit)
+    applied = None
+    if task.train is not None:  # keyed by this process's own identity of the corrector
+        before = None if task.fit is None else Step(untrained).identity
+        applied = training.Applied(task.train, before)
     given = {sample.id: ocr for sample, ocr in zip(task.samples, task.ocr, strict=True)}
     rows = list(
         iter_rows(task.dataset, engine, corrector, cache=cache, norm=task.norm, progress=False,
-                  counts=counts, samples=task.samples, ocr_results=given)
+                  counts=counts, samples=task.samples, ocr_results=given, training=applied)
     )  # fmt: skip
     return rows, counts
 
@@ -95,10 +122,15 @@ def _chunks(samples: Sequence[Sample], size: int) -> Iterator[tuple[Sample, ...]
         yield tuple(samples[start : start + size])
 
 
-def dataset_names(roots: Sequence[Path], limits: Sequence[int | None]) -> list[str]:
+def dataset_names(
+    roots: Sequence[Path],
+    limits: Sequence[int | None],
+    trains: Sequence[Path | None] | None = None,
+) -> list[str]:
     """A readable name per dataset of a sweep, unique within it: the folder's name, with as many
-    parent folders as it takes to tell folders of the same name apart ("a/inv", "b/inv"), and the
-    limit when one folder is listed twice."""
+    parent folders as it takes to tell folders of the same name apart ("a/inv", "b/inv"), and,
+    when one folder is listed twice, the limit, and the training set where theirs differ."""
+    trains = list(trains) if trains is not None else [None] * len(roots)
     names = []
     for root in roots:
         others = {other for other in roots if other != root}
@@ -108,10 +140,20 @@ def dataset_names(roots: Sequence[Path], limits: Sequence[int | None]) -> list[s
         ):
             depth += 1
         names.append(Path(*root.parts[-depth:]).as_posix())
-    names = [
-        f"{name} (limit {limit or 'none'})" if names.count(name) > 1 else name
-        for name, limit in zip(names, limits, strict=True)
-    ]
+    qualified = []
+    for name, limit, train in zip(names, limits, trains, strict=True):
+        alike = [i for i, other in enumerate(names) if other == name]
+        if len(alike) == 1:
+            qualified.append(name)
+            continue
+        trains_differ = len({trains[i] for i in alike}) > 1
+        parts = []
+        if not trains_differ or len({limits[i] for i in alike}) > 1:
+            parts.append(f"limit {limit or 'none'}")
+        if trains_differ:
+            parts.append("no train" if train is None else f"train: {train.name}")
+        qualified.append(f"{name} ({', '.join(parts)})")
+    names = qualified
     # Still the same (one folder listed twice with the same limit): number them.
     return [
         f"{n} #{names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)
@@ -131,19 +173,30 @@ class _Plan:
     expected: set[str] = field(default_factory=set)  # the keys of the missing rows
 
 
-def _plan(spec: Spec, loaded: Sequence[datasets.Dataset], journal: Journal) -> _Plan:
-    # The versions that key the rows are asked here, once, of components built in this process
-    # (cheap: engines and models load lazily).
-    engines = {e: Step(_component("engine", e)).identity for e in spec.engines}
-    correctors = {c: Step(_component("corrector", c)).identity for c in spec.correctors}
+def _plan(
+    spec: Spec,
+    loaded: Sequence[datasets.Dataset],
+    trains: Sequence[TrainingSet | None],
+    engines: dict[Component, Identity],
+    correctors: dict[Component, Identity],
+    learners: set[Component],
+    journal: Journal,
+) -> _Plan:
     norm = spec.normalization.name()
     plan = _Plan()
     for index, dataset in enumerate(loaded):
-        root = str(dataset.root)
+        root, train = str(dataset.root), trains[index]
         for engine in spec.engines:
             for corrector in spec.correctors:
+                applied = None
+                if train is not None:
+                    learned = correctors[corrector] if corrector in learners else None
+                    applied = training.Applied(train, learned)
+                components = training.row_components(
+                    engines[engine], correctors[corrector], applied
+                )
                 for sample in dataset.samples:
-                    key = row_key(root, sample, [engines[engine], correctors[corrector]], norm)
+                    key = row_key(root, sample, components, norm)
                     plan.order.append((index, key, sample.id))
                     if key in journal.rows or key in plan.expected:
                         continue
@@ -187,18 +240,52 @@ def _run(
         datasets.load(ref.path, limit=ref.limit, skip_bad=skip_bad, allow_outside=ref.allow_outside)
         for ref in refs
     ]
-    names = dataset_names([d.root for d in loaded], [ref.limit for ref in refs])
+    train_sets = _training_sets(spec, refs, loaded, skip_bad)
+    trains = [None if r.train is None else TrainingSet.of(train_sets[r.train]) for r in refs]
+    names = dataset_names(
+        [d.root for d in loaded], [r.limit for r in refs], [r.train for r in refs]
+    )
     headers = [
         replace(d, name=name, samples=(), skipped=()) for d, name in zip(loaded, names, strict=True)
     ]
+    # The versions that key the rows are asked here, once, of components built in this process
+    # (cheap: engines and models load lazily).
+    engines = {e: Step(_component("engine", e)).identity for e in spec.engines}
+    correctors = {c: Step(_component("corrector", c)).identity for c in spec.correctors}
+    learners = {c for c in spec.correctors if learns(_component("corrector", c))}
+    if train_sets:
+        for name in dict.fromkeys(c.name for c in spec.correctors if c not in learners):
+            training.warn(training.learns_nothing(name, "train:"))
     journal = Journal(out / JOURNAL)
     counts = Counts()
     started = time.perf_counter()
-    plan = _plan(spec, loaded, journal)
+    plan = _plan(spec, loaded, trains, engines, correctors, learners, journal)
     cache_root = str(cache.root) if cache.root else None
+    # Training sets are read like datasets, indexed after them: (index, engine) -> results.
+    train_index = {root: len(loaded) + i for i, root in enumerate(train_sets)}
+    states: dict[tuple[Path, Component, Component], tuple[str, dict[str, Any]]] = {}
+    to_fit = []
+    for root, train in train_sets.items():
+        for engine in spec.engines:
+            for corrector in (c for c in spec.correctors if c in learners):
+                entry = training.fit_key(
+                    TrainingSet.of(train),
+                    engines[engine],
+                    correctors[corrector],
+                    training.fit_version(_component("corrector", corrector)),
+                )
+                state = training.cached_state(cache, entry)
+                if state is not None:
+                    states[(root, engine, corrector)] = (entry, state)
+                    counts.fit_cached += 1
+                else:
+                    to_fit.append((root, engine, corrector, entry))
+                    plan.to_read[(train_index[root], engine)] = {s.id: s for s in train.samples}
     read: dict[tuple[int, Component], dict[str, OcrResult]] = {}
     # Samples whose OCR failed, by dataset folder: left out of every configuration there.
     failed: dict[Path, dict[str, str]] = {d.root: {} for d in loaded}
+    unread_training: dict[Path, dict[str, str]] = {root: {} for root in train_sets}
+    fits: list[dict[str, Any]] = []
     computed = 0
 
     executor = open_executor(spec.executor, workers)
@@ -210,6 +297,7 @@ def _run(
             size = chunk_size or max(1, min(4, -(-len(samples) // (2 * workers))))
             for chunk in _chunks(list(samples.values()), size):
                 ocr_tasks.append(OcrTask(index, engine, chunk, cache_root))
+        sources = [*(d.root for d in loaded), *train_sets]
         with tqdm(total=sum(len(t.samples) for t in ocr_tasks), desc=f"sweep {spec.name}: OCR",
                   unit="page", disable=not progress or not ocr_tasks) as bar:  # fmt: skip
             for task, (done, work) in executor.map_unordered(_read, ocr_tasks):
@@ -217,20 +305,36 @@ def _run(
                 for sample_id, result in done:
                     if isinstance(result, OcrResult):
                         read.setdefault((task.dataset, task.engine), {})[sample_id] = result
-                    elif skip_bad:
-                        failed[loaded[task.dataset].root].setdefault(sample_id, result)
-                    else:
-                        raise SampleError(sample_id, f"{result} (--skip-bad leaves it out)")
+                        continue
+                    is_training = task.dataset >= len(loaded)
+                    if not skip_bad:
+                        where = "training set: " if is_training else ""
+                        raise SampleError(sample_id, f"{where}{result} (--skip-bad leaves it out)")
+                    failures = unread_training if is_training else failed
+                    failures[sources[task.dataset]].setdefault(sample_id, result)
                 bar.update(len(done))
+
+        for root, engine, corrector, entry in to_fit:
+            train = train_sets[root]
+            pairs = training.pairs(train.samples, read.get((train_index[root], engine), {}))
+            learner = _component("corrector", corrector)
+            states[(root, engine, corrector)] = (
+                entry, training.fit(learner, corrector.name, pairs, cache, entry)
+            )  # fmt: skip
+            counts.fit_run += 1
+        fits = _fit_records(refs, names, trains, engines, correctors, learners, states)
 
         tasks = []
         for (index, engine, corrector), missing in plan.to_correct.items():
             todo = [s for s in missing if s.id not in failed[loaded[index].root]]
             size = chunk_size or max(1, min(16, -(-len(todo) // (2 * workers))))
+            train_root = refs[index].train
+            fit = None if train_root is None else states.get((train_root, engine, corrector))
             for chunk in _chunks(todo, size):
                 ocr = tuple(read[(index, engine)][s.id] for s in chunk)
                 tasks.append(CorrectionTask(headers[index], engine, corrector, chunk, ocr,
-                                            cache_root, spec.normalization))  # fmt: skip
+                                            cache_root, spec.normalization, trains[index],
+                                            fit))  # fmt: skip
         with tqdm(total=sum(len(t.samples) for t in tasks), desc=f"sweep {spec.name}",
                   unit="row", disable=not progress) as bar:  # fmt: skip
             for _, (rows, work) in executor.map_unordered(_correct, tasks):
@@ -250,13 +354,25 @@ def _run(
     finally:
         executor.close(abort=aborted)
         _component.cache_clear()
+        _TRAINED.clear()
 
     rows = [
-        {**journal.rows[key], "dataset": names[index]}
+        _with_training_columns({**journal.rows[key], "dataset": names[index]})
         for index, key, sample_id in plan.order
         if sample_id not in failed[loaded[index].root]
     ]
     journal.rewrite(rows)
+    learning: dict[str, Any] = {}  # only a sweep with training sets says anything of them
+    if train_sets:
+        learning["training"] = [
+            {**train.record(), "dataset": name,
+             "skipped": [*train_sets[ref.train].skipped,
+                         *({"id": i, "reason": r, "phase": "ocr"}
+                           for i, r in unread_training[ref.train].items())]}
+            for ref, name, train in zip(refs, names, trains, strict=True)
+            if train is not None and ref.train is not None
+        ]  # fmt: skip
+        learning["fits"] = fits
     manifest = provenance.manifest(
         sweep=spec.name,
         spec=dict(spec.source),
@@ -272,12 +388,79 @@ def _run(
         executor=spec.executor,
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
               "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
+              "fits_run": counts.fit_run, "fits_cached": counts.fit_cached,
               "rows_resumed": len(rows) - computed,
               "wall_seconds": round(time.perf_counter() - started, 3)},
         cache=cache_root,
+        **learning,
     )  # fmt: skip
     results.write(out, rows, manifest)
     return manifest
+
+
+def _training_sets(
+    spec: Spec, refs: Sequence[DatasetRef], loaded: Sequence[datasets.Dataset], skip_bad: bool
+) -> dict[Path, datasets.Dataset]:
+    """Each training set of the sweep, loaded once by folder and checked against its test sets."""
+    found: dict[Path, datasets.Dataset] = {}
+    for ref, dataset in zip(refs, loaded, strict=True):
+        if ref.train is None:
+            continue
+        where = f"{spec.path}: datasets[{spec.datasets.index(ref)}]"
+        if ref.train not in found:
+            try:
+                found[ref.train] = training.load(
+                    ref.train, skip_bad=skip_bad, allow_outside=ref.allow_outside
+                )
+            except OcrbenchError as error:
+                raise type(error)(f"{where}: {error}") from None
+        if not ref.allow_overlap:
+            try:
+                training.check_overlap(
+                    found[ref.train], dataset, "set allow_overlap: true on the dataset"
+                )
+            except OcrbenchError as error:
+                raise type(error)(f"{where}: {error}") from None
+    return found
+
+
+def _fit_records(
+    refs: Sequence[DatasetRef],
+    names: Sequence[str],
+    trains: Sequence[TrainingSet | None],
+    engines: dict[Component, Identity],
+    correctors: dict[Component, Identity],
+    learners: set[Component],
+    states: dict[tuple[Path, Component, Component], tuple[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """The manifest's word on each configuration given a training set: whether its corrector
+    learned from it, and what (`describe(state)`, which the report shows)."""
+    records = []
+    for ref, name, train in zip(refs, names, trains, strict=True):
+        if train is None or ref.train is None:
+            continue
+        for engine in engines:
+            for corrector in correctors:
+                learned = corrector in learners
+                applied = training.Applied(train, correctors[corrector] if learned else None)
+                engine_step = Step(_component("engine", engine))
+                corrector_step = Step(_component("corrector", corrector))
+                described = None
+                if learned:
+                    _, state = states[(ref.train, engine, corrector)]
+                    described = corrector_step.component.describe(state)
+                records.append(training.record(
+                    applied, name,
+                    config_id(engine.name, engine_step.params, corrector.name,
+                              corrector_step.params, learned),
+                    label(engine_step, corrector_step, learned), described,
+                ))  # fmt: skip
+    return records
+
+
+def _with_training_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A journaled row from before rows recorded training sets: it had none."""
+    return {**row, **{k: v for k, v in training.UNTRAINED.items() if k not in row}}
 
 
 def _model_files(spec: Spec) -> list[dict[str, Any]]:

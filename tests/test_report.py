@@ -437,3 +437,66 @@ def test_report_of_real_icdar_ocr(tmp_path: Path) -> None:
     frame = assert_real_report(out)
     corpus = frame["char_edits"].sum() / frame["reference_chars"].sum()
     assert 0 < corpus < 0.2  # real OCR errors, measured (the whole set: 0.0325)
+
+
+# --- what a corrector learned from a training set ----------------------------------------------
+
+
+def test_confusions_used_match_edited_spans_with_their_context() -> None:
+    changes = [
+        json.dumps([["tbe", "the"], ["rnay", "may"], ["clog", "dog"]]),
+        json.dumps([["Tbe", "The"]]),
+        "not json",
+        json.dumps([["tbe", "tbe"]]),
+    ]
+    confusions = [("tb", "th"), ("rn", "m"), ("cl", "d"), ("b", "h"), ("e", "c"), ("x", "x")]
+    assert report.confusions_used(changes, confusions) == [1, 1, 1, 2, 0, 0]
+
+
+def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> dict[str, object]:
+    row = frame.iloc[0]
+    return {
+        "training": [{"dataset": row["dataset"], "path": "/data/<train>", "samples": 70,
+                      "sha256": "ab" * 32}],
+        "fits": [
+            {"dataset": row["dataset"], "config_id": row["config_id"], "config": row["config"],
+             "train": "/data/<train>", "trained": True,
+             "learned": {"pairs": 70, "vocabulary": 123, "confusions": [
+                 {"ocr": ocr, "truth": truth, "count": 9, "cost": 0.25},
+                 {"ocr": "<", "truth": "c", "count": 3, "cost": 1.5},
+                 {"ocr": " ", "truth": "", "count": 2, "cost": 2.0}]}},
+            {"dataset": row["dataset"], "config_id": "other", "config": "tess + identity",
+             "train": "/data/<train>", "trained": False, "learned": None},
+        ],
+    }  # fmt: skip
+
+
+def test_the_page_shows_the_training_set_and_what_was_learned_and_used(tmp_path: Path) -> None:
+    frame = fabricate(Fake(corrector="lexicon", fix=0.5), samples=3)
+    frame["changes"] = [json.dumps([["rnat", "mat"], ["<at", "cat"]]), json.dumps([]),
+                        json.dumps([["rnany", "many"]])]  # fmt: skip
+    page = rendered(tmp_path, frame, learned_manifest(frame))
+    assert '<a href="#learned">' in page and '<h2 id="learned">' in page
+    assert "/data/&lt;train&gt;" in page and "ab" * 32 in page and "<train>" not in page
+    assert "Learned from 70 (OCR, reference) pairs; 123 words of vocabulary" in page
+    # "rn" -> "m" undone twice ("rnany" has it once: its span is "rn" -> "m"), "<" -> "c" once.
+    assert (
+        "<td><code>rn</code></td><td><code>m</code></td><td>9</td><td>0.25</td><td>2</td>" in page
+    )
+    assert (
+        "<td><code>&lt;</code></td><td><code>c</code></td><td>3</td><td>1.50</td><td>1</td>" in page
+    )
+    assert '<td><code>␣</code></td><td><span class="note">nothing</span></td>' in page
+    assert "Learned nothing from it (these correctors do not learn): tess + identity." in page
+    assert_self_contained(page)
+
+
+def test_the_learned_part_is_made_from_the_manifest_every_time(tmp_path: Path) -> None:
+    frame = fabricate(Fake(corrector="lexicon", fix=0.5), samples=3)
+    page = rendered(tmp_path, frame)
+    assert 'id="learned"' not in page and "#learned" not in page  # no training set: no section
+    # The same rows (their charts and tables kept), another manifest: the section follows it.
+    manifest = learned_manifest(frame, "li", "h")
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    page = report.render(tmp_path).read_text(encoding="utf-8")
+    assert "<td><code>li</code></td><td><code>h</code></td>" in page

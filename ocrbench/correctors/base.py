@@ -1,8 +1,9 @@
-"""The corrector interface: an `OcrResult` in, a `Correction` out."""
+"""The corrector interface: an `OcrResult` in, a `Correction` out; and, optionally, learning."""
 
 from __future__ import annotations
 
-from typing import ClassVar, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from ocrbench.types import Correction, OcrResult
 
@@ -20,3 +21,27 @@ class Corrector(Protocol):
     def version(self) -> str: ...
 
     def correct(self, ocr: OcrResult) -> Correction: ...
+
+
+@runtime_checkable
+class Learner(Protocol):
+    """A corrector that can learn from a training set: the optional `fit` step of the protocol.
+
+    `fit` sees the training set's (OCR text, reference) pairs, each the OCR of the same engine
+    configuration the corrector will correct, and returns what it learned as JSON-serialisable
+    state (cached by the caller, keyed by the training data's content, the engine and this
+    corrector's configuration and version). `trained(state)` is a copy of the corrector that uses
+    it, whose `version()` names the state, so caches and results rows never mix a trained
+    corrector's output with an untrained one's. `describe(state)` is what a report shows of it.
+    """
+
+    def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]: ...
+
+    def trained(self, state: dict[str, Any]) -> Corrector: ...
+
+    def describe(self, state: dict[str, Any]) -> dict[str, Any]: ...
+
+
+def learns(corrector: object) -> bool:
+    """Whether a corrector can learn from a training set."""
+    return isinstance(corrector, Learner)

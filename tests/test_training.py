@@ -1,0 +1,426 @@
+"""Fitting as part of the protocol: a corrector learns from a training set read by the same engine,
+what it learned is cached and fitted once, rows say what they were trained on, and training data
+that overlaps the test set, has no references, or is no dataset at all is refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandas as pd
+import pytest
+from rapidfuzz.distance import Levenshtein
+
+from ocrbench import cli, datasets, registry, results, rowkey, run, specs, sweep, training
+from ocrbench.cache import Cache, key
+from ocrbench.correctors.base import learns
+from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.types import Correction, OcrResult
+
+from conftest import make_dataset, needs_tesseract
+
+FIT_LOG = "OCRBENCH_TEST_FIT_LOG"  # a file each fit (and each trained build) appends a line to
+
+
+def _log(what: str) -> None:
+    path = os.environ.get(FIT_LOG)
+    if path:
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(f"{what} {os.getpid()}\n")
+
+
+@dataclass(frozen=True)
+class Memorize:
+    """A small learning corrector: replaces each OCR word it saw misread in training by the word
+    the reference had there (pairs of the same word count only)."""
+
+    name: ClassVar[str] = "memorize"
+    cacheable: ClassVar[bool] = True
+    min_count: int = 1
+    # The state, when trained: compare=False keeps it out of the parameters (and the row key).
+    table: Mapping[str, str] | None = field(default=None, compare=False, repr=False)
+
+    def version(self) -> str:
+        return "1" if self.table is None else f"1+{key(dict(self.table))[:16]}"
+
+    def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        _log("fit")
+        seen: Counter[tuple[str, str]] = Counter()
+        for ocr, truth in pairs:
+            words, truths = ocr.split(), truth.split()
+            if len(words) == len(truths):
+                seen.update((a, b) for a, b in zip(words, truths, strict=True) if a != b)
+        table = {a: b for (a, b), n in seen.most_common() if n >= self.min_count}
+        return {"pairs": len(pairs), "table": table, "counts": [[a, b, n] for (a, b), n in
+                                                                 seen.most_common()]}  # fmt: skip
+
+    def trained(self, state: dict[str, Any]) -> Memorize:
+        _log("trained")
+        return replace(self, table=state["table"])
+
+    def describe(self, state: dict[str, Any]) -> dict[str, Any]:
+        confusions: Counter[tuple[str, str]] = Counter()
+        for a, b, n in state["counts"]:
+            spans: list[list[int]] = []  # neighbouring edits joined: "rn" -> "m" is one
+            for op in Levenshtein.opcodes(a, b):
+                if op.tag == "equal":
+                    continue
+                if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
+                    spans[-1][1], spans[-1][3] = op.src_end, op.dest_end
+                else:
+                    spans.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
+            for i1, i2, j1, j2 in spans:
+                confusions[(a[i1:i2], b[j1:j2])] += n
+        return {
+            "pairs": state["pairs"],
+            "confusions": [
+                {"ocr": o, "truth": t, "count": n, "cost": 1.0 / n}
+                for (o, t), n in confusions.most_common()
+            ],  # fmt: skip
+            "vocabulary": len(set(state["table"].values())),
+        }
+
+    def correct(self, ocr: OcrResult) -> Correction:
+        table = self.table or {}
+        words = ocr.text.split(" ")
+        fixed = [table.get(word, word) for word in words]
+        changes = tuple((a, b) for a, b in zip(words, fixed, strict=True) if a != b)
+        return Correction(text=" ".join(fixed), changes=changes)
+
+
+@pytest.fixture(autouse=True)
+def memorize(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
+    """`memorize` registered (worker processes fork from here, so they see it too), and the log
+    its fits and trained builds write to."""
+    builtins = {**registry.correctors._builtins, "memorize": "test_training:Memorize"}
+    monkeypatch.setattr(registry.correctors, "_builtins", builtins)
+    log = tmp_path / "fits.log"
+    monkeypatch.setenv(FIT_LOG, str(log))
+    yield log
+
+
+def logged(log: Path, what: str) -> int:
+    if not log.exists():
+        return 0
+    return sum(1 for line in log.read_text().splitlines() if line.split()[0] == what)
+
+
+def text_dataset(root: Path, samples: list[tuple[str, str]], prefix: str = "s") -> Path:
+    """A text-only dataset: (OCR text, ground truth) per sample."""
+    root.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"{prefix}{i}", "ocr": ocr, "text": text})
+             for i, (ocr, text) in enumerate(samples)]  # fmt: skip
+    (root / "manifest.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""))
+    return root
+
+
+# The same OCR errors in both parts ("Tbe", "rnat", "c@t"), different lines.
+TRAIN = [
+    ("Tbe dog ran", "The dog ran"), ("a c@t and a rnat", "a cat and a mat"),
+    ("Tbe end", "The end"), ("tbe rnat is red", "the mat is red"), ("one c@t", "one cat"),
+]  # fmt: skip
+TEST = [
+    ("Tbe c@t sat", "The cat sat"), ("on tbe rnat", "on the mat"), ("all day long", "all day long"),
+    ("Tbe rnat", "The mat"),
+]  # fmt: skip
+
+
+@pytest.fixture
+def split(tmp_path: Path) -> tuple[Path, Path]:
+    return text_dataset(tmp_path / "train", TRAIN, "t"), text_dataset(tmp_path / "test", TEST)
+
+
+def spec_file(tmp_path: Path, body: str, name: str = "spec") -> specs.Spec:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(body)
+    return specs.load(path)
+
+
+def given_spec(tmp_path: Path, datasets_yaml: str, workers: int = 1, name: str = "spec") -> Any:
+    return spec_file(tmp_path, f"""name: learn
+datasets: {datasets_yaml}
+engines: {{given: {{}}}}
+correctors: {{identity: {{}}, memorize: {{}}}}
+workers: {workers}
+""", name)  # fmt: skip
+
+
+def test_memorize_is_a_learner_and_the_builtins_are_not() -> None:
+    assert learns(Memorize())
+    for name in ("identity", "lexicon", "prompt"):
+        assert not learns(registry.correctors.get(name)())
+
+
+def test_sweep_fits_once_across_sweeps_and_workers_and_rows_record_the_training_set(
+    split: tuple[Path, Path], tmp_path: Path, memorize: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = split
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {train}}}]", workers=2)
+    cache = Cache(tmp_path / "cache")
+    first = sweep.run(spec, tmp_path / "one", cache=cache, progress=False, chunk_size=1)
+    assert logged(memorize, "fit") == 1 and first["work"]["fits_run"] == 1
+    # Four correction tasks of one row each, on two workers: the trained corrector is built
+    # once per process that corrected with it, not once per task.
+    assert 1 <= logged(memorize, "trained") <= 2
+    warning = capsys.readouterr().err
+    assert "corrector identity learns nothing from a training set; train: is ignored" in warning
+
+    frame = results.load(tmp_path / "one")
+    trained = frame[frame["corrector"] == "memorize"]
+    untrained = frame[frame["corrector"] == "identity"]
+    assert trained["trained"].all() and not untrained["trained"].any()
+    assert set(frame["train"]) == {str(train.resolve())} and set(frame["train_samples"]) == {5}
+    assert set(frame["train_sha256"]) == {datasets.load(train).content_hash()}
+    assert set(trained["config"]) == {"given + trained memorize"}
+    assert trained["char_edits"].sum() == 0 < untrained["char_edits"].sum()
+    assert trained["corrector_version"].iloc[0].startswith("1+")
+
+    manifest = first
+    (entry,) = manifest["training"]
+    assert entry["path"] == str(train.resolve()) and entry["samples"] == 5
+    assert entry["sha256"] == datasets.load(train).content_hash()
+    by_corrector = {f["config"]: f for f in manifest["fits"]}
+    assert by_corrector["given + identity"]["trained"] is False
+    learned = by_corrector["given + trained memorize"]["learned"]
+    assert learned["pairs"] == 5 and learned["vocabulary"] == 4
+    assert {"ocr": "rn", "truth": "m", "count": 2, "cost": 0.5} in learned["confusions"]
+
+    # Another sweep, another folder, the same cache: nothing is fitted again.
+    second = sweep.run(spec, tmp_path / "two", cache=cache, progress=False)
+    assert logged(memorize, "fit") == 1
+    assert second["work"]["fits_cached"] == 1 and second["work"]["fits_run"] == 0
+    assert second["fits"] == first["fits"]
+    stable = ["ocr_seconds", "correct_seconds"]
+    pd.testing.assert_frame_equal(
+        frame.drop(columns=stable), results.load(tmp_path / "two").drop(columns=stable)
+    )
+
+
+def test_a_new_version_of_fit_fits_again(
+    split: tuple[Path, Path], tmp_path: Path, memorize: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What fit learns may change while how the corrector corrects does not: the cached state of
+    the old fit is not used."""
+    train, test = split
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {train}}}]")
+    cache = Cache(tmp_path / "cache")
+    sweep.run(spec, tmp_path / "one", cache=cache, progress=False)
+    sweep.run(spec, tmp_path / "two", cache=cache, progress=False)
+    assert logged(memorize, "fit") == 1
+    monkeypatch.setattr(Memorize, "FIT_VERSION", "2", raising=False)
+    again = sweep.run(spec, tmp_path / "three", cache=cache, progress=False)
+    assert logged(memorize, "fit") == 2 and again["work"]["fits_run"] == 1
+    argv = ["run", "--dataset", str(test), "--engine", "given", "--corrector", "memorize",
+            "--train", str(train), "--cache", str(tmp_path / "cache"), "--out",
+            str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert logged(memorize, "fit") == 2  # the sweep's fit at FIT_VERSION 2, found by run
+
+
+def test_rows_of_another_training_set_or_none_are_never_reused(
+    split: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = split
+    other = text_dataset(tmp_path / "other", TRAIN[:2], "o")
+    out, cache = tmp_path / "out", Cache(tmp_path / "cache")
+    plain = sweep.run(given_spec(tmp_path, f"[{test}]", name="a"), out, cache=cache, progress=False)
+    assert "training" not in plain and "fits" not in plain
+    untrained = results.load(out)
+    assert untrained["train"].isna().all() and not untrained["trained"].any()
+    for body, resumed in [
+        (f"[{{path: {test}, train: {train}}}]", 0),
+        (f"[{{path: {test}, train: {other}}}]", 0),
+        (f"[{{path: {test}, train: {other}}}]", 2 * len(TEST)),
+    ]:
+        manifest = sweep.run(given_spec(tmp_path, body, name="b"), out, cache=cache,
+                             progress=False)  # fmt: skip
+        assert manifest["work"]["rows_resumed"] == resumed, body
+    # Untrained rows keep the keys they had before training sets existed.
+    identities = [run.Step(registry.engines.create("given")).identity,
+                  run.Step(registry.correctors.create("identity")).identity]  # fmt: skip
+    sample = datasets.load(test).samples[0]
+    old_key = rowkey.row_key(str(test.resolve()), sample, identities, "nfc+ws")
+    row = untrained[(untrained["sample_id"] == "s0") & (untrained["corrector"] == "identity")]
+    assert row["normalization"].iloc[0] == "nfc+ws"
+    assert row["row_key"].iloc[0] == old_key
+    assert training.row_components(*identities, None) == identities
+
+
+def test_one_folder_with_and_without_training_gets_two_names(
+    split: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = split
+    spec = given_spec(tmp_path, f"[{test}, {{path: {test}, train: {train}}}]")
+    sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "cache"), progress=False)
+    summary = results.summary(results.load(tmp_path / "out"))
+    configs = {(r.dataset, r.config): r.cer for r in summary.itertuples()}
+    assert configs[("test (train: train)", "given + trained memorize")] == 0
+    assert configs[("test (no train)", "given + memorize")] > 0
+    ids = set(summary["config_id"])
+    assert len(ids) == 3  # identity, memorize, trained memorize
+
+
+def test_overlap_is_refused_in_one_line_unless_allowed(
+    split: tuple[Path, Path], tmp_path: Path
+) -> None:
+    train, test = split
+    leaky = text_dataset(tmp_path / "leaky", [*TRAIN, TEST[1]], "t")
+    with pytest.raises(ConfigError) as error:
+        sweep.run(given_spec(tmp_path, f"[{{path: {test}, train: {leaky}}}]"), tmp_path / "out",
+                  cache=Cache(tmp_path / "cache"), progress=False)  # fmt: skip
+    message = str(error.value)
+    assert "overlaps the test set" in message and "1 of its 6 samples" in message
+    assert "'t5'" in message and "'s1'" in message and "(OCR, reference) pair" in message
+    assert "allow_overlap: true" in message and "\n" not in message
+    allowed = given_spec(tmp_path, f"[{{path: {test}, train: {leaky}, allow_overlap: true}}]")
+    sweep.run(allowed, tmp_path / "out", cache=Cache(tmp_path / "cache"), progress=False)
+    assert results.load(tmp_path / "out")["trained"].any()
+
+
+def test_images_overlap_by_their_bytes(tmp_path: Path) -> None:
+    test = make_dataset(tmp_path / "test", ["Invoice 1", "Total 2"])
+    train = make_dataset(tmp_path / "train", ["Total 2", "Page 3"])  # line0 is test's line1
+    with pytest.raises(ConfigError, match=r"1 of its 2 samples .*'line0' and test sample 'line1': "
+                       r"the same image bytes\); pass --allow-overlap"):  # fmt: skip
+        training.check_overlap(datasets.load(train), datasets.load(test), "pass --allow-overlap")
+
+
+@pytest.mark.parametrize(
+    ("make", "phrase"),
+    [
+        (lambda p: p, "is not a dataset: no such folder"),
+        (lambda p: (p.mkdir(), p)[1], "is not a dataset: it has no manifest.jsonl"),
+        (lambda p: text_dataset(p, []), "is empty: its manifest.jsonl has no samples"),
+        (lambda p: text_dataset(p, [("abc", ""), ("d", " ")]), "has no references"),
+    ],
+)  # fmt: skip
+def test_bad_training_sets_are_one_line(make: Any, phrase: str, tmp_path: Path) -> None:
+    folder = make(tmp_path / "train")
+    with pytest.raises((ConfigError, DatasetError)) as error:
+        training.load(folder)
+    assert phrase in str(error.value) and "\n" not in str(error.value)
+
+
+def test_bad_training_set_in_a_spec_names_its_place(tmp_path: Path) -> None:
+    test = text_dataset(tmp_path / "test", TEST)
+    empty = text_dataset(tmp_path / "empty", [])
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {empty}}}]")
+    with pytest.raises(ConfigError, match=r"spec.yaml: datasets\[0\]: training set .* is empty"):
+        sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "cache"), progress=False)
+    with pytest.raises(ConfigError, match=r"datasets\[0\].train: .*nowhere does not exist"):
+        given_spec(tmp_path, f"[{{path: {test}, train: {tmp_path / 'nowhere'}}}]")
+    with pytest.raises(ConfigError, match="allow_overlap applies with a train"):
+        given_spec(tmp_path, f"[{{path: {test}, allow_overlap: true}}]")
+
+
+def main(*args: str) -> int:
+    return cli.main(list(args))
+
+
+def test_run_trains_records_and_reports_what_was_learned(
+    split: tuple[Path, Path], tmp_path: Path, memorize: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = split
+    base = ["run", "--dataset", str(test), "--engine", "given", "--quiet", "--cache",
+            str(tmp_path / "cache")]  # fmt: skip
+    assert main(*base, "--corrector", "memorize", "--train", str(train), "--out",
+                str(tmp_path / "out")) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "fits: 0 cached, 1 run" in out and "trained memorize" in out
+    frame = results.load(tmp_path / "out")
+    assert frame["trained"].all() and frame["char_edits"].sum() == 0
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["training"][0]["samples"] == 5 and manifest["fits"][0]["trained"] is True
+    page = (tmp_path / "out" / "index.html").read_text()
+    assert 'id="learned"' in page and str(train.resolve()) in page
+    # "rn" -> "m", learned twice, undone in this run's corrections of "rnat" (twice).
+    assert (
+        "<tr><td><code>rn</code></td><td><code>m</code></td><td>2</td><td>0.50</td><td>2</td>"
+        in page
+    )
+    assert main(*base, "--corrector", "memorize", "--train", str(train), "--out",
+                str(tmp_path / "again")) == 0  # fmt: skip
+    assert "fits: 1 cached, 0 run" in capsys.readouterr().out and logged(memorize, "fit") == 1
+
+
+def test_run_with_a_corrector_that_learns_nothing_warns_and_records_it(
+    split: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = split
+    assert main("run", "--dataset", str(test), "--engine", "given", "--corrector", "identity",
+                "--train", str(train), "--out", str(tmp_path / "out"), "--quiet", "--no-report",
+                "--no-cache") == 0  # fmt: skip
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert warnings == [
+        "ocrbench: warning: corrector identity learns nothing from a training set; --train is "
+        "ignored for it"
+    ]
+    frame = results.load(tmp_path / "out")
+    assert not frame["trained"].any() and set(frame["train"]) == {str(train.resolve())}
+    assert set(frame["config"]) == {"given + identity"}
+
+
+def test_run_refuses_bad_training_input_in_one_line(
+    split: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    train, test = split
+    images = make_dataset(tmp_path / "images", ["a", "b"])
+    lines = (images / "manifest.jsonl").read_text().splitlines()
+    unlabelled = [json.dumps({**json.loads(line), "text": ""}) for line in lines]
+    (images / "manifest.jsonl").write_text("\n".join(unlabelled) + "\n")
+    text_dataset(tmp_path / "empty", [])
+    for folder, phrase in [
+        (images, "has no references"),
+        (tmp_path / "empty", "is empty"),
+        (test, "overlaps the test set"),
+        (tmp_path / "nowhere", "is not a dataset"),
+    ]:
+        code = main("run", "--dataset", str(test), "--engine", "given", "--corrector", "memorize",
+                    "--train", str(folder), "--out", str(tmp_path / "out"), "--quiet",
+                    "--no-cache")  # fmt: skip
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2 and len(err) == 1 and phrase in err[0], err
+    assert main("run", "--dataset", str(test), "--engine", "given", "--allow-overlap", "--out",
+                str(tmp_path / "out")) == 2  # fmt: skip
+    assert "--allow-overlap applies to a training set" in capsys.readouterr().err
+
+
+@pytest.mark.tesseract
+def test_the_engine_reads_the_training_images_once_through_the_ocr_phase(tmp_path: Path) -> None:
+    needs_tesseract()
+    test = make_dataset(tmp_path / "test", ["Invoice No 12345", "Total due 1230"])
+    train = make_dataset(tmp_path / "train", ["Account 0042", "Page 1 of 1", "Thank you"])
+    spec = spec_file(tmp_path, f"""name: images
+datasets: [{{path: {test}, train: {train}}}]
+engines: {{tesseract: {{psm: 7}}}}
+correctors: [memorize, {{name: memorize, min_count: 2}}, identity]
+workers: 2
+""")  # fmt: skip
+    cache = Cache(tmp_path / "cache")
+    first = sweep.run(spec, tmp_path / "out", cache=cache, progress=False)
+    # Two learners fitted on one engine's reading: the 3 training images read once, not twice.
+    assert first["work"]["ocr_run"] == 2 + 3 and first["work"]["fits_run"] == 2
+    second = sweep.run(spec, tmp_path / "again", cache=cache, progress=False)
+    assert second["work"]["ocr_run"] == 0 and second["work"]["fits_cached"] == 2
+    frame = results.load(tmp_path / "out")
+    assert set(frame.loc[frame["corrector"] == "memorize", "trained"]) == {True}
+
+
+def test_dataset_names_say_which_training_set_when_that_is_what_differs() -> None:
+    same, train = [Path("/d/test")] * 3, Path("/d/train")
+    assert sweep.dataset_names(same[:2], [None, None], [None, train]) == [
+        "test (no train)", "test (train: train)"
+    ]  # fmt: skip
+    assert sweep.dataset_names(same, [5, None, None], [train, train, None]) == [
+        "test (limit 5, train: train)", "test (limit none, train: train)",
+        "test (limit none, no train)",
+    ]  # fmt: skip
+    # Without training sets, the names of before.
+    assert sweep.dataset_names(same, [3, None, 3]) == [
+        "test (limit 3) #1", "test (limit none)", "test (limit 3) #2"
+    ]  # fmt: skip
