@@ -126,14 +126,21 @@ Rule = tuple[str, str, float]
 
 
 @cache
+def rules() -> tuple[Rule, ...]:
+    """Every hand-made rule as (as printed, as meant, cost), both directions of the symmetric."""
+    both = [(a, b, cost) for a, b, cost in _SYMMETRIC] + [(b, a, cost) for a, b, cost in _SYMMETRIC]
+    return tuple(both + _ONE_WAY + _accent_rules())
+
+
+@cache
 def _rules_by_first_char() -> dict[str, list[Rule]]:
-    rules: dict[str, list[Rule]] = defaultdict(list)
+    by_first: dict[str, list[Rule]] = defaultdict(list)
     for a, b, cost in _SYMMETRIC:
-        rules[a[0]].append((a, b, cost))
-        rules[b[0]].append((b, a, cost))
+        by_first[a[0]].append((a, b, cost))
+        by_first[b[0]].append((b, a, cost))
     for seen, meant, cost in _ONE_WAY + _accent_rules():
-        rules[seen[0]].append((seen, meant, cost))
-    return dict(rules)
+        by_first[seen[0]].append((seen, meant, cost))
+    return dict(by_first)
 
 
 # What one `variants` search may do, however long or odd the token. A token of MAX_LENGTH

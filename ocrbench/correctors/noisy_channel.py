@@ -17,16 +17,20 @@ Latin-letter words may be Greek that Tesseract's Latin model read ("ws" for á½¡Ï
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from ocrbench import models
-from ocrbench.correctors import greek, words
+from ocrbench.correctors import channel, greek, search, words
 from ocrbench.correctors.candidates import (
     abbreviation,
     candidates,
     likelier_readings,
+    normal_case,
     suspicious,
 )
 from ocrbench.correctors.llm import ModelSettings
@@ -35,6 +39,7 @@ from ocrbench.types import Correction, OcrResult
 
 LANGUAGES = ("eng", "grc")  # English words (symspellpy's list); Greek (Tesseract's grc list)
 ALGORITHM = "nc3"  # bump when the output for the same input and parameters could change
+TRAINED = "t1"  # bump when a trained corrector's output for the same state could change
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,7 @@ class _Line:
 @dataclass(frozen=True)
 class NoisyChannel(ModelSettings):
     name: ClassVar[str] = "noisy-channel"
+    FIT_VERSION: ClassVar[str] = f"channel-{channel.STATE_FORMAT}"  # what fit learns
 
     # The corrector's own knobs; the model's are ModelSettings'.
     left_words: int = 6  # words of context before a token
@@ -141,7 +147,50 @@ class NoisyChannel(ModelSettings):
 
     def version(self) -> str:
         words = f" grc-words:{greek.words().sha256[:16]}" if self._greek else ""
-        return self.model_version(f"noisy-channel-{ALGORITHM}{words}")
+        state = self.__dict__.get("_state_")
+        trained = "" if state is None else f" trained-{TRAINED}:{_digest(state)[:16]}"
+        return self.model_version(f"noisy-channel-{ALGORITHM}{words}{trained}")
+
+    # -- learning from a training set (the optional step of the protocol) ---------------------
+
+    def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """The channel of the training pairs: rules, their counts, the references' words."""
+        return channel.learn(pairs)
+
+    def trained(self, state: dict[str, Any]) -> NoisyChannel:
+        """This corrector, with its candidates drawn from the learned channel as well."""
+        copy = replace(self)
+        object.__setattr__(copy, "_state_", state)
+        return copy
+
+    def describe(self, state: dict[str, Any]) -> dict[str, Any]:
+        learned = channel.Channel.of(state, self.channel_weight)
+        top = sorted(learned.counts.items(), key=lambda item: (-item[1], item[0]))[:30]
+        return {
+            "pairs": learned.pairs,
+            "rules": len(learned.costs),
+            "vocabulary": len(learned.vocabulary),
+            "confusions": [
+                {
+                    "ocr": seen,
+                    "truth": meant,
+                    "count": n,
+                    "cost": round(learned.costs[(seen, meant)], 3),
+                }
+                for (seen, meant), n in top
+            ],
+        }
+
+    def _learned(self) -> _Learned | None:
+        """The learned channel made ready for searching, once per process (None: untrained)."""
+        state = self.__dict__.get("_state_")
+        if state is None:
+            return None
+        ready: _Learned | None = self.__dict__.get("_learned_")
+        if ready is None:
+            ready = _Learned.of(channel.Channel.of(state, self.channel_weight))
+            object.__setattr__(self, "_learned_", ready)
+        return ready
 
     @property
     def _greek(self) -> bool:
@@ -172,8 +221,10 @@ class NoisyChannel(ModelSettings):
             loaded.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        # A loaded model does not pickle (sweep workers): they load their own.
-        return {k: v for k, v in self.__dict__.items() if k not in ("_scorer_", "_loaded_")}
+        # A loaded model does not pickle (sweep workers): they load their own, and make their own
+        # search structures from the learned state.
+        dropped = ("_scorer_", "_loaded_", "_learned_")
+        return {k: v for k, v in self.__dict__.items() if k not in dropped}
 
     # -- correction ---------------------------------------------------------------------------
 
@@ -231,28 +282,47 @@ class NoisyChannel(ModelSettings):
             changes=changes,
         )
 
-    def _readings(self, line: _Line, slot: int) -> dict[str, float]:
-        """What the token could have been ({} to leave it alone), with channel costs."""
+    def explain(self, text: str) -> list[dict[str, Any]]:
+        """The suspicious tokens of a text and their readings, each with its channel cost and the
+        source that proposed it; what the model would score (it is not loaded)."""
+        found = []
+        for i, line in enumerate(_Line.of(text) for text in text.split("\n")):
+            for k, token in enumerate(line.tokens):
+                if readings := self._readings(line, k):
+                    listed = [(r, round(c, 3), s) for r, (c, s) in readings.items()]
+                    found.append({"line": i, "token": token.core, "readings": listed})
+        return found
+
+    def _readings(self, line: _Line, slot: int) -> dict[str, tuple[float, str]]:
+        """What the token could have been ({} to leave it alone): {reading: (cost, source)}."""
         token = line.tokens[slot]
         if slot == len(line.tokens) - 1 and token.text.endswith("-"):
             return {}  # "im-": the word goes on on the next line, and is no word alone
         if self._greek and greek.is_greek(token.core):
-            return self._greek_respellings(token.core)
-        lexicon = words.english()
+            return _from(GREEK_RESPELLING, self._greek_respellings(token.core))
+        learned = self._learned()
+        lexicon = words.english() if learned is None else learned.words
         unknown = suspicious(token.core, lexicon)
         if unknown and abbreviation(token.core, token.trail):
             return {}
-        found = {}
+        found: _Readings = {}
         if unknown:
             # Unlike the lexicon baseline, a line's first lowercase word is tried too (it may be
             # the tail of a word hyphenated on the line before): the model sees if a reading fits;
             # skipping them cost 1.2 points of CER reduction on ICDAR 2017 and gained nothing.
-            found = candidates(token.core, lexicon, self.max_edits)
+            found = _from(HAND_MADE, candidates(token.core, lexicon, self.max_edits))
+            if learned is not None:
+                searched = learned.readings(token.core, self.max_candidates)
+                found = _cheapest(found, _from(LEARNED_CHANNEL, searched))
         elif self.rare_ratio:
-            found = likelier_readings(token.core, lexicon, self.rare_ratio)
+            found = _from(LIKELIER, likelier_readings(token.core, lexicon, self.rare_ratio))
+        if learned is not None:
+            # Whole words the training OCR printed for others, known words included ("ho": "he").
+            found = _cheapest(_from(LEARNED_WORD, learned.misread(token.core)), found)
+            found = _within(found, LEARNED_SPREAD)
         found = _first(found, self.max_candidates)
         if self._greek and words.kind(token.core) in _MAYBE_GREEK:
-            found |= self._greek_readings(line, slot, unknown)
+            found |= _from(LATIN_AS_GREEK, self._greek_readings(line, slot, unknown))
         return found
 
     def _greek_readings(self, line: _Line, slot: int, unknown: bool) -> dict[str, float]:
@@ -284,12 +354,12 @@ class NoisyChannel(ModelSettings):
         return site.readings[best] if scores[best] - scores[0] > self.margin else None
 
     def _site(
-        self, scorer: Scorer, line: _Line, number: int, slot: int, found: dict[str, float]
+        self, scorer: Scorer, line: _Line, number: int, slot: int, found: _Readings
     ) -> _Site | None:
         """The request that scores a token's readings in their window of the line."""
         token = line.tokens[slot]
         readings = (token.core, *list(found)[:_MAX_READINGS])
-        costs = (0.0, *(found[r] for r in readings[1:]))
+        costs = (0.0, *(found[r][0] for r in readings[1:]))
         left = line.left(slot, self.left_words)
         prefix = [scorer.bos, *scorer.tokenize(left)[-_MAX_LEFT_TOKENS:]]
         after = scorer.tokenize(line.right(slot, self.right_words))[:_MAX_RIGHT_TOKENS]
@@ -310,8 +380,91 @@ class NoisyChannel(ModelSettings):
 _MAYBE_GREEK = (words.Kind.WORD, words.Kind.CONFUSED, words.Kind.OTHER)
 
 
-def _first(found: dict[str, float], count: int) -> dict[str, float]:
+# Trained, fewer readings are scored: on the development part of ICDAR 2017 (RESULTS.md) the
+# dearer ones seldom won and cost a third of the time; a printed word that is mostly printed
+# rightly ("he", seen misread for "be" now and then) is not worth a site.
+LEARNED_SPREAD = 1.0  # confusion units above the cheapest reading
+MISREAD_MAX_COST = 1.0  # of a whole-word misreading, relative to keeping the word
+
+# Where a reading came from (`explain` names them).
+HAND_MADE = "hand-made channel"  # confusions.py's rules over the lexicon
+LEARNED_CHANNEL = "learned channel"  # the search over the lexicon with the training set's rules
+LEARNED_WORD = "learned misreading"  # a whole word the training OCR printed for another
+LIKELIER = "likelier word"  # rare_ratio: a known word with a much more frequent reading
+GREEK_RESPELLING = "greek respelling"  # a Greek word read again through the Greek channels
+LATIN_AS_GREEK = "latin read as greek"  # Latin letters that may be Greek the Latin model read
+
+_Readings = dict[str, tuple[float, str]]  # reading -> (cost, source)
+
+
+def _from(source: str, found: dict[str, float]) -> _Readings:
+    return {reading: (cost, source) for reading, cost in found.items()}
+
+
+def _within(found: _Readings, spread: float) -> _Readings:
+    """The readings that cost at most `spread` more than the cheapest."""
+    low = min((cost for cost, _ in found.values()), default=0.0)
+    return {reading: value for reading, value in found.items() if value[0] <= low + spread}
+
+
+def _first(found: _Readings, count: int) -> _Readings:
     return dict(list(found.items())[:count])
+
+
+def _cheapest(*found: _Readings) -> _Readings:
+    """Readings from several sources, each at its lowest cost (the first source's on a tie),
+    cheapest first."""
+    merged: _Readings = {}
+    for readings in found:
+        for reading, (cost, source) in readings.items():
+            if cost < merged.get(reading, (float("inf"), ""))[0]:
+                merged[reading] = (cost, source)
+    return dict(sorted(merged.items(), key=lambda item: (item[1][0], item[0])))
+
+
+def _digest(state: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True, eq=False)
+class _Learned:
+    """A learned channel ready to search: its rules indexed, the lexicon with the references'
+    words added (and its prefixes, to prune the search)."""
+
+    source: channel.Channel
+    words: words.WordList
+    prefixes: search.Lexicon
+    rules: search.RuleIndex
+
+    @classmethod
+    def of(cls, learned: channel.Channel) -> _Learned:
+        english = words.english()
+        counts = dict(english.counts)
+        for word, count in learned.vocabulary.items():
+            key = word.lower()
+            counts[key] = counts.get(key, 0) + count
+        return cls(
+            learned,
+            words.WordList(counts),
+            search.Lexicon.of(counts),
+            search.RuleIndex.of(learned.rules()),
+        )
+
+    def misread(self, core: str) -> dict[str, float]:
+        """What the training OCR printed `core` for, when it was not `core`."""
+        exact = self.source.words.get(core)
+        if exact is None:
+            lowered = self.source.words.get(core.lower(), {})
+            exact = {words.case_like(meant, core): cost for meant, cost in lowered.items()}
+        return {meant: cost for meant, cost in exact.items() if cost <= MISREAD_MAX_COST}
+
+    def readings(self, core: str, limit: int) -> dict[str, float]:
+        if not core.isalpha():
+            return {}  # the search reads letters; codes and symbols keep the hand-made channel
+        found = search.readings(
+            core, self.rules, self.prefixes, known=self.words.knows, limit=limit
+        )
+        return {r: c for r, c in found.items() if normal_case(r)}
 
 
 # Windows are counted in words, but a "word" of OCR garbage can be many tokens: caps in tokens.

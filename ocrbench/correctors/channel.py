@@ -1,0 +1,191 @@
+"""What an OCR engine gets wrong, learned from a training set of (OCR text, reference) pairs.
+
+Each pair is aligned character by character and cut into chunks at the spaces both sides share,
+so a chunk is one word (or the words OCR merged or split) with its reference. A chunk that differs
+yields rules in the manner of Brill and Moore's channel (2000): each edit, as printed -> as meant,
+and the same edit widened by up to two neighbouring characters, so `tb`->`th` and `li`->`h` are
+learned as such. A rule's probability is its count over the count of what was meant in the
+references, smoothed towards the hand-made table (`confusions.py`), which stays the prior for what
+the data never showed; its cost is that probability in nats, over the corrector's weight. The
+references' words, with their counts, are a vocabulary (names, places, period spellings).
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from rapidfuzz.distance import Levenshtein
+
+from ocrbench.correctors import confusions
+
+MAX_SIDE = 3  # characters on either side of a rule
+MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
+MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
+PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
+UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
+STATE_FORMAT = 1
+
+
+def _clean(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def chunks(ocr: str, reference: str) -> Iterator[tuple[str, str]]:
+    """(as printed, as meant) pieces of an aligned pair, cut at the spaces both sides share."""
+    ocr, reference = _clean(ocr), _clean(reference)
+    printed: list[str] = []
+    meant: list[str] = []
+    for op in Levenshtein.opcodes(ocr, reference):
+        i1, i2, j1, j2 = op.src_start, op.src_end, op.dest_start, op.dest_end
+        if op.tag != "equal":
+            printed.append(ocr[i1:i2])
+            meant.append(reference[j1:j2])
+            continue
+        for char in ocr[i1:i2]:
+            if char == " ":
+                yield "".join(printed), "".join(meant)
+                printed, meant = [], []
+            else:
+                printed.append(char)
+                meant.append(char)
+    yield "".join(printed), "".join(meant)
+
+
+def edits(printed: str, meant: str) -> Iterator[tuple[str, str]]:
+    """The (as printed, as meant) rules one differing chunk shows: each run of neighbouring edits as
+    one (`li`->`h`, however the alignment cut it) and each edit of a run alone, all also widened by
+    their neighbours, within MAX_SIDE characters a side; never empty on the printed side (a rule
+    must start at something OCR printed)."""
+    ops = [
+        (op.src_start, op.src_end, op.dest_start, op.dest_end)
+        for op in Levenshtein.opcodes(printed, meant)
+        if op.tag != "equal"
+    ]
+    runs: list[list[tuple[int, int, int, int]]] = []
+    for op in ops:
+        if runs and runs[-1][-1][1] == op[0] and runs[-1][-1][3] == op[2]:
+            runs[-1].append(op)
+        else:
+            runs.append([op])
+    spans = {(run[0][0], run[-1][1], run[0][2], run[-1][3]) for run in runs} | set(ops)
+    for i1, i2, j1, j2 in sorted(spans):
+        for before in range(MAX_CONTEXT + 1):
+            for after in range(MAX_CONTEXT + 1 - before):
+                a1, a2 = i1 - before, i2 + after
+                b1, b2 = j1 - before, j2 + after
+                if a1 < 0 or b1 < 0 or a2 > len(printed) or b2 > len(meant):
+                    continue
+                seen, truth = printed[a1:a2], meant[b1:b2]
+                # The widening characters must be equal on both sides, or it is another edit.
+                if printed[a1:i1] != meant[b1:j1] or printed[i2:a2] != meant[j2:b2]:
+                    continue
+                if seen and truth and len(seen) <= MAX_SIDE and len(truth) <= MAX_SIDE:
+                    yield seen, truth
+
+
+def _substrings(text: str) -> Iterator[str]:
+    for start in range(len(text)):
+        for length in range(1, MAX_SIDE + 1):
+            if start + length <= len(text):
+                yield text[start : start + length]
+
+
+def learn(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:
+    """Count what a training set shows: rules, how often each meant string occurs, the words."""
+    rules: Counter[tuple[str, str]] = Counter()
+    meant_counts: Counter[str] = Counter()
+    vocabulary: Counter[str] = Counter()
+    printed_words: Counter[str] = Counter()
+    word_errors: Counter[tuple[str, str]] = Counter()
+    count = 0
+    for ocr, reference in pairs:
+        count += 1
+        for printed, meant in chunks(ocr, reference):
+            for word in meant.split(" "):
+                meant_counts.update(_substrings(word))
+                core = word.strip(_PUNCTUATION)
+                if core:
+                    vocabulary[core] += 1
+            seen_core, meant_core = printed.strip(_PUNCTUATION), meant.strip(_PUNCTUATION)
+            if seen_core and " " not in printed:
+                printed_words[seen_core] += 1
+                if meant_core != seen_core and meant_core:
+                    word_errors[(seen_core, meant_core)] += 1
+            if printed != meant:
+                rules.update(set(edits(printed, meant)))
+    needed = {meant for _, meant in rules}
+    misread = {seen for (seen, _), n in word_errors.items() if n >= MIN_COUNT}
+    return {
+        "format": STATE_FORMAT,
+        "pairs": count,
+        "rules": [[seen, meant, n] for (seen, meant), n in rules.most_common() if n >= MIN_COUNT],
+        "meant": {m: meant_counts[m] for m in sorted(needed) if meant_counts[m]},
+        "vocabulary": dict(vocabulary.most_common()),
+        # Whole words OCR printed for others, and how often each printed word was printed at all.
+        "words": [
+            [seen, meant, n] for (seen, meant), n in word_errors.most_common() if n >= MIN_COUNT
+        ],  # fmt: skip
+        "printed": {seen: printed_words[seen] for seen in sorted(misread)},
+    }
+
+
+_PUNCTUATION = "\"'.,;:!?()[]{}<>«»“”‘’*-—–"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A learned channel, ready to use: costs by rule, and the words the references hold."""
+
+    costs: dict[tuple[str, str], float]  # (as printed, as meant) -> cost in confusion units
+    counts: dict[tuple[str, str], int]
+    vocabulary: dict[str, int]
+    pairs: int
+    # printed word -> {word meant: cost relative to keeping the printed word}, from how often OCR
+    # printed one for the other ("tbe" for "the", "ho" for "he")
+    words: dict[str, dict[str, float]]
+
+    @classmethod
+    def of(cls, state: dict[str, object], nats_per_unit: float) -> Channel:
+        prior = {(seen, meant): cost for seen, meant, cost in confusions.rules()}
+        meant_counts = state["meant"]
+        assert isinstance(meant_counts, dict)
+        costs: dict[tuple[str, str], float] = {}
+        counts: dict[tuple[str, str], int] = {}
+        rules = state["rules"]
+        assert isinstance(rules, list)
+        for seen, meant, n in rules:
+            total = meant_counts.get(meant, 0)
+            if not total:
+                continue
+            before = prior.get((seen, meant))
+            p_prior = (
+                math.exp(-before * nats_per_unit) if before is not None else UNSEEN_PROBABILITY
+            )
+            p = (n + PRIOR_WEIGHT * p_prior) / (total + PRIOR_WEIGHT)
+            costs[(seen, meant)] = -math.log(min(p, 0.95)) / nats_per_unit
+            counts[(seen, meant)] = int(n)
+        vocabulary = state["vocabulary"]
+        assert isinstance(vocabulary, dict)
+        printed = state["printed"]
+        assert isinstance(printed, dict)
+        word_rules = state["words"]
+        assert isinstance(word_rules, list)
+        wrong: Counter[str] = Counter()
+        for seen, _, n in word_rules:
+            wrong[seen] += n
+        misread: dict[str, dict[str, float]] = {}
+        for seen, meant, n in word_rules:
+            right = max(printed[seen] - wrong[seen], 0.5)  # how often it was printed rightly
+            misread.setdefault(seen, {})[meant] = math.log(right / n) / nats_per_unit
+        return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
+                   int(state["pairs"]), misread)  # type: ignore[call-overload]  # fmt: skip
+
+    def rules(self) -> Sequence[tuple[str, str, float]]:
+        """The learned rules, then the prior's for what the data never showed."""
+        learned = [(seen, meant, cost) for (seen, meant), cost in self.costs.items()]
+        rest = [r for r in confusions.rules() if (r[0], r[1]) not in self.costs]
+        return learned + rest

@@ -1,0 +1,147 @@
+"""noisy-channel's learned channel: what it learns from (OCR, reference) pairs, the weighted edit
+search that turns those rules into readings, and the trained corrector that uses both."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ocrbench.correctors import channel, confusions, search
+from ocrbench.correctors.noisy_channel import HAND_MADE, LEARNED_CHANNEL, LEARNED_WORD, NoisyChannel
+from ocrbench.types import OcrResult
+
+pytest.importorskip("symspellpy")  # the English word list the channel checks readings against
+
+# The OCR of one collection: "x" for "w", which the hand-made table lacks, "li" for "h" and "tb"
+# for "th", which it has, each printed many times; and a one-off slip.
+PAIRS = [
+    ("tbe man xas on tbe road", "the man was on the road"),
+    ("xhen tbey came liome", "when they came home"),
+    ("a xord of xisdom and a liorse", "a word of wisdom and a horse"),
+    ("tbe qxz was rare", "the qxy was rare"),
+] * 3
+
+
+def _readings(corrector: NoisyChannel, text: str) -> dict[str, dict[str, tuple[float, str]]]:
+    return {
+        found["token"]: {r: (c, s) for r, c, s in found["readings"]}
+        for found in corrector.explain(text)
+    }
+
+
+def test_pairs_are_cut_into_words_at_the_spaces_both_sides_share() -> None:
+    assert list(channel.chunks("tbe  cat sat", "the cat sat")) == [
+        ("tbe", "the"),
+        ("cat", "cat"),
+        ("sat", "sat"),
+    ]
+    # merged words stay one chunk with their reference, so a split is seen as such
+    assert list(channel.chunks("thecat sat", "the cat sat")) == [
+        ("thecat", "the cat"),
+        ("sat", "sat"),
+    ]
+
+
+def test_rules_are_edits_alone_joined_and_widened_by_their_neighbours() -> None:
+    assert set(channel.edits("tbe", "the")) == {
+        ("b", "h"),
+        ("tb", "th"),
+        ("be", "he"),
+        ("tbe", "the"),
+    }
+    # two neighbouring edits (replace and delete, however the alignment cuts them) are one rule too
+    assert ("li", "h") in set(channel.edits("liat", "hat"))
+    assert ("rn", "m") in set(channel.edits("rnodern", "modern"))
+    assert all(len(a) <= channel.MAX_SIDE and len(b) <= channel.MAX_SIDE and a for a, b in
+               channel.edits("abcdefgh", "abXYZfgh"))  # fmt: skip
+
+
+def test_learn_counts_rules_seen_twice_and_the_references_words() -> None:
+    state = channel.learn(PAIRS)
+    assert json.loads(json.dumps(state)) == state  # what the fit cache stores
+    rules = {(a, b): n for a, b, n in state["rules"]}
+    assert rules[("x", "w")] >= 12 and rules[("li", "h")] >= 6 and rules[("tb", "th")] >= 12
+    assert ("z", "y") not in rules or rules[("z", "y")] >= channel.MIN_COUNT
+    assert state["pairs"] == len(PAIRS)
+    assert state["vocabulary"]["horse"] == 3 and "liorse" not in state["vocabulary"]
+    misread = {(a, b): n for a, b, n in state["words"]}
+    assert misread[("tbe", "the")] == 9
+    once = channel.learn([*PAIRS, ("a bxg dog", "a big dog")])
+    assert ("bxg", "big") not in {(a, b) for a, b, _ in once["words"]}  # seen once: noise
+    assert ("x", "i") not in {(a, b) for a, b, _ in once["rules"]}
+
+
+def test_learned_costs_follow_the_data_and_the_prior_stays_for_the_rest() -> None:
+    learned = channel.Channel.of(channel.learn(PAIRS), 2.0)
+    prior = {(a, b): c for a, b, c in confusions.rules()}
+    # seen often: cheaper than a rule the data never showed
+    assert learned.costs[("li", "h")] < 1.5
+    untouched = next(r for r in prior if r not in learned.costs)
+    assert untouched in {(a, b) for a, b, _ in learned.rules()}
+    # a rule seen rarely against a frequent truth costs more than one seen for nearly every truth
+    few = channel.Channel.of(channel.learn(PAIRS + [("the hat", "the hat")] * 50), 2.0)
+    assert few.costs[("li", "h")] > learned.costs[("li", "h")]
+    assert learned.costs[("x", "w")] < 1.5 and ("x", "w") not in prior
+
+
+def test_the_search_reaches_the_word_through_learned_rules_and_is_bounded() -> None:
+    rules = search.RuleIndex.of([("li", "h", 0.5), ("tb", "th", 0.5), ("e", "c", 1.0)])
+    lexicon = search.Lexicon.of(["horse", "home", "other", "the", "hat"])
+    known = lexicon.words.__contains__
+    assert search.readings("liorse", rules, lexicon, known=known) == {"horse": 0.5}
+    assert search.readings("otber", rules, lexicon, known=known) == {"other": 0.5}
+    assert search.readings("zzz", rules, lexicon, known=known) == {}  # nothing leads to a word
+    # the printed word itself is no reading; max_edits bounds the rules one reading combines
+    assert search.readings("tbe", rules, lexicon, known=known, max_edits=0) == {}
+    # a word no lexicon prefix allows stops at once; a huge rule set stops at MAX_EXPLORED
+    many = search.RuleIndex.of([(c, d, 0.01) for c in "ab" for d in "abcdefghijklmnop"])
+    wide = search.Lexicon.of(
+        ["".join(w) for w in __import__("itertools").product("abcdefghij", repeat=4)]
+    )
+    stats = search.SearchStats()
+    search.readings(
+        "ab" * 30, many, wide, known=lambda w: False, max_edits=60, max_cost=99, stats=stats
+    )
+    assert stats.explored == search.MAX_EXPLORED and stats.capped
+
+
+def test_trained_corrector_proposes_what_the_training_ocr_got_wrong_and_says_where_from() -> None:
+    corrector = NoisyChannel()
+    trained = corrector.trained(corrector.fit(PAIRS))
+    assert trained.version() != corrector.version()
+    assert corrector.trained(corrector.fit(PAIRS)).version() == trained.version()
+    text = "tbe xind of tbe xest"  # words the training set never had
+    before, after = _readings(corrector, text), _readings(trained, text)
+    assert "wind" not in before.get("xind", {}) and "west" not in before.get("xest", {})
+    assert after["xind"]["wind"][1] == LEARNED_CHANNEL
+    assert after["xest"]["west"][1] == LEARNED_CHANNEL
+    assert after["tbe"]["the"][1] == LEARNED_WORD  # a whole word it saw misread
+    assert all(source == HAND_MADE for found in before.values() for _, source in found.values())
+    # a known word the training OCR never misread is left alone, trained or not
+    assert "of" not in after
+
+
+def test_describe_lists_the_most_frequent_confusions_with_costs() -> None:
+    corrector = NoisyChannel()
+    described = corrector.describe(corrector.fit(PAIRS))
+    assert described["pairs"] == len(PAIRS) and described["rules"] > 0
+    top = {(c["ocr"], c["truth"]): c for c in described["confusions"]}
+    assert ("li", "h") in top and top[("li", "h")]["cost"] > 0
+    counts = [c["count"] for c in described["confusions"]]
+    assert counts == sorted(counts, reverse=True)
+
+
+def test_trained_corrector_fixes_the_collections_misreadings_with_the_model(model_dir: str) -> None:
+    corrector = NoisyChannel(model_dir=model_dir)
+    trained = corrector.trained(corrector.fit(PAIRS))
+    text = "He xent to see tbe xorld again."
+    try:
+        untrained_text = corrector.correct(OcrResult(text=text)).text
+        result = trained.correct(OcrResult(text=text))
+    finally:
+        trained.close()
+        corrector.close()
+    assert result.text == "He went to see the world again."
+    assert "xent" in untrained_text and "xorld" in untrained_text
+    assert ("xorld", "world") in result.changes
