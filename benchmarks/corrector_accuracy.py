@@ -11,6 +11,15 @@ language, the page segmentation mode and the image's sha256), so a second run on
     .venv/bin/python benchmarks/corrector_accuracy.py                  # noisy-channel and lexicon
     .venv/bin/python benchmarks/corrector_accuracy.py --lines 100 --correctors lexicon
 
+With `--protocol`, each corrector is also fitted on a training part and scored on a test part
+that shares no document, book or page with it: raw OCR, untrained and trained, side by side.
+
+    .venv/bin/python benchmarks/corrector_accuracy.py --protocol             # the test parts
+    .venv/bin/python benchmarks/corrector_accuracy.py --protocol --part dev  # for development
+
+`--part dev` splits each training part again (seed 1) and scores on that: what a developer may
+look at. The test parts are meant to be read as totals only (RESULTS.md says how often they were).
+
 Corpus CER is total character edits / total reference characters after NFC and whitespace
 collapsing (ocrbench.metrics). Needs ../shared (the real data) and Tesseract with eng and grc.
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import random
 import shlex
 import sys
@@ -29,9 +39,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ocrbench import datasets, metrics
+from ocrbench import datasets, metrics, splits
 from ocrbench.registry import correctors
-from ocrbench.types import Correction, OcrResult
+from ocrbench.types import Correction, OcrResult, Sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"
@@ -150,6 +160,128 @@ def datasets_to_run(lines: int, seed: int, only: set[str] | None) -> dict[str, l
     return chosen
 
 
+# -- the train/test protocol --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One dataset under the protocol: its training and scored parts, and the corrector's spec."""
+
+    name: str
+    train: list[Item]
+    test: list[Item]
+    corrector: str
+
+
+def _read(samples: Sequence[Sample], lang: str, psm: int) -> list[Item]:
+    return [Item(s.id, _tesseract(Path(str(s.image)), lang, psm), s.text) for s in samples]
+
+
+def _given(samples: Sequence[Sample]) -> list[Item]:
+    return [Item(s.id, s.ocr or "", s.text) for s in samples]
+
+
+def _parts(
+    samples: list[Sample], group_by: str | None, part: str
+) -> tuple[list[Sample], list[Sample]]:
+    """70/30 by group with seed 0; `dev`: the training part split again the same way, seed 1."""
+    train, test = splits.assign(samples, 0.3, 0, group_by)
+    if part == "dev":
+        train, test = splits.assign(train, 0.3, 1, group_by)
+    return train, test
+
+
+def protocols(part: str, only: set[str] | None) -> list[Protocol]:
+    found: list[Protocol] = []
+
+    def wanted(name: str) -> bool:
+        return only is None or any(name.startswith(o) for o in only)
+
+    name = "icdar2017-eng lines, by document"
+    if wanted(name):
+        icdar_lines(0, 0)  # converts once
+        samples = datasets.load(CACHE / "icdar2017-eng-lines").samples
+        train, test = _parts(samples, "meta.group", part)
+        found.append(Protocol(name, _given(train), _given(test), "noisy-channel"))
+    books = {}
+    if wanted("gt4histcomment-en"):
+        dest = CACHE / "gt4histcomment-en-pairs"
+        if not (dest / datasets.MANIFEST).is_file():
+            datasets.convert("pairs", SHARED / "gt4histcomment-en", dest)
+        for sample in datasets.load(dest).samples:
+            books.setdefault(str(sample.meta[datasets.GROUP]), []).append(sample)
+    for first, second in [sorted(books), sorted(books)[::-1]] if books else []:
+        name = f"gt4histcomment-en eng+grc, {first} -> {second}"
+        train, test = books[first], books[second]
+        if part == "dev":  # the other book stays unread: the training book's pages, split
+            train, test = splits.assign(books[first], 0.3, 1, None)
+        found.append(
+            Protocol(
+                name,
+                _read(train, "eng+grc", 7),
+                _read(test, "eng+grc", 7),
+                "noisy-channel:lang=eng+grc",
+            )
+        )
+    name = "invoices-synth tesseract eng, by id"
+    if wanted(name):
+        samples = datasets.load(ROOT / "datasets" / "invoices-synth").samples
+        train, test = _parts(samples, None, part)
+        found.append(Protocol(name, _read(train, "eng", 3), _read(test, "eng", 3), "noisy-channel"))
+    return found
+
+
+def protocol_main(part: str, lines: int | None, only: set[str] | None) -> int:
+    """Raw OCR, untrained and trained corrector on each dataset's scored part."""
+    again = "; then the training part split again, seed 1" if part == "dev" else ""
+    print(f"part: {part} (70/30 by group, seed 0{again})")
+    header = (
+        f"{'dataset':52} {'corrector':10} {'CER':>7} {'change':>8} {'words':>6} "
+        f"{'lines/s':>8} {'tok/line':>8}"
+    )
+    print(header)
+    worst_rise = 0.0
+    for protocol in protocols(part, only):
+        tests = [protocol.test]
+        if protocol.name.startswith("gt4histcomment"):
+            tests.append([i for i in protocol.test if not has_greek(i.truth)])
+        corrector = correctors.from_spec(protocol.corrector)
+        start = time.perf_counter()
+        state = corrector.fit([(i.ocr, i.truth) for i in protocol.train])  # type: ignore[attr-defined]
+        state = json.loads(json.dumps(state, ensure_ascii=False))  # as the run's cache holds it
+        fitted = time.perf_counter() - start
+        trained = corrector.trained(state)  # type: ignore[attr-defined]
+        print(
+            f"{protocol.name}: {protocol.corrector}, fitted on {len(protocol.train)} samples "
+            f"in {fitted:.1f} s"
+        )
+        for k, items in enumerate(tests):
+            if lines is not None and lines < len(items):
+                items = random.Random(0).sample(items, lines)
+            truths = [i.truth for i in items]
+            raw, _, chars = corpus_cer(truths, [i.ocr for i in items])
+            label = protocol.name if k == 0 else "  the lines with no Greek"
+            print(
+                f"{label[:52]:52} {'raw OCR':10} {raw:7.4f}   ({len(items)} samples, {chars} chars)"
+            )
+            speeds = []
+            for which, chosen in (("untrained", corrector), ("trained", trained)):
+                _, out = run(chosen.correct, items)
+                worst_rise = max(worst_rise, out.cer - raw)
+                relative = (out.cer - raw) / raw if raw else 0.0
+                speeds.append(len(items) / out.seconds if out.seconds else float("inf"))
+                print(
+                    f"{'':52} {which:10} {out.cer:7.4f} {relative:+8.1%} {out.changes:6d} "
+                    f"{speeds[-1]:8.2f} {out.tokens / len(items):8.1f}"
+                )
+                sys.stdout.flush()
+            print(f"{'':52} trained lines/s over untrained: {speeds[1] / speeds[0]:.2f}")
+        corrector.close()
+    print("change: relative to raw OCR's corpus CER; words: words the corrector changed")
+    print(f"largest CER rise of any corrector: {worst_rise:+.4f} (the bar: +0.0010)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lines", type=int, default=300, help="samples per dataset (seeded)")
@@ -160,6 +292,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated corrector specs; ';' separates specs that have parameters",
     )
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: all)")
+    parser.add_argument("--protocol", action="store_true", help="train/test: fit, then score")
+    parser.add_argument("--part", choices=("test", "dev"), default="test", help="with --protocol")
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(
@@ -173,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     print(f"command: {command.strip()}")
+    if args.protocol:
+        lines = args.lines if "--lines" in (argv if argv is not None else sys.argv) else None
+        return protocol_main(args.part, lines, only)
     print(f"sample: {args.lines} samples per dataset, random.Random({args.seed}).sample")
     built = [correctors.from_spec(spec) for spec in specs]
     header = f"{'dataset':46} {'corrector':28} {'CER':>7} {'edits':>6} {'change':>8} " + (
