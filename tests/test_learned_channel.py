@@ -8,7 +8,13 @@ import json
 import pytest
 
 from ocrbench.correctors import channel, confusions, search
-from ocrbench.correctors.noisy_channel import HAND_MADE, LEARNED_CHANNEL, LEARNED_WORD, NoisyChannel
+from ocrbench.correctors.noisy_channel import (
+    HAND_MADE,
+    JOIN,
+    LEARNED_CHANNEL,
+    LEARNED_WORD,
+    NoisyChannel,
+)
 from ocrbench.types import OcrResult
 
 pytest.importorskip("symspellpy")  # the English word list the channel checks readings against
@@ -122,6 +128,35 @@ def test_trained_corrector_proposes_what_the_training_ocr_got_wrong_and_says_whe
     assert "of" not in after
 
 
+def test_trained_corrector_proposes_joining_words_split_by_a_space() -> None:
+    corrector = NoisyChannel()
+    trained = corrector.trained(corrector.fit(PAIRS))
+    text = "the un fairness of the com- mon law, self- evident, to day"
+    joins = {
+        f["token"]: f["readings"] for f in trained.explain(text) if f["readings"][0][2] == JOIN
+    }
+    assert joins == {
+        "un fairness": [("unfairness", 1.0, JOIN)],
+        "com- mon": [("common", 1.0, JOIN)],
+    }
+    # "self- evident" joins into no word; "to day" is two known words; untrained joins nothing
+    assert not any(r[2] == JOIN for f in corrector.explain(text) for r in f["readings"])
+    assert trained.describe(trained_state := corrector.fit(PAIRS))["joins"] == {
+        "seen": 0,
+        "right": 0,
+        "used": True,
+    }
+    # References that keep what OCR split ("pro- bably", as ICDAR 2017's do): joins are off.
+    kept = [("it was pro bably so", "it was pro- bably so"), ("un fairness", "un- fairness")] * 3
+    state = corrector.fit(PAIRS + kept)
+    assert corrector.describe(state)["joins"] == {"seen": 6, "right": 0, "used": False}
+    assert "bably" not in state["vocabulary"] and "pro" not in state["vocabulary"]  # no words
+    assert not any(
+        r[2] == JOIN for f in corrector.trained(state).explain(text) for r in f["readings"]
+    )
+    assert trained_state == corrector.fit(PAIRS)
+
+
 def test_describe_lists_the_most_frequent_confusions_with_costs() -> None:
     corrector = NoisyChannel()
     described = corrector.describe(corrector.fit(PAIRS))
@@ -145,3 +180,21 @@ def test_trained_corrector_fixes_the_collections_misreadings_with_the_model(mode
     assert result.text == "He went to see the world again."
     assert "xent" in untrained_text and "xorld" in untrained_text
     assert ("xorld", "world") in result.changes
+
+
+def test_joins_change_only_the_space_they_remove(model_dir: str) -> None:
+    corrector = NoisyChannel(model_dir=model_dir)
+    trained = corrector.trained(corrector.fit(PAIRS))
+    text = "He  spoke of the un fairness\tof the com- mon law.\nA sec ond line,  self- evident. "
+    try:
+        result = trained.correct(OcrResult(text=text))
+    finally:
+        trained.close()
+    assert result.text == (
+        "He  spoke of the unfairness\tof the common law.\nA second line,  self- evident. "
+    )
+    assert set(result.changes) == {
+        ("un fairness", "unfairness"),
+        ("com- mon", "common"),
+        ("sec ond", "second"),
+    }

@@ -24,6 +24,21 @@ def normal_case(word: str) -> bool:
     return True
 
 
+def joined(first: Token, second: Token, gap: str, lexicon: WordList) -> str | None:
+    """The word two neighbouring tokens make when OCR split it with a space: a known word where
+    one part alone is not ("un fairness"), or where the first ends in a hyphen ("com- mon")."""
+    if first.trail or second.lead or gap != " ":
+        return None
+    if not all(kind(t.core.removesuffix("-")) is Kind.WORD for t in (first, second)):
+        return None
+    word = first.core.removesuffix("-") + second.core
+    if not (lexicon.knows(word) and normal_case(word)):
+        return None
+    if first.core.endswith("-") or any(suspicious(t.core, lexicon) for t in (first, second)):
+        return word
+    return None
+
+
 def suspicious(core: str, lexicon: WordList) -> bool:
     """Whether a token's core may be a misreading worth checking."""
     what = kind(core)

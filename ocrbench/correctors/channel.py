@@ -12,22 +12,23 @@ references' words, with their counts, are a vocabulary (names, places, period sp
 
 from __future__ import annotations
 
+import itertools
 import math
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
-from ocrbench.correctors import confusions
+from ocrbench.correctors import candidates, confusions, words
 
 MAX_SIDE = 3  # characters on either side of a rule
 MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
 MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
 PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
 UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
-STATE_FORMAT = 1
+STATE_FORMAT = 2
 
 
 def _clean(text: str) -> str:
@@ -94,8 +95,45 @@ def _substrings(text: str) -> Iterator[str]:
                 yield text[start : start + length]
 
 
-def learn(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:
-    """Count what a training set shows: rules, how often each meant string occurs, the words."""
+def lexicon(vocabulary: dict[str, int]) -> words.WordList:
+    """The English word list with a training set's words added, with their counts."""
+    counts = dict(words.english().counts)
+    for word, count in vocabulary.items():
+        key = word.lower()
+        counts[key] = counts.get(key, 0) + count
+    return words.WordList(counts)
+
+
+def _joins(pairs: Sequence[tuple[str, str]], known: words.WordList) -> list[int]:
+    """[tokens OCR split that could be joined into a word, those whose reference has the word]:
+    whether joining is right on this collection (ICDAR's references keep "pro- bably")."""
+    seen = right = 0
+    for ocr, reference in pairs:
+        ocr = _clean(ocr)
+        meant = {word.strip(_PUNCTUATION) for word in _clean(reference).split(" ")}
+        tokens = list(words.tokens(ocr))
+        for first, second in itertools.pairwise(tokens):
+            word = candidates.joined(first, second, ocr[first.end : second.start], known)
+            if word is not None:
+                seen += 1
+                right += word in meant
+    return [seen, right]
+
+
+def _words(reference: str) -> Iterator[str]:
+    """A reference's words, less the halves of a word hyphenated in the line ("pro- bably"),
+    which are no words of their own."""
+    previous = ""
+    for word in _clean(reference).split(" "):
+        core = word.strip(_PUNCTUATION)
+        if core and not word.endswith("-") and not previous.endswith("-"):
+            yield core
+        previous = word
+
+
+def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
+    """Count what a training set shows: rules, how often each meant string occurs, the words,
+    and how often words OCR split were one word."""
     rules: Counter[tuple[str, str]] = Counter()
     meant_counts: Counter[str] = Counter()
     vocabulary: Counter[str] = Counter()
@@ -104,12 +142,10 @@ def learn(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:
     count = 0
     for ocr, reference in pairs:
         count += 1
+        vocabulary.update(_words(reference))
         for printed, meant in chunks(ocr, reference):
             for word in meant.split(" "):
                 meant_counts.update(_substrings(word))
-                core = word.strip(_PUNCTUATION)
-                if core:
-                    vocabulary[core] += 1
             seen_core, meant_core = printed.strip(_PUNCTUATION), meant.strip(_PUNCTUATION)
             if seen_core and " " not in printed:
                 printed_words[seen_core] += 1
@@ -130,6 +166,7 @@ def learn(pairs: Iterable[tuple[str, str]]) -> dict[str, object]:
             [seen, meant, n] for (seen, meant), n in word_errors.most_common() if n >= MIN_COUNT
         ],  # fmt: skip
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
+        "joins": _joins(pairs, lexicon(dict(vocabulary))),
     }
 
 
@@ -147,6 +184,7 @@ class Channel:
     # printed word -> {word meant: cost relative to keeping the printed word}, from how often OCR
     # printed one for the other ("tbe" for "the", "ho" for "he")
     words: dict[str, dict[str, float]]
+    joins_right: bool  # whether joining words OCR split was right more often than not
 
     @classmethod
     def of(cls, state: dict[str, object], nats_per_unit: float) -> Channel:
@@ -181,8 +219,10 @@ class Channel:
         for seen, meant, n in word_rules:
             right = max(printed[seen] - wrong[seen], 0.5)  # how often it was printed rightly
             misread.setdefault(seen, {})[meant] = math.log(right / n) / nats_per_unit
+        seen, right = state["joins"]  # type: ignore[misc]
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
-                   int(state["pairs"]), misread)  # type: ignore[call-overload]  # fmt: skip
+                   int(state["pairs"]), misread,  # type: ignore[call-overload]
+                   (right + 1) / (seen + 2) >= 0.5)  # fmt: skip
 
     def rules(self) -> Sequence[tuple[str, str, float]]:
         """The learned rules, then the prior's for what the data never showed."""

@@ -21,14 +21,15 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 from ocrbench import models
-from ocrbench.correctors import channel, greek, search, words
+from ocrbench.correctors import channel, confusions, greek, search, words
 from ocrbench.correctors.candidates import (
     abbreviation,
     candidates,
+    joined,
     likelier_readings,
     normal_case,
     suspicious,
@@ -64,25 +65,40 @@ class _Line:
     text: str
     tokens: list[words.Token]
     texts: list[str]
+    joined: set[int] = field(default_factory=set)  # slots joined to the one before ("un fairness")
 
     @classmethod
     def of(cls, text: str) -> _Line:
         tokens = list(words.tokens(text))
         return cls(text, tokens, [t.text for t in tokens])
 
+    def gap(self, slot: int) -> str:
+        """The whitespace before a slot (none once it is joined to the slot before)."""
+        if slot in self.joined:
+            return ""
+        return self.text[self.tokens[slot - 1].end if slot else 0 : self.tokens[slot].start]
+
+    def join(self, slot: int, text: str) -> None:
+        """Slots `slot` and `slot + 1` become one word, `text`."""
+        self.texts[slot], self.texts[slot + 1] = text, ""
+        self.joined.add(slot + 1)
+
     def render(self) -> str:
-        parts, end = [], 0
-        for token, text in zip(self.tokens, self.texts, strict=True):
-            parts.append(self.text[end : token.start] + text)
-            end = token.end
-        return "".join(parts) + self.text[end:]
+        parts = [self.gap(k) + text for k, text in enumerate(self.texts)]
+        return "".join(parts) + self.text[self.tokens[-1].end if self.tokens else 0 :]
 
     def _span(self, first: int, last: int) -> str:
         """Slots first..last (inclusive) with the whitespace between them."""
-        parts = [self.texts[first]]
-        for k in range(first + 1, last + 1):
-            parts.append(self.text[self.tokens[k - 1].end : self.tokens[k].start] + self.texts[k])
-        return "".join(parts)
+        return "".join(
+            [self.texts[first]] + [self.gap(k) + self.texts[k] for k in range(first + 1, last + 1)]
+        )
+
+    def printed(self, slot: int) -> str:
+        """A slot as OCR printed it: with the next one when that was joined to it."""
+        token = self.tokens[slot]
+        if slot + 1 not in self.joined:
+            return token.text
+        return self.text[token.start : self.tokens[slot + 1].end]
 
     def beside_greek(self, slot: int) -> bool:
         """Whether a neighbouring token has Greek letters."""
@@ -98,8 +114,7 @@ class _Line:
         last = min(len(self.tokens) - 1, slot + count)
         if last <= slot:
             return ""
-        gap = self.text[self.tokens[slot].end : self.tokens[slot + 1].start]
-        return gap + self._span(slot + 1, last)
+        return self.gap(slot + 1) + self._span(slot + 1, last)
 
 
 @dataclass(frozen=True)
@@ -166,10 +181,12 @@ class NoisyChannel(ModelSettings):
     def describe(self, state: dict[str, Any]) -> dict[str, Any]:
         learned = channel.Channel.of(state, self.channel_weight)
         top = sorted(learned.counts.items(), key=lambda item: (-item[1], item[0]))[:30]
+        seen, right = state["joins"]
         return {
             "pairs": learned.pairs,
             "rules": len(learned.costs),
             "vocabulary": len(learned.vocabulary),
+            "joins": {"seen": seen, "right": right, "used": learned.joins_right},
             "confusions": [
                 {
                     "ocr": seen,
@@ -231,17 +248,38 @@ class NoisyChannel(ModelSettings):
     def correct(self, ocr: OcrResult) -> Correction:
         start = time.perf_counter()
         lines = [_Line.of(text) for text in ocr.text.split("\n")]
+        joins = {(i, k): joined for i, line in enumerate(lines) for k, joined in self._joins(line)}
         found = {
             (i, k): readings
             for i, line in enumerate(lines)
             for k, token in enumerate(line.tokens)
             if (readings := self._readings(line, k))
         }
-        if not found:  # nothing suspicious: the model is not even loaded
+        if not found and not joins:  # nothing suspicious: the model is not even loaded
             return Correction(text=ocr.text, seconds=time.perf_counter() - start)
         scorer = self._scorer()
         before = scorer.tokens
         changed: set[tuple[int, int]] = set()
+        if joins:
+            # Words split by a space first: a joined word is one slot for the passes below.
+            sites = [
+                site
+                for (i, k), joined in joins.items()
+                if (site := self._site(scorer, lines[i], i, k, joined, join=True)) is not None
+            ]
+            for site, logprobs in zip(sites, scorer.score([s.request for s in sites]), strict=True):
+                if (best := self._choose(site, logprobs)) is not None:
+                    line = lines[site.line]
+                    line.join(
+                        site.slot,
+                        line.tokens[site.slot].lead + best + line.tokens[site.slot + 1].trail,
+                    )
+                    changed.add((site.line, site.slot))
+            found = {
+                (i, k): readings
+                for (i, k), readings in found.items()
+                if (i, k) not in changed and (i, k - 1) not in changed
+            }
         pending = set(found)
         for _ in range(self.passes):
             sites = [
@@ -271,9 +309,9 @@ class NoisyChannel(ModelSettings):
             if not pending:
                 break
         changes = tuple(
-            (lines[i].tokens[k].text, lines[i].texts[k])
+            (lines[i].printed(k), lines[i].texts[k])
             for i, k in sorted(changed)
-            if lines[i].texts[k] != lines[i].tokens[k].text
+            if lines[i].texts[k] != lines[i].printed(k)
         )
         return Correction(
             text="\n".join(line.render() for line in lines),
@@ -282,15 +320,36 @@ class NoisyChannel(ModelSettings):
             changes=changes,
         )
 
+    def _joins(self, line: _Line) -> list[tuple[int, _Readings]]:
+        """Trained, where the training set showed such joins right: tokens that are one word OCR
+        split with a space (`candidates.joined`); [(slot, {word: (cost, source)})]."""
+        learned = self._learned()
+        if learned is None or not learned.source.joins_right:
+            return []
+        found: list[tuple[int, _Readings]] = []
+        for k in range(len(line.tokens) - 1):
+            if found and found[-1][0] == k - 1:
+                continue  # a token joins one neighbour at most
+            word = joined(line.tokens[k], line.tokens[k + 1], line.gap(k + 1), learned.words)
+            if word is not None:
+                found.append((k, {word: (confusions.SPACE_COST, JOIN)}))
+        return found
+
     def explain(self, text: str) -> list[dict[str, Any]]:
         """The suspicious tokens of a text and their readings, each with its channel cost and the
         source that proposed it; what the model would score (it is not loaded)."""
         found = []
         for i, line in enumerate(_Line.of(text) for text in text.split("\n")):
+            joins = dict(self._joins(line))
             for k, token in enumerate(line.tokens):
-                if readings := self._readings(line, k):
-                    listed = [(r, round(c, 3), s) for r, (c, s) in readings.items()]
-                    found.append({"line": i, "token": token.core, "readings": listed})
+                joined = line.text[token.start : line.tokens[k + 1].end] if k in joins else ""
+                for core, readings in [
+                    (joined, joins.get(k, {})),
+                    (token.core, self._readings(line, k)),
+                ]:
+                    if readings:
+                        listed = [(r, round(c, 3), s) for r, (c, s) in readings.items()]
+                        found.append({"line": i, "token": core, "readings": listed})
         return found
 
     def _readings(self, line: _Line, slot: int) -> dict[str, tuple[float, str]]:
@@ -354,19 +413,27 @@ class NoisyChannel(ModelSettings):
         return site.readings[best] if scores[best] - scores[0] > self.margin else None
 
     def _site(
-        self, scorer: Scorer, line: _Line, number: int, slot: int, found: _Readings
+        self,
+        scorer: Scorer,
+        line: _Line,
+        number: int,
+        slot: int,
+        found: _Readings,
+        join: bool = False,
     ) -> _Site | None:
-        """The request that scores a token's readings in their window of the line."""
-        token = line.tokens[slot]
-        readings = (token.core, *list(found)[:_MAX_READINGS])
+        """The request that scores a token's readings in their window of the line; with `join`,
+        the readings of the token and the next one together."""
+        token, last = line.tokens[slot], line.tokens[slot + join]
+        printed = line.text[token.start + len(token.lead) : last.end - len(last.trail)]
+        readings = (printed, *list(found)[:_MAX_READINGS])
         costs = (0.0, *(found[r][0] for r in readings[1:]))
         left = line.left(slot, self.left_words)
         prefix = [scorer.bos, *scorer.tokenize(left)[-_MAX_LEFT_TOKENS:]]
-        after = scorer.tokenize(line.right(slot, self.right_words))[:_MAX_RIGHT_TOKENS]
+        after = scorer.tokenize(line.right(slot + join, self.right_words))[:_MAX_RIGHT_TOKENS]
         space = " " if left else ""
         texts = []
         for reading in readings:
-            middle = scorer.tokenize(space + token.lead + reading + token.trail)
+            middle = scorer.tokenize(space + token.lead + reading + last.trail)
             if len(middle) > _MAX_TOKEN_TOKENS:
                 return None
             texts.append(tuple(prefix + middle + after))
@@ -381,10 +448,11 @@ _MAYBE_GREEK = (words.Kind.WORD, words.Kind.CONFUSED, words.Kind.OTHER)
 
 
 # Trained, fewer readings are scored: on the development part of ICDAR 2017 (RESULTS.md) the
-# dearer ones seldom won and cost a third of the time; a printed word that is mostly printed
-# rightly ("he", seen misread for "be" now and then) is not worth a site.
+# dearer ones seldom won and cost a third of the time. A whole word the training OCR printed for
+# another is proposed only if it was printed wrongly at least as often as rightly (cost <= 0):
+# "he", now and then printed for "be", is not worth scoring each time.
 LEARNED_SPREAD = 1.0  # confusion units above the cheapest reading
-MISREAD_MAX_COST = 1.0  # of a whole-word misreading, relative to keeping the word
+MISREAD_MAX_COST = 0.0  # of a whole-word misreading, relative to keeping the word
 
 # Where a reading came from (`explain` names them).
 HAND_MADE = "hand-made channel"  # confusions.py's rules over the lexicon
@@ -393,6 +461,7 @@ LEARNED_WORD = "learned misreading"  # a whole word the training OCR printed for
 LIKELIER = "likelier word"  # rare_ratio: a known word with a much more frequent reading
 GREEK_RESPELLING = "greek respelling"  # a Greek word read again through the Greek channels
 LATIN_AS_GREEK = "latin read as greek"  # Latin letters that may be Greek the Latin model read
+JOIN = "join"  # trained: two tokens that are one word the OCR split with a space
 
 _Readings = dict[str, tuple[float, str]]  # reading -> (cost, source)
 
@@ -438,15 +507,11 @@ class _Learned:
 
     @classmethod
     def of(cls, learned: channel.Channel) -> _Learned:
-        english = words.english()
-        counts = dict(english.counts)
-        for word, count in learned.vocabulary.items():
-            key = word.lower()
-            counts[key] = counts.get(key, 0) + count
+        lexicon = channel.lexicon(learned.vocabulary)
         return cls(
             learned,
-            words.WordList(counts),
-            search.Lexicon.of(counts),
+            lexicon,
+            search.Lexicon.of(lexicon.counts),
             search.RuleIndex.of(learned.rules()),
         )
 
