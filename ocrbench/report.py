@@ -360,6 +360,13 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
             f"{len(listed)} confusions, the {len(shown)} most frequent below. <em>used</em>: how "
             f"often a correction in this run's {len(rows)} rows undid it."
         )
+        joins = learned.get("joins")
+        if isinstance(joins, dict):
+            note += (
+                f" Tokens OCR split that make a word: {html.escape(str(joins.get('seen', '?')))}"
+                f" in training, joined in the reference {html.escape(str(joins.get('right', '?')))}"
+                f" times, so joins are {'proposed' if joins.get('used') else 'not proposed'}."
+            )
         parts.append(
             f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
             f'{html.escape(str(fit.get("config", "")))}</h3><p class="note">{note}</p>'

@@ -461,7 +461,8 @@ def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> 
         "fits": [
             {"dataset": row["dataset"], "config_id": row["config_id"], "config": row["config"],
              "train": "/data/<train>", "trained": True,
-             "learned": {"pairs": 70, "vocabulary": 123, "confusions": [
+             "learned": {"pairs": 70, "vocabulary": 123,
+                         "joins": {"seen": 12, "right": 2, "used": False}, "confusions": [
                  {"ocr": ocr, "truth": truth, "count": 9, "cost": 0.25},
                  {"ocr": "<", "truth": "c", "count": 3, "cost": 1.5},
                  {"ocr": " ", "truth": "", "count": 2, "cost": 2.0}]}},
@@ -488,6 +489,10 @@ def test_the_page_shows_the_training_set_and_what_was_learned_and_used(tmp_path:
     )
     assert '<td><code>␣</code></td><td><span class="note">nothing</span></td>' in page
     assert "Learned nothing from it (these correctors do not learn): tess + identity." in page
+    assert (
+        "Tokens OCR split that make a word: 12 in training, joined in the reference 2 times, "
+        "so joins are not proposed." in page
+    )
     assert_self_contained(page)
 
 
