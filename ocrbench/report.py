@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from rapidfuzz.distance import Levenshtein
 
 from ocrbench import results, rundir
+from ocrbench.correctors.channel import edited_runs
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
     from matplotlib.figure import Figure
@@ -253,16 +253,7 @@ def hurt_samples(frame: pd.DataFrame, n: int = 10) -> str:
 def _edited_spans(before: str, after: str) -> list[tuple[int, int, int, int]]:
     """Where `after` differs from `before`, character by character: (i1, i2, j1, j2) per edited
     span, neighbouring edits joined ("cl" -> "d" is one span, not a replace and a delete)."""
-    spans: list[tuple[int, int, int, int]] = []
-    for op in Levenshtein.opcodes(before, after):
-        if op.tag == "equal":
-            continue
-        if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
-            i1, _, j1, _ = spans[-1]
-            spans[-1] = (i1, op.src_end, j1, op.dest_end)
-        else:
-            spans.append((op.src_start, op.src_end, op.dest_start, op.dest_end))
-    return spans
+    return [(r[0][0], r[-1][1], r[0][2], r[-1][3]) for r in edited_runs(before, after)]
 
 
 def _uses(before: str, after: str, span: tuple[int, int, int, int], ocr: str, truth: str) -> bool:

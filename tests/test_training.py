@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 import pandas as pd
 import pytest
-from rapidfuzz.distance import Levenshtein
 
 from ocrbench import cli, datasets, registry, results, rowkey, run, specs, sweep, training
 from ocrbench.cache import Cache, key
 from ocrbench.correctors.base import learns
+from ocrbench.correctors.channel import edited_runs
 from ocrbench.errors import ConfigError, DatasetError
 from ocrbench.types import Correction, OcrResult
 
@@ -66,16 +66,8 @@ class Memorize:
     def describe(self, state: dict[str, Any]) -> dict[str, Any]:
         confusions: Counter[tuple[str, str]] = Counter()
         for a, b, n in state["counts"]:
-            spans: list[list[int]] = []  # neighbouring edits joined: "rn" -> "m" is one
-            for op in Levenshtein.opcodes(a, b):
-                if op.tag == "equal":
-                    continue
-                if spans and spans[-1][1] == op.src_start and spans[-1][3] == op.dest_start:
-                    spans[-1][1], spans[-1][3] = op.src_end, op.dest_end
-                else:
-                    spans.append([op.src_start, op.src_end, op.dest_start, op.dest_end])
-            for i1, i2, j1, j2 in spans:
-                confusions[(a[i1:i2], b[j1:j2])] += n
+            for edited in edited_runs(a, b):  # neighbouring edits joined: "rn" -> "m" is one
+                confusions[(a[edited[0][0] : edited[-1][1]], b[edited[0][2] : edited[-1][3]])] += n
         return {
             "pairs": state["pairs"],
             "confusions": [

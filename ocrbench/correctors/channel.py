@@ -56,23 +56,32 @@ def chunks(ocr: str, reference: str) -> Iterator[tuple[str, str]]:
     yield "".join(printed), "".join(meant)
 
 
+Span = tuple[int, int, int, int]  # (i1, i2, j1, j2): printed[i1:i2] was meant[j1:j2]
+
+
+def edited_runs(printed: str, meant: str) -> list[list[Span]]:
+    """The edits that turn `printed` into `meant`, neighbouring ones together: "cl" -> "d" is one
+    run (a replace and a delete), however the alignment cut it."""
+    runs: list[list[Span]] = []
+    for op in Levenshtein.opcodes(printed, meant):
+        if op.tag == "equal":
+            continue
+        span = (op.src_start, op.src_end, op.dest_start, op.dest_end)
+        if runs and runs[-1][-1][1] == span[0] and runs[-1][-1][3] == span[2]:
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    return runs
+
+
 def edits(printed: str, meant: str) -> Iterator[tuple[str, str]]:
     """The (as printed, as meant) rules one differing chunk shows: each run of neighbouring edits as
     one (`li`->`h`, however the alignment cut it) and each edit of a run alone, all also widened by
     their neighbours, within MAX_SIDE characters a side; never empty on the printed side (a rule
     must start at something OCR printed)."""
-    ops = [
-        (op.src_start, op.src_end, op.dest_start, op.dest_end)
-        for op in Levenshtein.opcodes(printed, meant)
-        if op.tag != "equal"
-    ]
-    runs: list[list[tuple[int, int, int, int]]] = []
-    for op in ops:
-        if runs and runs[-1][-1][1] == op[0] and runs[-1][-1][3] == op[2]:
-            runs[-1].append(op)
-        else:
-            runs.append([op])
-    spans = {(run[0][0], run[-1][1], run[0][2], run[-1][3]) for run in runs} | set(ops)
+    runs = edited_runs(printed, meant)
+    spans = {(run[0][0], run[-1][1], run[0][2], run[-1][3]) for run in runs}
+    spans |= {op for run in runs for op in run}
     for i1, i2, j1, j2 in sorted(spans):
         for before in range(MAX_CONTEXT + 1):
             for after in range(MAX_CONTEXT + 1 - before):
@@ -184,7 +193,7 @@ class Channel:
     # printed word -> {word meant: cost relative to keeping the printed word}, from how often OCR
     # printed one for the other ("tbe" for "the", "ho" for "he")
     words: dict[str, dict[str, float]]
-    joins_right: bool  # whether joining words OCR split was right more often than not
+    joins: tuple[int, int]  # (tokens OCR split that make a word, of those joined in the reference)
 
     @classmethod
     def of(cls, state: dict[str, object], nats_per_unit: float) -> Channel:
@@ -222,7 +231,13 @@ class Channel:
         seen, right = state["joins"]  # type: ignore[misc]
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
                    int(state["pairs"]), misread,  # type: ignore[call-overload]
-                   (right + 1) / (seen + 2) >= 0.5)  # fmt: skip
+                   (int(seen), int(right)))  # fmt: skip
+
+    @property
+    def joins_right(self) -> bool:
+        """Whether joining tokens OCR split was right at least as often as not (so with no data)."""
+        seen, right = self.joins
+        return (right + 1) / (seen + 2) >= 0.5
 
     def rules(self) -> Sequence[tuple[str, str, float]]:
         """The learned rules, then the prior's for what the data never showed."""

@@ -162,8 +162,8 @@ class NoisyChannel(ModelSettings):
 
     def version(self) -> str:
         words = f" grc-words:{greek.words().sha256[:16]}" if self._greek else ""
-        state = self.__dict__.get("_state_")
-        trained = "" if state is None else f" trained-{TRAINED}:{_digest(state)[:16]}"
+        digest = self.__dict__.get("_digest_")
+        trained = "" if digest is None else f" trained-{TRAINED}:{digest}"
         return self.model_version(f"noisy-channel-{ALGORITHM}{words}{trained}")
 
     # -- learning from a training set (the optional step of the protocol) ---------------------
@@ -176,12 +176,14 @@ class NoisyChannel(ModelSettings):
         """This corrector, with its candidates drawn from the learned channel as well."""
         copy = replace(self)
         object.__setattr__(copy, "_state_", state)
+        # Hashed once: a state is half a megabyte of JSON, and each sweep task asks the version.
+        object.__setattr__(copy, "_digest_", _digest(state)[:16])
         return copy
 
     def describe(self, state: dict[str, Any]) -> dict[str, Any]:
         learned = channel.Channel.of(state, self.channel_weight)
         top = sorted(learned.counts.items(), key=lambda item: (-item[1], item[0]))[:30]
-        seen, right = state["joins"]
+        seen, right = learned.joins
         return {
             "pairs": learned.pairs,
             "rules": len(learned.costs),
@@ -342,9 +344,9 @@ class NoisyChannel(ModelSettings):
         for i, line in enumerate(_Line.of(text) for text in text.split("\n")):
             joins = dict(self._joins(line))
             for k, token in enumerate(line.tokens):
-                joined = line.text[token.start : line.tokens[k + 1].end] if k in joins else ""
+                pair = line.text[token.start : line.tokens[k + 1].end] if k in joins else ""
                 for core, readings in [
-                    (joined, joins.get(k, {})),
+                    (pair, joins.get(k, {})),
                     (token.core, self._readings(line, k)),
                 ]:
                     if readings:
@@ -423,13 +425,15 @@ class NoisyChannel(ModelSettings):
     ) -> _Site | None:
         """The request that scores a token's readings in their window of the line; with `join`,
         the readings of the token and the next one together."""
-        token, last = line.tokens[slot], line.tokens[slot + join]
+        token = line.tokens[slot]
+        last = line.tokens[slot + 1] if join else token
         printed = line.text[token.start + len(token.lead) : last.end - len(last.trail)]
         readings = (printed, *list(found)[:_MAX_READINGS])
         costs = (0.0, *(found[r][0] for r in readings[1:]))
         left = line.left(slot, self.left_words)
         prefix = [scorer.bos, *scorer.tokenize(left)[-_MAX_LEFT_TOKENS:]]
-        after = scorer.tokenize(line.right(slot + join, self.right_words))[:_MAX_RIGHT_TOKENS]
+        after = scorer.tokenize(line.right(slot + 1 if join else slot, self.right_words))
+        after = after[:_MAX_RIGHT_TOKENS]
         space = " " if left else ""
         texts = []
         for reading in readings:
