@@ -4,6 +4,10 @@ search that turns those rules into readings, and the trained corrector that uses
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -198,3 +202,25 @@ def test_joins_change_only_the_space_they_remove(model_dir: str) -> None:
         ("com- mon", "common"),
         ("sec ond", "second"),
     }
+
+
+def test_what_fit_learns_is_the_same_in_every_process() -> None:
+    """The state names the trained corrector's version (and the row keys): string hashing, which
+    differs per process, must not order it."""
+    script = (
+        "import json, sys; sys.path.insert(0, 'tests'); from test_learned_channel import PAIRS;"
+        "from ocrbench.correctors import channel;"
+        "print(json.dumps(channel.learn(PAIRS * 2 + [('rnore tlian', 'more than')] * 2)))"
+    )
+    states = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[1],
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(states) == 1

@@ -18,6 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rapidfuzz.distance import Levenshtein
 
@@ -161,22 +162,27 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
                 if meant_core != seen_core and meant_core:
                     word_errors[(seen_core, meant_core)] += 1
             if printed != meant:
-                rules.update(set(edits(printed, meant)))
+                rules.update(list(dict.fromkeys(edits(printed, meant))))  # each rule once, in order
     needed = {meant for _, meant in rules}
     misread = {seen for (seen, _), n in word_errors.items() if n >= MIN_COUNT}
     return {
         "format": STATE_FORMAT,
         "pairs": count,
-        "rules": [[seen, meant, n] for (seen, meant), n in rules.most_common() if n >= MIN_COUNT],
+        "rules": [[seen, meant, n] for (seen, meant), n in _by_count(rules) if n >= MIN_COUNT],
         "meant": {m: meant_counts[m] for m in sorted(needed) if meant_counts[m]},
-        "vocabulary": dict(vocabulary.most_common()),
+        "vocabulary": dict(_by_count(vocabulary)),
         # Whole words OCR printed for others, and how often each printed word was printed at all.
         "words": [
-            [seen, meant, n] for (seen, meant), n in word_errors.most_common() if n >= MIN_COUNT
+            [seen, meant, n] for (seen, meant), n in _by_count(word_errors) if n >= MIN_COUNT
         ],  # fmt: skip
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
         "joins": _joins(pairs, lexicon(dict(vocabulary))),
     }
+
+
+def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
+    """Most frequent first, ties by key: the same order in every process (a set's is not)."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
 
 
 _PUNCTUATION = "\"'.,;:!?()[]{}<>«»“”‘’*-—–"
