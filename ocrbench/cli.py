@@ -46,7 +46,8 @@ def _normalization(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from ocrbench import datasets, models, provenance, report, results, run, rundir, training
-    from ocrbench.registry import correctors, engines, params_of
+    from ocrbench.correctors.base import model_spec_of
+    from ocrbench.registry import correctors, engines
 
     engine = engines.from_spec(args.engine)
     corrector = correctors.from_spec(args.corrector)
@@ -116,7 +117,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             engine={"name": engine.name, "spec": args.engine, "version": rows[0]["engine_version"]},
             corrector={"name": corrector.name, "spec": args.corrector,
                        "version": rows[0]["corrector_version"]},
-            model=models.model_file(params_of(corrector)),
+            model=models.model_file(model_spec_of(corrector)),
             normalization=norm.name(),
             skipped=[*dataset.skipped, *unreadable],
             work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
@@ -252,13 +253,20 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_models_list(args: argparse.Namespace) -> int:
     from ocrbench import models
 
+    print("embedded (installed from PyPI, resolved with no network):")
+    for entry in models.EMBEDDED:
+        state = "installed" if entry.installed() else "not installed"
+        print(f"  {entry.repo_id:44} {entry.quantization:8} {entry.kind:9} "
+              f"{entry.distribution} ({state}); file from {entry.origin}")  # fmt: skip
+    root = models.model_root(args.model_dir)
     found = models.available(args.model_dir)
     if not found:
-        print(f"no models in {models.model_root(args.model_dir)}; "
-              "`ocrbench models path` fetches the embedded default")  # fmt: skip
+        print(f"no model files in {root} yet; `ocrbench models path REPO_ID` puts an embedded "
+              "one there")  # fmt: skip
+        return 0
+    print(f'files in {root} ("from Q4_K_M": made by `models quantize` from a quantized file):')
     for model in found:
-        quantization = model.quantization or "?"
-        print(f"{model.repo_id:50} {quantization:8} {model.size / 2**20:8.1f} MiB  {model.path}")
+        print(f"  {model.repo_id:44} {model.label:16} {model.size / 2**20:8.1f} MiB  {model.path}")
     return 0
 
 

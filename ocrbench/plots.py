@@ -27,6 +27,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ocrbench.models.files import quantization_label  # noqa: E402
+
 NO_LLM = "no LLM corrector in this run"
 NO_CORRECTOR = "no corrector in this run (identity only)"
 MAX_LINES = 10  # more configurations than this in one line chart is unreadable
@@ -258,11 +260,18 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
     llm = llm[llm["quantization"].notna()] if len(llm) else llm
     if llm.empty:
         return _nothing(figure, NO_LLM)
-    ladder = sorted(llm["quantization"].astype(str).unique(), key=_bits)
-    llm = llm.assign(plot_series=series_labels(llm, ["quantization"]))
+    # A q8_0 made from a Q4_K_M is its own point ("q8_0, from Q4_K_M"), never a q8_0.
+    made_from = _column(llm, "made_from")
+    labels = [
+        quantization_label(str(q), None if pd.isna(m) else str(m))
+        for q, m in zip(llm["quantization"], made_from, strict=True)
+    ]
+    llm = llm.assign(quantization_label=labels)
+    ladder = sorted(llm["quantization_label"].unique(), key=_bits)
+    llm = llm.assign(plot_series=series_labels(llm, ["quantization", "made_from"]))
     for series, group in llm.groupby("plot_series"):
-        group = group.sort_values("quantization", key=lambda q: q.astype(str).map(ladder.index))
-        x = group["quantization"].astype(str).map(ladder.index).to_numpy()
+        group = group.sort_values("quantization_label", key=lambda q: q.map(ladder.index))
+        x = group["quantization_label"].map(ladder.index).to_numpy()
         cer = group["cer"].astype(float).to_numpy()
         low = np.nan_to_num(cer - _column(group, "cer_low").astype(float).to_numpy(), nan=0.0)
         high = np.nan_to_num(_column(group, "cer_high").astype(float).to_numpy() - cer, nan=0.0)
@@ -272,7 +281,7 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
         )
         speed_axis.plot(x, group["seconds_per_sample"].to_numpy(), marker="o", label=label)
     for axis in (cer_axis, speed_axis):
-        axis.set_xticks(range(len(ladder)), [_plain(q) for q in ladder])
+        axis.set_xticks(range(len(ladder)), [_plain(q).replace(", ", "\n") for q in ladder])
         axis.set_xlabel("quantization (fewer bits to the left)")
         axis.grid(alpha=0.3)
     cer_axis.set_ylabel("corpus CER (95% interval)")

@@ -83,7 +83,7 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
 
 CONFIG_COLUMNS = [
     "dataset", "config_id", "config", "engine", "params", "corrector", "corrector_params",
-    "repo_id", "quantization", "gpu_layers", "gpu_layers_effective",
+    "repo_id", "quantization", "made_from", "gpu_layers", "gpu_layers_effective",
 ]  # fmt: skip
 
 

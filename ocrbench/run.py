@@ -58,10 +58,12 @@ class Step:
     component: Any
     params: dict[str, Any] = field(init=False)
     version: str = field(init=False)
+    model: dict[str, Any] | None = field(init=False)  # models.model_file: the file, its origin
 
     def __post_init__(self) -> None:
         self.params = params_of(self.component)
         self.version = self.component.version()
+        self.model = _model_file(self.component)
 
     @property
     def cacheable(self) -> bool:
@@ -74,6 +76,13 @@ class Step:
 
     def key(self, content: str) -> str:
         return key(self.component.name, self.params, self.version, content)
+
+
+def _model_file(component: Any) -> dict[str, Any] | None:
+    """The model file a corrector uses (repo, quantization, path, sha256, what it was made from);
+    None for one without a model."""
+    model_file = getattr(component, "model_file", None)
+    return model_file() if callable(model_file) else None
 
 
 def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
@@ -251,7 +260,7 @@ def make_row(
     raw = metrics.score(sample.text, ocr.text, norm)
     final = metrics.score(sample.text, correction.text, norm)
     effect = metrics.word_effect(sample.text, ocr.text, correction.text, norm)
-    model = {k: corrector.params.get(k) for k in ("repo_id", "quantization")}
+    model = corrector.model or {}
     effective = getattr(corrector.component, "effective_gpu_layers", None)
     components = row_components(engine.identity, corrector.identity, training)
     trained = training is not None and training.trained
@@ -273,8 +282,9 @@ def make_row(
         "corrector": corrector.component.name,
         "corrector_params": json.dumps(corrector.params, sort_keys=True, default=str),
         "corrector_version": corrector.version,
-        "repo_id": model["repo_id"],
-        "quantization": model["quantization"],
+        "repo_id": model.get("repo_id"),
+        "quantization": model.get("quantization"),
+        "made_from": model.get("made_from"),  # a file quantized from a quantized one: from what
         "gpu_layers": corrector.params.get("gpu_layers"),
         "gpu_layers_effective": effective() if callable(effective) else effective,
         "normalization": norm.name(),

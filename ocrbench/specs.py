@@ -11,12 +11,16 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from ocrbench import metrics, registry
+from ocrbench.correctors.base import model_spec_of
 from ocrbench.errors import ConfigError, OcrbenchError
+
+if TYPE_CHECKING:
+    from ocrbench.models import ModelSpec
 
 TOP_KEYS = {
     "name",
@@ -37,6 +41,8 @@ class Component:
 
     name: str
     params: tuple[tuple[str, Any], ...]
+    # The model a corrector of these parameters uses (its model_spec()); None without one.
+    model: ModelSpec | None = field(default=None, compare=False)
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -113,7 +119,8 @@ def _components(
             raise ConfigError(f"{here}: {error}") from None
         for point in _axes(params):
             component = registry.build(cls, point, here)
-            grid.append(Component(name, tuple(sorted(registry.params_of(component).items()))))
+            concrete = tuple(sorted(registry.params_of(component).items()))
+            grid.append(Component(name, concrete, model_spec_of(component)))
     if not grid:
         raise ConfigError(f"{where}: the grid is empty; list at least one {kind}")
     return tuple(dict.fromkeys(grid))  # the same point twice is run once
@@ -123,13 +130,11 @@ def _check_models(correctors: Sequence[Component], where: str) -> None:
     """Every (repo, quantization) in the grid must resolve before the sweep starts."""
     seen = set()
     for component in correctors:
-        params = component.kwargs
-        if "repo_id" not in params:
+        spec = component.model
+        if spec is None:
             continue
         from ocrbench import models
 
-        fields = {k: params[k] for k in models.ModelSpec.__dataclass_fields__ if k in params}
-        spec = models.ModelSpec(**fields)
         if (spec.repo_id, spec.quantization, spec.model_dir) in seen:
             continue
         seen.add((spec.repo_id, spec.quantization, spec.model_dir))

@@ -468,7 +468,7 @@ def _model_files(spec: Spec) -> list[dict[str, Any]]:
 
     found = []
     for component in spec.correctors:
-        entry = models.model_file(component.kwargs)
+        entry = models.model_file(component.model)
         if entry is not None and entry not in found:
             found.append(entry)
     return found

@@ -170,5 +170,15 @@ def test_quantize_then_correct_with_that_quantization(tmp_path: Path) -> None:
 
     assert manifest["model"]["path"] == str(q8)
     assert manifest["model"]["sha256"] == hashlib.sha256(q8.read_bytes()).hexdigest()
+    # It was made from the embedded Q4_K_M: the manifest, the row and the listing say so.
+    assert manifest["model"]["made_from"] == "q4_k_m"
+    assert manifest["model"]["label"] == "q8_0, from Q4_K_M"
     row = pd.read_parquet(out / "results.parquet").iloc[0]
     assert row["quantization"] == "q8_0" and row["hypothesis"] == "Invoice No: 12345"
+    assert row["made_from"] == "q4_k_m"
+    listed = subprocess.run([*cli, "models", "list"], env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    line = next(x for x in listed.stdout.splitlines() if x.endswith("Q8_0.gguf"))
+    assert "q8_0, from Q4_K_M" in line
+    assert "warning: gemma-3-270m-q4_k_m.gguf is a Q4_K_M file, not a float one" in made.stderr

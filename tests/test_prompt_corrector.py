@@ -83,7 +83,7 @@ def test_parameters_are_checked_when_built(params: dict[str, str], complaint: st
 
 def test_spec_carries_the_model_fields() -> None:
     corrector = registry.correctors.from_spec("prompt:quantization=int8,gpu_layers=-1,seed=3")
-    assert corrector.spec() == ModelSpec(quantization="int8", gpu_layers=-1, seed=3)
+    assert corrector.model_spec() == ModelSpec(quantization="int8", gpu_layers=-1, seed=3)
     assert Prompt(logging=print) == Prompt()  # the callback is not part of what it is
 
 

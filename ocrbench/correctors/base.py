@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ocrbench.types import Correction, OcrResult
+
+if TYPE_CHECKING:
+    from ocrbench.models import ModelSpec
 
 
 @runtime_checkable
@@ -45,3 +48,9 @@ class Learner(Protocol):
 def learns(corrector: object) -> bool:
     """Whether a corrector can learn from a training set."""
     return isinstance(corrector, Learner)
+
+
+def model_spec_of(corrector: object) -> ModelSpec | None:
+    """The model a corrector uses (its `model_spec()`); None for one without a model."""
+    model_spec = getattr(corrector, "model_spec", None)
+    return model_spec() if callable(model_spec) else None

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
+from typing import Any
 
 from ocrbench import models
 
@@ -24,8 +25,9 @@ class ModelSettings:
     # receives progress messages; not a parameter (compare=False keeps it out of cache keys)
     logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
-    def spec(self) -> models.ModelSpec:
-        """The model settings as a ModelSpec, which validates them with its own messages."""
+    def model_spec(self) -> models.ModelSpec:
+        """The model this corrector uses, as a ModelSpec (which validates the fields with its own
+        messages): what the sweep, the manifest and the results ask a corrector for."""
         return models.ModelSpec(**{name: getattr(self, name) for name in models.SPEC_FIELDS})
 
     def model_version(self, algorithm: str) -> str:
@@ -35,8 +37,12 @@ class ModelSettings:
             llama = package_version("llama-cpp-python")
         except PackageNotFoundError:
             llama = "absent"
-        sha256 = models.sha256_of(models.resolve(self.spec(), logging=self.logging))
+        sha256 = models.sha256_of(models.resolve(self.model_spec(), logging=self.logging))
         return f"{algorithm} llama-cpp-python-{llama} sha256:{sha256}"
 
+    def model_file(self) -> dict[str, Any] | None:
+        """The file the model resolves to, its sha256, and what it was made from."""
+        return models.model_file(self.model_spec())
+
     def effective_gpu_layers(self) -> int | None:
-        return models.effective_gpu_layers(self.spec())
+        return models.effective_gpu_layers(self.model_spec())

@@ -135,7 +135,7 @@ class NoisyChannel(ModelSettings):
     lang: str = "eng"  # the page's languages, as Tesseract takes them: "eng" or "eng+grc"
 
     def __post_init__(self) -> None:
-        self.spec()  # validates the model fields with ModelSpec's own messages
+        self.model_spec()  # validates the model fields with ModelSpec's own messages
         for name in ("left_words", "right_words", "max_edits"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")
@@ -223,7 +223,7 @@ class NoisyChannel(ModelSettings):
         if scorer is None or loaded is None or loaded.closed:
             # A model closed by another user of it took our context's weights along: the old
             # context is dropped unfreed (freeing it now would touch freed memory), a new one made.
-            loaded = models.load(self.spec(), logging=self.logging)
+            loaded = models.load(self.model_spec(), logging=self.logging)
             scorer = Scorer(loaded.llama, batch_tokens=self.batch_tokens, n_threads=self.n_threads)
             object.__setattr__(self, "_loaded_", loaded)
             object.__setattr__(self, "_scorer_", scorer)

@@ -50,7 +50,7 @@ class Prompt(ModelSettings):
     max_length_ratio: float = 1.3
 
     def __post_init__(self) -> None:
-        self.spec()  # validates the model fields
+        self.model_spec()  # validates the model fields
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0 (0 is greedy), not {self.temperature}")
         if self.max_edit_ratio <= 0:
@@ -132,7 +132,7 @@ class Prompt(ModelSettings):
     def _model(self) -> LoadedModel:
         loaded: LoadedModel | None = self.__dict__.get("_loaded")
         if loaded is None or loaded.closed:
-            loaded = models.load(self.spec(), logging=self.logging)
+            loaded = models.load(self.model_spec(), logging=self.logging)
             object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
         return loaded
 

