@@ -309,6 +309,14 @@ def cmd_notebook(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from ocrbench import doctor
+
+    for line in doctor.report():
+        print(line)
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from ocrbench.registry import correctors, engines
 
@@ -504,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="the engines and correctors available")
     listing.set_defaults(handler=cmd_list)
+
+    doctor = commands.add_parser("doctor", help="what this machine can do (GPU, engines, models)")
+    doctor.set_defaults(handler=cmd_doctor)
     return parser
 
 

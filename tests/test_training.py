@@ -142,10 +142,12 @@ workers: {workers}
 """, name)  # fmt: skip
 
 
-def test_memorize_is_a_learner_and_the_builtins_are_not() -> None:
+def test_memorize_is_a_learner_and_so_are_the_llm_correctors() -> None:
     assert learns(Memorize())
-    for name in ("identity", "lexicon", "prompt"):
+    for name in ("identity", "lexicon"):
         assert not learns(registry.correctors.get(name)())
+    for name in ("noisy-channel", "prompt"):  # the learned channel; few-shot examples
+        assert learns(registry.correctors.get(name)())
 
 
 def test_sweep_fits_once_across_sweeps_and_workers_and_rows_record_the_training_set(

