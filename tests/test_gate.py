@@ -16,8 +16,11 @@ import pytest
 
 from ocrbench import gate, results
 from ocrbench.errors import OcrbenchError
+from ocrbench.run import config_id
 
 from test_plots import Fake, fabricate, records
+
+ROOT = Path(__file__).resolve().parents[1]
 
 RAW, LEXICON = Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.01)
 
@@ -312,3 +315,50 @@ def test_config_ids_survive_a_new_parameter_with_a_default() -> None:
     assert config_id("tesseract", {"psm": 6}, "noisy-channel", {}) != bare
     # A component that is not registered has no defaults to leave out: every parameter counts.
     assert config_id("mine", {"x": 1}, "identity", {}) != config_id("mine", {}, "identity", {})
+
+
+BASELINE_IDS = {  # reports/baselines/default.json's ids, from before the model settings had one home
+    "c5265d0e77c1": "tesseract + identity",
+    "3ccecf50b39f": "tesseract + lexicon",
+    "83e34fbaa520": "tesseract + noisy-channel",
+    "e6f18b7e3e79": "tesseract + noisy-channel(gpu_layers=-1)",
+    "d485c6bb019f": "tesseract + noisy-channel(quantization=q8_0)",
+    "2265fe84502e": "tesseract + noisy-channel(quantization=q8_0,gpu_layers=-1)",
+    "9224938dffb8": "easyocr + identity",
+    "d6fe9acca277": "easyocr + lexicon",
+    "4ce1cd2753c3": "easyocr + noisy-channel",
+    "ca75bc0cfa4b": "easyocr + noisy-channel(gpu_layers=-1)",
+    "40663d1bb7c4": "easyocr + noisy-channel(quantization=q8_0)",
+    "fb246818daff": "easyocr + noisy-channel(quantization=q8_0,gpu_layers=-1)",
+}
+
+
+def test_the_committed_baselines_configuration_ids_stay_the_same() -> None:
+    """A spec's grid (the model fields nested under `model:`, as sweeps/default.yaml has them)
+    gives the ids the baseline was written with."""
+    import yaml
+
+    from ocrbench import registry, specs
+
+    section = yaml.safe_load("""
+engines: {tesseract: {}, easyocr: {}}
+correctors:
+  identity: {}
+  lexicon: {}
+  noisy-channel: {model: {quantization: [q4_k_m, q8_0], gpu_layers: [0, -1]}}
+""")  # fmt: skip
+    engines = specs._components("engine", section["engines"], "engines", registry.engines)
+    correctors = specs._components(
+        "corrector", section["correctors"], "correctors", registry.correctors
+    )
+    found = {
+        config_id(engine.name, engine.kwargs, corrector.name, corrector.kwargs)
+        for engine in engines
+        for corrector in correctors
+    }
+    assert found == set(BASELINE_IDS)
+    committed = json.loads((ROOT / "reports/baselines/default.json").read_text())
+    labels = {i: c["config"] for i, c in committed["datasets"]["invoices-synth"].items()}
+    assert {i: labels[i] for i in labels if i in BASELINE_IDS} == {
+        i: BASELINE_IDS[i] for i in labels if i in BASELINE_IDS
+    }

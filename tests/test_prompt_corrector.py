@@ -5,6 +5,7 @@ embedded Gemma 3 270M (a base model, which cannot follow the instruction: the gu
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,33 @@ def test_only_misspelt_words_made_known_words_are_taken_from_a_reply() -> None:
     assert misspellings_fixed("iudg ment", "judgment", english) == "iudg ment"  # no merges
     assert misspellings_fixed("a  wbole\tline ", "a whole line", english) == "a  whole\tline "
     assert misspellings_fixed("Tbe", "Elephant", english) == "Tbe"  # not spelt about the same
+
+
+def test_a_page_is_asked_about_line_by_line_and_only_where_a_word_is_misspelt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    fixes = {"Tbe": "The", "tbe": "the", "f0x": "fox"}
+    llama = scripted(
+        monkeypatch, lambda text: re.sub(r"\w+", lambda m: fixes.get(m[0], m[0]), text)
+    )
+    page = "Tbe quick brown f0x\njumps over the lazy dog\n\nand tbe cat\n"
+    correction = Prompt().correct(OcrResult(page))
+    assert correction.text == "The quick brown fox\njumps over the lazy dog\n\nand the cat\n"
+    assert [text for text, _ in llama.calls] == ["Tbe quick brown f0x", "and tbe cat"]
+    assert Prompt(piece_lines=2, accept="all").correct(OcrResult(page)).text == (
+        "The quick brown fox\njumps over the lazy dog\n\nand the cat\n"
+    )
+    assert [t for t, _ in llama.calls[2:]] == ["Tbe quick brown f0x\njumps over the lazy dog",
+                                               "and tbe cat"]  # fmt: skip
+
+
+def test_a_text_with_no_misspelt_word_loads_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_model(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded for a text it could not change")
+
+    monkeypatch.setattr(models, "load", no_model)
+    correction = Prompt().correct(OcrResult("The quick brown fox, 12 May 2024"))
+    assert correction.text == "The quick brown fox, 12 May 2024" and correction.tokens == 0
 
 
 def test_accept_all_takes_the_reply_as_the_seed_does(monkeypatch: pytest.MonkeyPatch) -> None:

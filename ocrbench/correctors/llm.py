@@ -1,5 +1,5 @@
 """What every LLM corrector shares: the model settings in the seed tutorial's vocabulary
-(flattened, so a sweep can vary each), and a version that names the model file."""
+(ModelSpec's fields, flattened so a sweep can vary each), and a version naming the model file."""
 
 from __future__ import annotations
 
@@ -13,15 +13,10 @@ from ocrbench import models
 
 
 @dataclass(frozen=True)
-class ModelSettings:
-    repo_id: str = models.DEFAULT_REPO_ID
-    quantization: str = models.DEFAULT_QUANTIZATION
-    model_dir: str | None = None
-    allow_download: bool = False
-    gpu_layers: int = 0
-    n_ctx: int = 2048
-    n_threads: int | None = None
-    seed: int = 0
+class ModelSettings(models.ModelSpec):
+    """ModelSpec's fields (their one home), flattened into a corrector so that a sweep can vary
+    each; `model_spec()` gives them back as the ModelSpec itself."""
+
     # receives progress messages; not a parameter (compare=False keeps it out of cache keys)
     logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 

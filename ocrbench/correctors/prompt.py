@@ -99,6 +99,11 @@ class Prompt(ModelSettings):
             )
         return None
 
+    def _misspelt(self, text: str) -> bool:
+        """Whether the text has a word `misspellings_fixed` could take a respelling of."""
+        english = words.english()
+        return any(suspicious(token.core, english) for token in words.tokens(text))
+
     # -- learning: few-shot examples from the training set -------------------------------------
 
     def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
@@ -135,15 +140,18 @@ class Prompt(ModelSettings):
     def correct(self, ocr: OcrResult) -> Correction:
         if not ocr.text.strip():
             return Correction(text=ocr.text)
-        model = self._model()
         start = time.perf_counter()
+        if self.accept == "words" and not self._misspelt(ocr.text):
+            # Only misspelt words could change: with none, the model is not even loaded.
+            return Correction(text=ocr.text, seconds=time.perf_counter() - start)
+        model = self._model()
         count = _token_counter(model)
         budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
         if budget < 8:
             raise ConfigError(f"prompt corrector: n_ctx={self.n_ctx} leaves no room for text")
 
-        def fits(text: str) -> bool:
-            return text.count("\n") < self.piece_lines and count(text) <= budget
+        def fits(text: str) -> bool:  # a piece's own line end does not count as a line
+            return text.rstrip("\n").count("\n") < self.piece_lines and count(text) <= budget
 
         pieces = list(_pieces(ocr.text, fits))
         parts: list[str] = []
@@ -169,7 +177,7 @@ class Prompt(ModelSettings):
     ) -> tuple[str, int, str | None]:
         """One chunk, its surrounding whitespace kept as it was: (text, tokens, rejection)."""
         content = piece.strip()
-        if not content:
+        if not content or (self.accept == "words" and not self._misspelt(content)):
             return piece, 0, None
         head = piece[: len(piece) - len(piece.lstrip())]
         tail = piece[len(piece.rstrip()) :]
