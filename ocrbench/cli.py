@@ -179,6 +179,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from ocrbench import report, results, rundir, specs, sweep
 
     spec = specs.load(args.spec)
+    for note in spec.notes:
+        print(f"note: {note}", file=sys.stderr)
     out = Path(args.out or f"runs/{spec.name}")
     with rundir.locked(out):  # the report too: no other run may write between
         manifest = sweep.run(

@@ -280,9 +280,17 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
             x, cer, yerr=[low.clip(0), high.clip(0)], marker="o", capsize=3, label=label
         )
         speed_axis.plot(x, group["seconds_per_sample"].to_numpy(), marker="o", label=label)
+    ticks = [_plain(q).replace(", ", "\n") for q in ladder]
+    return _cer_and_speed(figure, ticks, "quantization (fewer bits to the left)")
+
+
+def _cer_and_speed(figure: Figure, ticks: list[str], xlabel: str) -> Figure:
+    """The two panels' axes: categories on x, corpus CER and seconds per sample from 0 up."""
+    cer_axis, speed_axis = figure.axes
     for axis in (cer_axis, speed_axis):
-        axis.set_xticks(range(len(ladder)), [_plain(q).replace(", ", "\n") for q in ladder])
-        axis.set_xlabel("quantization (fewer bits to the left)")
+        axis.set_xticks(range(len(ticks)), ticks)
+        axis.set_xlim(-0.5, len(ticks) - 0.5)
+        axis.set_xlabel(xlabel)
         axis.grid(alpha=0.3)
     cer_axis.set_ylabel("corpus CER (95% interval)")
     speed_axis.set_ylabel("seconds per sample")
@@ -290,6 +298,47 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
     speed_axis.set_ylim(bottom=0)
     _legend(speed_axis, loc="upper left", bbox_to_anchor=(1.02, 1))
     return figure
+
+
+def by_repo(summary: pd.DataFrame) -> Figure:
+    """Corpus CER (with its 95% interval) and seconds per sample for each model repo, one line per
+    LLM configuration that differs in anything else than the model; each point names its
+    quantization ("q8_0, from Q4_K_M" for a file quantized from a quantized one)."""
+    summary = _numeric(summary)
+    figure, (cer_axis, speed_axis) = plt.subplots(1, 2, figsize=(11, 4))
+    figure.suptitle("CER and speed by model (LLM correctors)")
+    llm = _llm(summary)
+    llm = llm[_column(llm, "repo_id").notna()] if len(llm) else llm
+    if llm.empty:
+        return _nothing(figure, NO_LLM)
+    repos = list(dict.fromkeys(llm["repo_id"].astype(str)))
+    made_from = _column(llm, "made_from")
+    labels = [
+        quantization_label(str(q), None if pd.isna(m) else str(m))
+        for q, m in zip(llm["quantization"], made_from, strict=True)
+    ]
+    llm = llm.assign(
+        plot_x=llm["repo_id"].astype(str).map(repos.index),
+        plot_series=series_labels(llm, ["repo_id", "quantization", "made_from"]),
+        quantization_label=labels,
+    )
+    for series, group in llm.groupby("plot_series"):
+        group = group.sort_values("plot_x", kind="stable")
+        cer = group["cer"].astype(float).to_numpy()
+        low = np.nan_to_num(cer - _column(group, "cer_low").astype(float).to_numpy(), nan=0.0)
+        high = np.nan_to_num(_column(group, "cer_high").astype(float).to_numpy() - cer, nan=0.0)
+        label = _plain(series, 60)
+        cer_axis.errorbar(group["plot_x"], cer, yerr=[low.clip(0), high.clip(0)], marker="o",
+                          capsize=3, linestyle="none", label=label)  # fmt: skip
+        speed_axis.plot(group["plot_x"], group["seconds_per_sample"], marker="o",
+                        linestyle="none", label=label)  # fmt: skip
+        for axis, values in ((cer_axis, cer), (speed_axis, group["seconds_per_sample"])):
+            for x, y, text in zip(
+                group["plot_x"], values, group["quantization_label"], strict=True
+            ):
+                axis.annotate(_plain(text), (x, y), xytext=(5, 3), textcoords="offset points",
+                              fontsize=7)  # fmt: skip
+    return _cer_and_speed(figure, [_plain(_short(r), 24) for r in repos], "model repo")
 
 
 def _layers_name(value: float) -> str:

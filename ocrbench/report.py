@@ -389,6 +389,7 @@ def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str
 
     return [
         ("CER vs seconds per sample, Pareto front", plots.pareto(summary)),
+        ("CER and speed by model", plots.by_repo(summary)),
         ("CER and speed by quantization", plots.by_quantization(summary)),
         ("Speed by GPU layers", plots.by_gpu_layers(summary)),
         ("Words fixed vs broken", plots.words_fixed_broken(summary)),

@@ -73,6 +73,7 @@ class Spec:
     executor: str = "processes"
     source: Mapping[str, Any] = field(default_factory=dict)
     path: Path = Path("sweep.yaml")
+    notes: tuple[str, ...] = ()  # said once when the sweep starts (an axis left out, and why)
 
 
 def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -83,8 +84,36 @@ def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         yield dict(zip(keys, combination, strict=True))
 
 
+AUTO = "auto"  # gpu_layers: auto -> 0, half and all layers where llama.cpp can offload, else 0
+
+
+def _gpu_settings(point: dict[str, Any], notes: list[str]) -> Iterator[dict[str, Any]]:
+    """The point, with `gpu_layers: auto` made the settings this machine can tell apart."""
+    if point.get("gpu_layers") != AUTO:
+        yield point
+        return
+    from ocrbench import models
+
+    offload = models.gpu_offload()
+    blocks = None
+    if offload:
+        fields = {k: point[k] for k in models.SPEC_FIELDS if k in point and k != "gpu_layers"}
+        blocks = models.block_count(models.ModelSpec(**fields))
+    elif not notes:
+        notes.append(
+            "gpu_layers: auto: this llama.cpp build has no GPU offload, so the GPU-layers axis is "
+            "left out (every setting would run the same work on the CPU); 0 layers are run"
+        )
+    for layers in models.gpu_layer_settings(offload, blocks):
+        yield {**point, "gpu_layers": layers}
+
+
 def _components(
-    kind: str, section: Any, where: str, known: registry.Registry[Any]
+    kind: str,
+    section: Any,
+    where: str,
+    known: registry.Registry[Any],
+    notes: list[str] | None = None,
 ) -> tuple[Component, ...]:
     """Parse an `engines:`/`correctors:` section into grid points, building each to validate it.
 
@@ -117,7 +146,12 @@ def _components(
             cls = known.get(name)
         except ConfigError as error:
             raise ConfigError(f"{here}: {error}") from None
-        for point in _axes(params):
+        points = [
+            p
+            for point in _axes(params)
+            for p in _gpu_settings(point, [] if notes is None else notes)
+        ]
+        for point in points:
             component = registry.build(cls, point, here)
             concrete = tuple(sorted(registry.params_of(component).items()))
             grid.append(Component(name, concrete, model_spec_of(component)))
@@ -219,9 +253,10 @@ def load(path: str | Path) -> Spec:
     if not refs:
         raise ConfigError(f"{path}: 'datasets' must be a list of paths")
     engines = _components("engine", source["engines"], f"{path}: engines", registry.engines)
+    notes: list[str] = []
     correctors = _components(
         "corrector", source.get("correctors") or {"identity": {}}, f"{path}: correctors",
-        registry.correctors,
+        registry.correctors, notes,
     )  # fmt: skip
     _check_models(correctors, f"{path}: correctors")
     norm_source = source.get("normalization") or {}
@@ -253,4 +288,5 @@ def load(path: str | Path) -> Spec:
         executor=str(executor),
         source=source,
         path=path,
+        notes=tuple(notes),
     )

@@ -554,3 +554,9 @@ def test_a_base_model_without_chat_template_gets_its_family_format(default_dir: 
     llama = models.load(ModelSpec(model_dir=str(default_dir), n_ctx=96)).llama
     assert "tokenizer.chat_template" not in llama.metadata
     assert llama.chat_format == "gemma"
+
+
+@pytest.mark.llm
+def test_block_count_reads_the_metadata_only(default_dir: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    assert models.block_count(ModelSpec(model_dir=str(default_dir))) == 18  # Gemma 3 270M

@@ -309,6 +309,13 @@ def test_a_quantization_made_from_a_quantized_file_is_marked_everywhere() -> Non
     assert ticks == ["q4_k_m", "q8_0", "q8_0\nfrom Q4_K_M"]
     table = report.summary_table(summary)
     assert sorted(table["quantization"]) == ["q4_k_m", "q8_0", "q8_0, from Q4_K_M"]
+    # By model: one tick per repo, each point named by its quantization.
+    cer_axis, speed_axis = plots.by_repo(summary).axes
+    assert [t.get_text().replace("\n", "") for t in cer_axis.get_xticklabels()] == [
+        "Qwen2.5-0.5B-Instruct-GGUF", "gemma-3-1b-it-qat-q4_0-gguf"]  # fmt: skip
+    named = [t.get_text() for t in speed_axis.texts]
+    assert sorted(named) == ["q4_k_m", "q8_0", "q8_0, from Q4_K_M"]
+    assert speed_axis.get_ylabel() == "seconds per sample"
 
 
 def test_gpu_layers_chart_says_offload_was_not_effective() -> None:
@@ -360,7 +367,7 @@ def test_corrected_vs_raw_counts_better_and_worse_in_the_legend() -> None:
 
 
 @pytest.mark.parametrize(
-    "chart", [plots.by_quantization, plots.by_gpu_layers, plots.words_fixed_broken]
+    "chart", [plots.by_repo, plots.by_quantization, plots.by_gpu_layers, plots.words_fixed_broken]
 )
 def test_summary_charts_say_what_is_missing_instead_of_failing(chart: Any) -> None:
     figure = chart(results.summary(fabricate(Fake())))
@@ -381,7 +388,7 @@ def test_every_chart_copes_with_one_config_and_empty_references(tmp_path: Path) 
     summary = results.summary(frame)
     figures = [plots.pareto(summary), plots.by_quantization(summary), plots.by_gpu_layers(summary),
                plots.words_fixed_broken(summary), plots.corrected_vs_raw(frame),
-               plots.cer_per_sample(frame), plots.cer_histogram(frame)]  # fmt: skip
+               plots.cer_per_sample(frame), plots.cer_histogram(frame), plots.by_repo(summary)]  # fmt: skip
     assert all(isinstance(f, Figure) for f in figures)
     assert "1 rows with an empty reference left out" in figures[4].axes[0].get_title()
     png, svg = (

@@ -23,7 +23,7 @@ from conftest import BUNDLED, needs_tesseract, shared_data
 from test_plots import QWEN, Fake, fabricate, records, sweep_configs
 
 IMAGE = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">')
-CHARTS = 7
+CHARTS = 8
 
 
 def rendered(root: Path, frame: pd.DataFrame, manifest: dict[str, object] | None = None) -> str:
@@ -54,7 +54,7 @@ def test_page_has_every_chart_embedded_and_nothing_external(
     assert len(IMAGE.findall(page)) == CHARTS
     assert page.count("<img") == CHARTS
     assert_self_contained(page)
-    for heading in ("Pareto front", "by quantization", "GPU layers", "fixed vs broken",
+    for heading in ("Pareto front", "by model", "by quantization", "GPU layers", "fixed vs broken",
                     "corrected vs raw", "CER per sample", "CER distribution"):  # fmt: skip
         assert heading in page
 

@@ -100,3 +100,47 @@ def test_the_cli_prints_one_line(tmp_path: Path, kind: str) -> None:
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ocrbench: error: "), done.stderr
+
+
+def test_gpu_layers_auto_is_what_this_build_can_tell_apart() -> None:
+    from ocrbench import models
+
+    assert models.gpu_layer_settings(False, 18) == [0]  # no offload: all the same CPU work
+    assert models.gpu_layer_settings(True, 18) == [0, 9, -1]  # none, half, all
+    assert models.gpu_layer_settings(True, 7) == [0, 4, -1]
+    assert models.gpu_layer_settings(True, None) == [0, -1]  # blocks unknown: none and all
+
+
+def test_gpu_layers_auto_on_a_build_without_offload_runs_0_and_says_so_once(
+    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocrbench import models
+    from ocrbench.models import loading
+
+    monkeypatch.setattr(loading, "gpu_offload", lambda: False)
+    monkeypatch.setattr(models, "gpu_offload", lambda: False)
+    monkeypatch.setattr(models, "resolve", lambda spec, **kwargs: tmp_path)  # no model needed
+    extra = """correctors:
+  - name: lexicon
+  - name: noisy-channel
+    model: {quantization: [q4_k_m, q8_0], gpu_layers: auto}
+  - name: prompt
+    model: {gpu_layers: auto}
+"""
+    spec = load(spec_file(tmp_path, dataset, extra))
+    layers = [c.kwargs.get("gpu_layers") for c in spec.correctors]
+    assert layers == [None, 0, 0, 0]
+    assert len(spec.notes) == 1 and "no GPU offload" in spec.notes[0]
+
+
+def test_gpu_layers_auto_with_offload_sweeps_none_half_and_all(
+    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocrbench import models
+
+    monkeypatch.setattr(models, "gpu_offload", lambda: True)
+    monkeypatch.setattr(models, "block_count", lambda spec: 18)
+    monkeypatch.setattr(models, "resolve", lambda spec, **kwargs: tmp_path)
+    extra = "correctors:\n  noisy-channel: {model: {gpu_layers: auto}}\n"
+    spec = load(spec_file(tmp_path, dataset, extra))
+    assert [c.kwargs["gpu_layers"] for c in spec.correctors] == [0, 9, -1] and not spec.notes

@@ -26,8 +26,11 @@ from ocrbench.models.hashing import sha256_of
 from ocrbench.models.loading import (
     CHAT_FORMAT_FALLBACK,
     LoadedModel,
+    block_count,
     close_all,
     effective_gpu_layers,
+    gpu_layer_settings,
+    gpu_offload,
     load,
 )
 from ocrbench.models.quantizations import (
@@ -67,10 +70,13 @@ __all__ = [
     "LocalModel",
     "ModelSpec",
     "available",
+    "block_count",
     "canonical_quantization",
     "catalogue",
     "close_all",
     "effective_gpu_layers",
+    "gpu_layer_settings",
+    "gpu_offload",
     "load",
     "made_from_quantized",
     "model_file",

@@ -195,3 +195,32 @@ def close_all() -> None:
     """Free every model this process loaded (end of a run, or between tests)."""
     for model in list(_loaded.values()):
         model.close()
+
+
+def gpu_offload() -> bool:
+    """Whether this llama.cpp build offloads to a GPU (False when llama.cpp is not installed)."""
+    try:
+        return bool(llama_cpp_module().llama_supports_gpu_offload())
+    except SetupError:
+        return False
+
+
+def block_count(spec: ModelSpec) -> int | None:
+    """The model's transformer blocks, read from its GGUF metadata (vocabulary only, no weights)."""
+    path = resolve(spec)
+    check_gguf(path)
+    llama = llama_cpp_module().Llama(str(path), vocab_only=True, verbose=False)
+    try:
+        metadata = llama.metadata
+        blocks = metadata.get(f"{metadata.get('general.architecture', '')}.block_count")
+        return int(blocks) if blocks is not None else None
+    finally:
+        llama.close()
+
+
+def gpu_layer_settings(offload: bool, blocks: int | None) -> list[int]:
+    """What `gpu_layers: auto` sweeps: none, half and all of the layers where llama.cpp can
+    offload; 0 alone where it cannot (every setting would run the same work on the CPU)."""
+    if not offload:
+        return [0]
+    return [0, -1] if not blocks else [0, (blocks + 1) // 2, -1]
