@@ -317,8 +317,19 @@ def by_repo(summary: pd.DataFrame) -> Figure:
         quantization_label(str(q), None if pd.isna(m) else str(m))
         for q, m in zip(llm["quantization"], made_from, strict=True)
     ]
+    # A repo's quantizations side by side around its tick, fewest bits to the left.
+    spread = {
+        (repo, label): repos.index(repo) + (k - (len(found) - 1) / 2) * 0.3
+        for repo in repos
+        for found in [
+            sorted(
+                {lb for r, lb in zip(llm["repo_id"], labels, strict=True) if r == repo}, key=_bits
+            )
+        ]  # fmt: skip
+        for k, label in enumerate(found)
+    }
     llm = llm.assign(
-        plot_x=llm["repo_id"].astype(str).map(repos.index),
+        plot_x=[spread[(str(r), lb)] for r, lb in zip(llm["repo_id"], labels, strict=True)],
         plot_series=series_labels(llm, ["repo_id", "quantization", "made_from"]),
         quantization_label=labels,
     )
@@ -336,9 +347,10 @@ def by_repo(summary: pd.DataFrame) -> Figure:
             for x, y, text in zip(
                 group["plot_x"], values, group["quantization_label"], strict=True
             ):
-                axis.annotate(_plain(text), (x, y), xytext=(5, 3), textcoords="offset points",
+                axis.annotate(_plain(text).replace(", ", "\n"), (x, y), xytext=(4, 3),
+                              textcoords="offset points",
                               fontsize=7)  # fmt: skip
-    return _cer_and_speed(figure, [_plain(_short(r), 24) for r in repos], "model repo")
+    return _cer_and_speed(figure, [_plain(_short(r), 18) for r in repos], "model repo")
 
 
 def _layers_name(value: float) -> str:
