@@ -85,6 +85,10 @@ def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 AUTO = "auto"  # gpu_layers: auto -> 0, half and all layers where llama.cpp can offload, else 0
+NO_OFFLOAD = (
+    "gpu_layers: auto: this llama.cpp build has no GPU offload, so the GPU-layers axis is left "
+    "out (every setting would run the same work on the CPU); 0 layers are run"
+)
 
 
 def _gpu_settings(point: dict[str, Any], notes: list[str]) -> Iterator[dict[str, Any]]:
@@ -99,11 +103,8 @@ def _gpu_settings(point: dict[str, Any], notes: list[str]) -> Iterator[dict[str,
     if offload:
         fields = {k: point[k] for k in models.SPEC_FIELDS if k in point and k != "gpu_layers"}
         blocks = models.block_count(models.ModelSpec(**fields))
-    elif not notes:
-        notes.append(
-            "gpu_layers: auto: this llama.cpp build has no GPU offload, so the GPU-layers axis is "
-            "left out (every setting would run the same work on the CPU); 0 layers are run"
-        )
+    elif NO_OFFLOAD not in notes:
+        notes.append(NO_OFFLOAD)
     for layers in models.gpu_layer_settings(offload, blocks):
         yield {**point, "gpu_layers": layers}
 
@@ -146,11 +147,14 @@ def _components(
             cls = known.get(name)
         except ConfigError as error:
             raise ConfigError(f"{here}: {error}") from None
-        points = [
-            p
-            for point in _axes(params)
-            for p in _gpu_settings(point, [] if notes is None else notes)
-        ]
+        try:
+            points = [
+                p
+                for point in _axes(params)
+                for p in _gpu_settings(point, [] if notes is None else notes)
+            ]
+        except OcrbenchError as error:  # `auto` reads the model's layer count: it must resolve
+            raise ConfigError(f"{here}.model: {error}") from None
         for point in points:
             component = registry.build(cls, point, here)
             concrete = tuple(sorted(registry.params_of(component).items()))

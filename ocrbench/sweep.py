@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -356,8 +357,9 @@ def _run(
         _component.cache_clear()
         _TRAINED.clear()
 
+    model_files = _model_files(spec)
     rows = [
-        _with_training_columns({**journal.rows[key], "dataset": names[index]})
+        _with_new_columns({**journal.rows[key], "dataset": names[index]}, model_files)
         for index, key, sample_id in plan.order
         if sample_id not in failed[loaded[index].root]
     ]
@@ -382,7 +384,7 @@ def _run(
                                              for i, r in failed[d.root].items())]}
                   for d, name in zip(loaded, names, strict=True)],  # fmt: skip
         configs=len(spec.engines) * len(spec.correctors),
-        models=_model_files(spec),
+        models=model_files,
         normalization=spec.normalization.name(),
         workers=workers,
         executor=spec.executor,
@@ -458,9 +460,17 @@ def _fit_records(
     return records
 
 
-def _with_training_columns(row: dict[str, Any]) -> dict[str, Any]:
-    """A journaled row from before rows recorded training sets: it had none."""
-    return {**row, **{k: v for k, v in training.UNTRAINED.items() if k not in row}}
+def _with_new_columns(row: dict[str, Any], model_files: list[dict[str, Any]]) -> dict[str, Any]:
+    """A journaled row from before rows recorded training sets had none; one from before they
+    recorded what a model file was made from gets it from the file its key names (its version
+    holds the file's sha256), and had no warning (only `prompt` warns, whose version changed)."""
+    row = {**row, **{k: v for k, v in training.UNTRAINED.items() if k not in row}}
+    if "made_from" not in row:
+        named = re.search(r"sha256:([0-9a-f]{64})", str(row.get("corrector_version", "")))
+        made_from = {entry["sha256"]: entry["made_from"] for entry in model_files}
+        row["made_from"] = made_from.get(named.group(1)) if named else None
+    row.setdefault("warning", None)
+    return row
 
 
 def _model_files(spec: Spec) -> list[dict[str, Any]]:

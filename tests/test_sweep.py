@@ -439,3 +439,20 @@ def test_dataset_names_are_readable_and_unique() -> None:
     assert sweep.dataset_names(same, [3, None, 3]) == [
         "inv (limit 3) #1", "inv (limit none)", "inv (limit 3) #2"
     ]  # fmt: skip
+
+
+def test_a_row_journaled_before_made_from_existed_gets_it_from_its_model_file() -> None:
+    """Resumed rows keep the mark: a q8_0 made from a Q4_K_M stays "from Q4_K_M" after a resume."""
+    from ocrbench.sweep import _with_new_columns
+
+    sha = "ab" * 32
+    files = [{"sha256": sha, "made_from": "q4_k_m"}, {"sha256": "cd" * 32, "made_from": None}]
+    old = {"corrector_version": f"noisy-channel-nc3 llama-cpp-python-0.3.36 sha256:{sha}"}
+    assert _with_new_columns(old, files)["made_from"] == "q4_k_m"
+    other = {"corrector_version": f"noisy-channel-nc3 sha256:{'cd' * 32}"}
+    assert _with_new_columns(other, files)["made_from"] is None
+    assert _with_new_columns({"corrector_version": "1"}, files)["made_from"] is None  # no model
+    new = {**old, "made_from": None, "warning": "w"}
+    assert _with_new_columns(new, files)["made_from"] is None  # what the row says stands
+    assert _with_new_columns(new, files)["warning"] == "w"
+    assert _with_new_columns(old, files)["trained"] is False
