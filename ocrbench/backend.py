@@ -4,7 +4,8 @@ wheel in its own folder (`wheel_folder`), so a CPU wheel is never reused on a GP
 reverse.
 
 Standard library only: `scripts/llama-wheel.sh` runs this file before ocrbench is installed
-(`python ocrbench/backend.py WHEELS` prints the backend and its wheel folder).
+(`python -I ocrbench/backend.py WHEELS` prints the backend and its wheel folder; -I keeps this
+folder off sys.path, where ocrbench/types.py would shadow the standard library's `types`).
 """
 
 from __future__ import annotations

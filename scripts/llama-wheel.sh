@@ -7,7 +7,8 @@ python=$1
 wheels=$2
 version=${LLAMA_CPP_VERSION:-0.3.36}
 
-read -r backend folder cmake_args < <("$python" "$(dirname "$0")/../ocrbench/backend.py" "$wheels"; echo)
+# -I: the script's folder must not come first on sys.path (ocrbench/types.py would shadow types).
+read -r backend folder cmake_args < <("$python" -I "$(dirname "$0")/../ocrbench/backend.py" "$wheels"; echo)
 [ -n "$backend" ] || exit 2
 mkdir -p "$folder"
 # A wheel from before the folders were keyed was built without CMAKE_ARGS: a CPU one.

