@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 WHEELS ?= $(HOME)/.cache/ocrbench/wheels
-EXTRAS := tesseract,easyocr,llm,notebooks,dask,dev
+EXTRAS := tesseract,easyocr,rapidocr,llm,notebooks,dask,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: setup system models demo gate test lint typecheck pytest clean

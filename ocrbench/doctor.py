@@ -1,7 +1,7 @@
 """`ocrbench doctor`: what this machine can do, one line each: llama.cpp and its GPU offload, the
-backend set-up would build, GPUs, torch and CUDA for EasyOCR, Tesseract and its languages, the
-embedded models, the cache folder and its size. Each check reports what it found or why it could
-not tell; none of them fails the command."""
+backend set-up would build, GPUs, torch and CUDA for EasyOCR, RapidOCR's onnxruntime, Tesseract
+and its languages, the embedded models, the cache folder and its size. Each check reports what it
+found or why it could not tell; none of them fails the command."""
 
 from __future__ import annotations
 
@@ -63,6 +63,13 @@ def torch() -> str:
     return f"torch {version}; CUDA: {'yes, ' + found.cuda.get_device_name(0) if cuda else 'no'}"
 
 
+def rapidocr() -> str:
+    version = _version("rapidocr_onnxruntime")
+    if version is None:
+        return "not installed (pip install 'ocrbench[rapidocr]')"
+    return f"rapidocr_onnxruntime {version}; onnxruntime {_version('onnxruntime')}"
+
+
 def tesseract() -> str:
     if shutil.which("tesseract") is None:
         return "not installed (apt-get install tesseract-ocr tesseract-ocr-eng)"
@@ -95,6 +102,7 @@ CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("llama.cpp build", backend),
     ("GPUs", gpus),
     ("torch", torch),
+    ("RapidOCR", rapidocr),
     ("Tesseract", tesseract),
     ("cache", cache),
 ]

@@ -163,6 +163,7 @@ engines: Registry[Any] = Registry(
     {
         "tesseract": "ocrbench.engines.tesseract:Tesseract",
         "easyocr": "ocrbench.engines.easyocr:EasyOcr",
+        "rapidocr": "ocrbench.engines.rapidocr:RapidOcr",
         "given": "ocrbench.engines.given:Given",
     },
 )

@@ -12,7 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ocrbench import metrics, registry
 from ocrbench.engines import easyocr as easyocr_module
-from ocrbench.engines.easyocr import EasyOcr, column_lines, group_lines, layout_text
+from ocrbench.engines.easyocr import EasyOcr
+from ocrbench.engines.layout import column_lines, group_lines, layout_text
 from ocrbench.errors import ConfigError, DatasetError, SetupError
 from ocrbench.types import Word
 
