@@ -16,12 +16,21 @@ Conventions, so that every number in a report means one thing:
   references are all empty has no corpus rate either: `corpus` reports None.
 - Corpus CER is total edits over total reference characters, not a mean of per-sample rates; the
   mean is also given, under a name that says so.
+- Bag-of-words errors ignore reading order: of the multisets of reference and hypothesis words,
+  `matched` = the words both hold (counted with multiplicity); errors = max(reference words not
+  matched, hypothesis words not matched), so a wrong word is one error, as in WER, and a page read
+  in another column order has none. The rate is errors over reference words.
+- Grapheme CER counts edits between sequences of grapheme clusters instead of code points: a base
+  character with the combining marks (Unicode categories M*) that follow it, and characters joined
+  by a zero-width joiner, are one (what dinglehopper counts). It differs from CER only where NFC
+  leaves combining marks (polytonic Greek, Devanagari, ...).
 """
 
 from __future__ import annotations
 
 import sys
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
@@ -29,6 +38,7 @@ from typing import Any
 
 import jiwer
 import numpy as np
+from rapidfuzz.distance import Levenshtein
 
 _CHARS = jiwer.ReduceToListOfListOfChars()
 _WORDS = jiwer.ReduceToListOfListOfWords()
@@ -93,6 +103,9 @@ class Score:
     word_edits: int
     wer: float | None  # None when the reference has no words
     hypothesis_chars: int
+    bow_errors: int = 0  # bag-of-words errors: reading order ignored
+    reference_graphemes: int = 0
+    grapheme_edits: int = 0
 
 
 # Cached (a few entries) because a run scores each (reference, text) pair again for the preference
@@ -126,6 +139,7 @@ def score(reference: str, hypothesis: str, norm: Normalization = Normalization()
     ref_words, hyp_words = ref.split(), hyp.split()
     char_edits = _char_edits(ref, hyp)
     word_edits = _word_edits(ref_words, hyp_words)
+    ref_graphemes = graphemes(ref)
     return Score(
         reference_chars=len(ref),
         char_edits=char_edits,
@@ -134,7 +148,33 @@ def score(reference: str, hypothesis: str, norm: Normalization = Normalization()
         word_edits=word_edits,
         wer=_rate(word_edits, len(ref_words)),
         hypothesis_chars=len(hyp),
+        bow_errors=bag_of_words_errors(ref_words, hyp_words),
+        reference_graphemes=len(ref_graphemes),
+        grapheme_edits=Levenshtein.distance(ref_graphemes, graphemes(hyp)),
     )
+
+
+def bag_of_words_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> int:
+    """max(reference words the hypothesis lacks, hypothesis words the reference lacks), counted as
+    multisets: the order of the words plays no part."""
+    matched = sum((Counter(reference) & Counter(hypothesis)).values())
+    return max(len(reference) - matched, len(hypothesis) - matched)
+
+
+_JOINER = "\u200d"
+
+
+def graphemes(text: str) -> list[str]:
+    """The text's grapheme clusters, as far as combining marks and joiners make them: each base
+    character with the marks (M*) that follow it; a zero-width joiner binds the next character."""
+    clusters: list[str] = []
+    for char in text:
+        joined = clusters and clusters[-1].endswith(_JOINER)
+        if clusters and (joined or char == _JOINER or unicodedata.category(char).startswith("M")):
+            clusters[-1] += char
+        else:
+            clusters.append(char)
+    return clusters
 
 
 def _mean(rates: list[float | None]) -> float | None:

@@ -83,6 +83,13 @@ def offload_unverified(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[requested.notna() & (requested != 0) & effective.isna()]
 
 
+def _optional(summary: pd.DataFrame, name: str) -> pd.Series:
+    """A summary column results from before it existed lack, shown as "n/a"."""
+    if name not in summary:
+        return pd.Series("n/a", index=summary.index)
+    return summary[name].map(_number)
+
+
 def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with readable columns, as printed, put in Markdown and in HTML."""
     table = pd.DataFrame(
@@ -93,10 +100,14 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
             "CER [95% CI]": [_ci(r.cer, r.cer_low, r.cer_high) for r in summary.itertuples()],
             "raw CER": summary["raw_cer"].map(_number),
             "WER [95% CI]": [_ci(r.wer, r.wer_low, r.wer_high) for r in summary.itertuples()],
+            "mean CER": _optional(summary, "mean_cer"),
+            "BoW error": _optional(summary, "bow_error"),
             "s/sample": summary["seconds_per_sample"].map(lambda v: _number(v, 3)),
             "p95 s": summary["p95_seconds"].map(lambda v: _number(v, 3)),
         }
     )
+    if "grapheme_cer" in summary and (summary["grapheme_cer"] - summary["cer"]).abs().max() > 1e-9:
+        table["grapheme CER"] = summary["grapheme_cer"].map(_number)  # combining marks present
     if (summary["corrector"] != "identity").any():
         table["fixed/broken"] = [f"{r.words_fixed}/{r.words_broken}" for r in summary.itertuples()]
         table["preference"] = summary["preference"].map(
@@ -444,8 +455,13 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
 <a href="#charts">Charts</a><a href="#worst">Worst samples</a><a href="#hurt">Made worse</a>
 {'<a href="#learned">Learned</a>' if learned else ""}<a href="#manifest">Manifest</a></nav>
 <p class="note">Corpus CER = total character edits / total reference characters (not a mean of
-per-sample rates), with a 95% bootstrap interval over samples. Seconds are OCR + correction per
-sample. Text normalisation: {html.escape(norm)}.</p>
+per-sample rates), with a 95% bootstrap interval over samples; "mean CER" is the plain mean of the
+per-sample CERs (a short line weighs as much as a page: the two can tell opposite stories).
+"BoW error" ignores reading order: over the multisets of words, max(reference words not matched,
+output words not matched) / reference words (0 for a page read in another column order).
+"grapheme CER" (shown where it differs) counts edits between grapheme clusters: a base character
+with its combining marks is one. Seconds are OCR + correction per sample. Text normalisation:
+{html.escape(norm)}.</p>
 {warning}
 <h2 id="summary">Summary, best CER first</h2>
 {summary_table(summary).to_html(index=False, escape=True)}

@@ -47,8 +47,15 @@ def load_manifest(run_dir: str | Path) -> dict[str, Any]:
 
 
 def _rate(edits: pd.Series, lengths: pd.Series) -> float:
+    if edits.isna().any() or lengths.isna().any():  # some rows predate the column: no rate
+        return float("nan")
     total = int(lengths.sum())
     return float(edits.sum()) / total if total else float("nan")
+
+
+def _column(group: pd.DataFrame, name: str) -> pd.Series:
+    """A column rows from before it existed lack: NaN, so its rate is NaN, not 0."""
+    return group[name] if name in group else pd.Series(float("nan"), index=group.index)
 
 
 def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
@@ -67,6 +74,12 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         "cer_high": cer_high,
         "raw_cer": _rate(group["raw_char_edits"], group["reference_chars"]),
         "wer": _rate(group["word_edits"], group["reference_words"]),
+        # Beside the corpus rates, labelled as what they are (metrics.py defines each):
+        "mean_cer": float(group["cer"].mean()) if group["cer"].notna().any() else float("nan"),
+        "bow_error": _rate(_column(group, "bow_errors"), group["reference_words"]),
+        "grapheme_cer": _rate(
+            _column(group, "grapheme_edits"), _column(group, "reference_graphemes")
+        ),  # fmt: skip
         "wer_low": wer_low,
         "wer_high": wer_high,
         "seconds_per_sample": float(seconds.mean()),

@@ -10,6 +10,7 @@ import jiwer
 import pytest
 from rapidfuzz.distance import Levenshtein
 
+from ocrbench import metrics
 from ocrbench.errors import ConfigError
 from ocrbench.metrics import Normalization, Score, bootstrap_ci, corpus, score, word_effect
 from ocrbench.registry import build
@@ -350,3 +351,35 @@ def test_icdar2017_raw_ocr_matches_the_published_figures() -> None:
         [s.char_edits for s in scores], [s.reference_chars for s in scores], seed=0
     )
     assert low < figures["corpus_cer"] < high
+
+
+# --- metrics that tolerate reading order, and grapheme clusters ------------------------------------
+
+
+def test_a_page_read_in_another_column_order_has_no_bag_of_words_error() -> None:
+    reference = "Tomatoes 2.01\nCarrots 1.13\nTOTAL 3.14"
+    reordered = "Tomatoes\nCarrots\nTOTAL\n2.01\n1.13\n3.14"  # the price column read after
+    result = metrics.score(reference, reordered)
+    assert result.bow_errors == 0
+    assert result.cer is not None and result.cer > 0.3  # CER punishes the order
+    assert result.wer is not None and result.wer > 0.5
+
+
+def test_bag_of_words_errors_count_a_wrong_word_once_and_multiplicity() -> None:
+    assert metrics.bag_of_words_errors(["the", "cat", "sat"], ["the", "cot", "sat"]) == 1
+    assert metrics.bag_of_words_errors(["the", "the", "cat"], ["the", "cat"]) == 1
+    assert metrics.bag_of_words_errors(["a"], ["a", "b", "c"]) == 2  # two spurious words
+    assert metrics.bag_of_words_errors([], ["x"]) == 1 and metrics.bag_of_words_errors([], []) == 0
+
+
+def test_grapheme_clusters_keep_combining_marks_with_their_base() -> None:
+    # Marks NFC cannot compose stay code points of their own: q with a dot below and an acute
+    # has no precomposed form, so it is one grapheme of three code points.
+    word = unicodedata.normalize("NFC", "q\u0323\u0301a")
+    assert len(word) == 4 and metrics.graphemes(word) == ["q\u0323\u0301", "a"]
+    assert metrics.graphemes("a\u200db c") == ["a\u200db", " ", "c"]  # a joiner binds
+    missing_marks = metrics.score(word, "qa")  # both marks lost: 2 code points, 1 grapheme
+    assert missing_marks.char_edits == 2 and missing_marks.grapheme_edits == 1
+    assert missing_marks.reference_graphemes == 2 and missing_marks.reference_chars == 4
+    plain = metrics.score("Invoice", "Inv0ice")
+    assert plain.grapheme_edits == plain.char_edits == 1  # no marks: the same as CER
