@@ -54,7 +54,15 @@ def test_doctor_says_what_this_machine_can_do() -> None:
                           text=True, timeout=120)  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = dict(line.split(":", 1) for line in done.stdout.splitlines())
-    assert {"llama.cpp", "llama.cpp build", "GPUs", "torch", "RapidOCR", "Tesseract", "cache"} <= set(lines)
+    assert {
+        "llama.cpp",
+        "llama.cpp build",
+        "GPUs",
+        "torch",
+        "RapidOCR",
+        "Tesseract",
+        "cache",
+    } <= set(lines)
     pytest.importorskip("llama_cpp")
     import llama_cpp
 

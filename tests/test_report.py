@@ -512,11 +512,15 @@ def test_the_summary_shows_the_mean_and_the_bag_of_words_error_beside_corpus_cer
     summary = results.summary(frame)
     row = summary.iloc[0]
     assert row["mean_cer"] == pytest.approx(frame["cer"].mean())
-    assert row["bow_error"] == pytest.approx(frame["bow_errors"].sum() / frame["reference_words"].sum())
+    assert row["bow_error"] == pytest.approx(
+        frame["bow_errors"].sum() / frame["reference_words"].sum()
+    )
     assert row["grapheme_cer"] == pytest.approx(row["cer"])  # no combining marks fabricated
     table = report.summary_table(summary)
     assert {"mean CER", "BoW error"} <= set(table.columns) and "grapheme CER" not in table
     # Rows written before these columns existed: no figure rather than a wrong one.
-    old = results.summary(frame.drop(columns=["bow_errors", "grapheme_edits", "reference_graphemes"]))
+    old = results.summary(
+        frame.drop(columns=["bow_errors", "grapheme_edits", "reference_graphemes"])
+    )
     assert pd.isna(old.iloc[0]["bow_error"]) and pd.isna(old.iloc[0]["grapheme_cer"])
     assert report.summary_table(old)["BoW error"].tolist() == ["n/a"]
