@@ -236,6 +236,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from ocrbench import compare
+
+    done = compare.compare(Path(args.run_a), Path(args.run_b))
+    print(done.text())
+    return 1 if args.fail_if_worse and done.worse else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from ocrbench import gate
 
@@ -460,6 +468,17 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="write index.html and summary.md for a run")
     report.add_argument("run_dir")
     report.set_defaults(handler=cmd_report)
+
+    compare = commands.add_parser(
+        "compare", help="two runs' configurations on the samples both share, paired"
+    )
+    compare.add_argument("run_a")
+    compare.add_argument("run_b")
+    compare.add_argument(
+        "--fail-if-worse", action="store_true",
+        help="exit 1 when B is worse than A for some configuration (its paired interval above 0)",
+    )  # fmt: skip
+    compare.set_defaults(handler=cmd_compare)
 
     check = commands.add_parser("check", help="fail when accuracy dropped against a baseline")
     check.add_argument("run_dir")

@@ -28,6 +28,7 @@ Conventions, so that every number in a report means one thing:
 
 from __future__ import annotations
 
+import math
 import sys
 import unicodedata
 from collections import Counter
@@ -221,17 +222,44 @@ def bootstrap_ci(
     Resamples whose lengths sum to 0 have no rate and are left out; where every length is 0 (or
     there are no samples) the interval is (nan, nan), matching a corpus rate that does not exist.
     """
-    edit_array = np.asarray(edits, dtype=np.float64)
-    length_array = np.asarray(lengths, dtype=np.float64)
-    if edit_array.shape != length_array.shape or edit_array.ndim != 1:
+    return _bootstrap(np.asarray(edits, dtype=np.float64), lengths, n, seed, level)
+
+
+def paired_bootstrap_ci(
+    edits: Sequence[int],
+    baseline_edits: Sequence[int],
+    lengths: Sequence[int],
+    *,
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the change in corpus rate, (sum(edits) - sum(baseline)) /
+    sum(lengths), the same samples drawn for both sides: what two configurations did to the same
+    pages, not two independent intervals (which overlap even where the paired change is clear)."""
+    if len(edits) != len(baseline_edits):
         raise ValueError(
-            f"edits and lengths must be flat and equally long, not {len(edits)} and {len(lengths)}"
+            f"edits and baseline_edits must be equally long, not {len(edits)} and "
+            f"{len(baseline_edits)}"
+        )
+    difference = np.asarray(edits, dtype=np.float64) - np.asarray(baseline_edits, dtype=np.float64)
+    return _bootstrap(difference, lengths, n, seed, level)
+
+
+def _bootstrap(
+    numerators: np.ndarray, lengths: Sequence[int], n: int, seed: int, level: float
+) -> tuple[float, float]:
+    length_array = np.asarray(lengths, dtype=np.float64)
+    if numerators.shape != length_array.shape or numerators.ndim != 1:
+        raise ValueError(
+            f"edits and lengths must be flat and equally long, not {len(numerators)} and "
+            f"{len(lengths)}"
         )
     if n < 1:
         raise ValueError(f"n (resamples) must be at least 1, not {n}")
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), not {level}")
-    count = len(edit_array)
+    count = len(numerators)
     if count == 0 or length_array.sum() == 0:
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
@@ -240,13 +268,25 @@ def bootstrap_ci(
     rates = []
     for start in range(0, n, block):
         picks = rng.integers(0, count, size=(min(block, n - start), count))
-        total_edits = edit_array[picks].sum(axis=1)
+        total_edits = numerators[picks].sum(axis=1)
         total_lengths = length_array[picks].sum(axis=1)
         with np.errstate(divide="ignore", invalid="ignore"):
             rates.append(np.where(total_lengths > 0, total_edits / total_lengths, np.nan))
     tail = (1 - level) / 2
     low, high = np.nanquantile(np.concatenate(rates), [tail, 1 - tail])
     return float(low), float(high)
+
+
+def verdict(low: float, high: float) -> str:
+    """What a paired interval of a change in error rate says: "better" (all of it below 0),
+    "worse" (all above), else "no evidence either way"."""
+    if math.isnan(low) or math.isnan(high):
+        return "no evidence either way"
+    if high < 0:
+        return "better"
+    if low > 0:
+        return "worse"
+    return "no evidence either way"
 
 
 @dataclass(frozen=True)

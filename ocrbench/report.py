@@ -108,6 +108,18 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     )
     if "grapheme_cer" in summary and (summary["grapheme_cer"] - summary["cer"]).abs().max() > 1e-9:
         table["grapheme CER"] = summary["grapheme_cer"].map(_number)  # combining marks present
+    if (summary["corrector"] != "identity").any() and "verdict" in summary:
+        # What the corrector did to its own raw OCR, paired on the same samples.
+        table["vs raw OCR [95% CI]"] = [
+            "" if r.corrector == "identity"
+            else f"{r.cer_change:+.4f} [{r.change_low:+.4f}, {r.change_high:+.4f}] {r.verdict}"
+            for r in summary.itertuples()
+        ]  # fmt: skip
+        table["samples better/worse/same"] = [
+            "" if r.corrector == "identity"
+            else f"{r.samples_better}/{r.samples_worse}/{r.samples_same}"
+            for r in summary.itertuples()
+        ]  # fmt: skip
     if (summary["corrector"] != "identity").any():
         table["fixed/broken"] = [f"{r.words_fixed}/{r.words_broken}" for r in summary.itertuples()]
         table["preference"] = summary["preference"].map(

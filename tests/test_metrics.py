@@ -383,3 +383,27 @@ def test_grapheme_clusters_keep_combining_marks_with_their_base() -> None:
     assert missing_marks.reference_graphemes == 2 and missing_marks.reference_chars == 4
     plain = metrics.score("Invoice", "Inv0ice")
     assert plain.grapheme_edits == plain.char_edits == 1  # no marks: the same as CER
+
+
+# --- paired comparisons ---------------------------------------------------------------------------
+
+
+def test_a_paired_interval_sees_a_change_that_two_intervals_would_hide() -> None:
+    # Page lengths and error counts vary a lot, so each configuration's own interval is wide; but
+    # the corrected side has one error fewer on every page: the paired change is clearly negative.
+    lengths = [100, 400, 1000, 50, 800, 300, 600, 200] * 3
+    raw = [5, 40, 120, 2, 30, 25, 70, 9] * 3
+    corrected = [e - 1 for e in raw]
+    low, high = metrics.paired_bootstrap_ci(corrected, raw, lengths)
+    assert high < 0 and metrics.verdict(low, high) == "better"
+    raw_low, raw_high = metrics.bootstrap_ci(raw, lengths)
+    fixed_low, fixed_high = metrics.bootstrap_ci(corrected, lengths)
+    assert fixed_high > raw_low  # the two unpaired intervals overlap
+    assert metrics.verdict(*metrics.paired_bootstrap_ci(raw, corrected, lengths)) == "worse"
+    mixed = [e + (1 if i % 2 else -1) for i, e in enumerate(raw)]
+    assert metrics.verdict(*metrics.paired_bootstrap_ci(mixed, raw, lengths)) == (
+        "no evidence either way"
+    )
+    assert metrics.verdict(float("nan"), float("nan")) == "no evidence either way"
+    with pytest.raises(ValueError, match="equally long"):
+        metrics.paired_bootstrap_ci([1, 2], [1], [10, 10])

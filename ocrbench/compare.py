@@ -1,0 +1,106 @@
+"""`ocrbench compare RUN_A RUN_B`: configurations matched by id, on the samples both runs share,
+each with the change in corpus CER from A to B and its paired bootstrap interval, how many samples
+got better, worse or stayed the same, and the samples that changed most.
+
+Two runs are compared only on the same data: a shared sample whose reference differs, or runs
+under another text normalisation, are refused in one line rather than compared.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from ocrbench import metrics, results
+from ocrbench.errors import OcrbenchError
+
+KEYS = ["dataset", "config_id", "sample_id"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    table: pd.DataFrame  # one row per configuration both runs have
+    changed: pd.DataFrame  # the samples whose edits changed most
+    only_a: list[str]
+    only_b: list[str]
+
+    @property
+    def worse(self) -> bool:
+        return bool((self.table["verdict"] == "worse").any())
+
+    def text(self) -> str:
+        lines = (
+            [self.table.to_string(index=False)]
+            if len(self.table)
+            else ["no configuration in both runs"]
+        )
+        for side, names in (("A", self.only_a), ("B", self.only_b)):
+            if names:
+                lines.append(f"only in {side}: {', '.join(names)}")
+        if len(self.changed):
+            lines.append("samples that changed most (char edits A -> B):")
+            lines.append(self.changed.to_string(index=False))
+        return "\n".join(lines)
+
+
+def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
+    a, b = results.load(run_a), results.load(run_b)
+    for name, frame in (("A", a), ("B", b)):
+        norms = set(frame["normalization"])
+        if len(norms) > 1:
+            raise OcrbenchError(f"run {name} mixes normalisations ({', '.join(sorted(norms))})")
+    if set(a["normalization"]) != set(b["normalization"]):
+        raise OcrbenchError(
+            f"the runs normalise text differently ({a['normalization'].iloc[0]} vs "
+            f"{b['normalization'].iloc[0]}): their CERs do not compare"
+        )
+    joined = a.merge(b, on=KEYS, suffixes=("_a", "_b"))
+    differs = joined[joined["reference_a"] != joined["reference_b"]]
+    if len(differs):
+        first = differs.iloc[0]
+        raise OcrbenchError(
+            f"sample {first['sample_id']!r} of {first['dataset']} has another reference in B: "
+            f"the runs are not on the same data ({len(differs)} such samples)"
+        )
+    names = _names(b)
+    rows = []
+    for (dataset, config_id), group in joined.groupby(["dataset", "config_id"], sort=False):
+        low, high = metrics.paired_bootstrap_ci(
+            group["char_edits_b"].tolist(), group["char_edits_a"].tolist(),
+            group["reference_chars_a"].tolist(),
+        )  # fmt: skip
+        chars = int(group["reference_chars_a"].sum())
+        cer_a = group["char_edits_a"].sum() / chars if chars else float("nan")
+        cer_b = group["char_edits_b"].sum() / chars if chars else float("nan")
+        better = int((group["char_edits_b"] < group["char_edits_a"]).sum())
+        worse = int((group["char_edits_b"] > group["char_edits_a"]).sum())
+        rows.append({
+            "dataset": dataset, "config": names[str(config_id)], "shared samples": len(group),
+            "CER A": round(cer_a, 4), "CER B": round(cer_b, 4),
+            "change [95% CI]": f"{cer_b - cer_a:+.4f} [{low:+.4f}, {high:+.4f}]",
+            "verdict": metrics.verdict(low, high),
+            "better/worse/same": f"{better}/{worse}/{len(group) - better - worse}",
+        })  # fmt: skip
+    change = joined.assign(delta=joined["char_edits_b"] - joined["char_edits_a"])
+    change = change[change["delta"] != 0]
+    top = change.reindex(change["delta"].abs().sort_values(ascending=False).index).head(most)
+    changed = pd.DataFrame({
+        "dataset": top["dataset"], "config": top["config_b"], "sample": top["sample_id"],
+        "A": top["char_edits_a"], "B": top["char_edits_b"],
+    })  # fmt: skip
+    shared = set(zip(joined["dataset"], joined["config_id"], strict=True))
+    return Comparison(pd.DataFrame(rows), changed, _only(a, shared), _only(b, shared))
+
+
+def _names(frame: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(frame["config_id"], frame["config"], strict=True))
+
+
+def _only(frame: pd.DataFrame, shared: set[tuple[str, str]]) -> list[str]:
+    """The configurations of a run that the other one lacks."""
+    pairs = zip(frame["dataset"], frame["config_id"], frame["config"], strict=True)
+    return sorted(
+        {name for dataset, config_id, name in pairs if (dataset, config_id) not in shared}
+    )

@@ -1,0 +1,66 @@
+"""`ocrbench compare`: two runs, configurations matched by id on the samples both share, paired."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ocrbench import compare, results
+from ocrbench.errors import OcrbenchError
+
+from test_plots import Fake, fabricate, records
+
+
+def written(root: Path, *configs: Fake, samples: int = 6) -> Path:
+    frame = fabricate(*configs, samples=samples)
+    results.write(root, records(frame), {"command": "test"})
+    return root
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ocrbench.cli", "compare", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_a_corrector_made_worse_is_found_and_fails_the_command(tmp_path: Path) -> None:
+    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon", fix=0.5))
+    b = written(tmp_path / "b", Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.3))
+    done = compare.compare(a, b)
+    verdicts = dict(zip(done.table["config"], done.table["verdict"], strict=True))
+    assert verdicts == {"tesseract + identity": "no evidence either way",
+                        "tesseract + lexicon": "worse"}  # fmt: skip
+    assert (
+        done.worse and len(done.changed) and set(done.changed["config"]) == {"tesseract + lexicon"}
+    )
+    assert cli(str(a), str(b)).returncode == 0
+    failed = cli(str(a), str(b), "--fail-if-worse")
+    assert failed.returncode == 1 and "worse" in failed.stdout
+    assert cli(str(b), str(a), "--fail-if-worse").returncode == 0  # A -> B the other way: better
+
+
+def test_only_the_shared_samples_and_configurations_are_compared(tmp_path: Path) -> None:
+    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon", fix=0.5), samples=6)
+    b = written(tmp_path / "b", Fake(), samples=3)  # a smaller run of one configuration
+    done = compare.compare(a, b)
+    assert list(done.table["shared samples"]) == [3]
+    assert done.only_a == ["tesseract + lexicon"] and done.only_b == []
+    assert "only in A: tesseract + lexicon" in done.text()
+
+
+def test_runs_on_other_data_or_normalisation_are_refused_in_one_line(tmp_path: Path) -> None:
+    a = written(tmp_path / "a", Fake())
+    frame = results.load(a)
+    other = frame.assign(reference=frame["reference"] + " changed")
+    results.write(tmp_path / "b", records(other), {"command": "test"})
+    with pytest.raises(OcrbenchError, match="another reference in B: the runs are not on the same"):
+        compare.compare(a, tmp_path / "b")
+    casefolded = frame.assign(normalization="nfc+ws+casefold")
+    results.write(tmp_path / "c", records(casefolded), {"command": "test"})
+    done = cli(str(a), str(tmp_path / "c"))
+    assert done.returncode != 0 and "normalise text differently" in done.stderr
+    assert done.stderr.strip().count("\n") == 0
+    missing = cli(str(a), str(tmp_path / "nowhere"))
+    assert missing.returncode != 0 and "no results.parquet" in missing.stderr
