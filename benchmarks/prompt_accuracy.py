@@ -30,7 +30,7 @@ def main() -> int:
     args = parser.parse_args()
     print(f"part: {args.part}; {args.lines} lines a dataset, seed 0; "
           f"model {catalogue.SMOLLM2.repo_id} {catalogue.SMOLLM2.quantization}")  # fmt: skip
-    print(f"{'dataset':52} {'prompt':10} {'CER':>7} {'change':>8} {'rejected':>9} {'s/line':>7}")
+    print(f"{'dataset':52} {'prompt':10} {'CER':>7} {'change':>8} {'rejected':>9} {'s/sample':>8}")
     for protocol in protocols(args.part, set(args.only) if args.only else None):
         items = protocol.test
         if len(items) > args.lines:
@@ -49,7 +49,7 @@ def main() -> int:
             seconds = (time.perf_counter() - start) / len(items)
             cer = corpus_cer(truths, texts)[0]
             print(f"{'':52} {name:10} {cer:7.4f} {(cer - raw) / raw:+8.1%} "
-                  f"{rejected / len(items):9.0%} {seconds:7.2f}", flush=True)  # fmt: skip
+                  f"{rejected / len(items):9.0%} {seconds:8.2f}", flush=True)  # fmt: skip
         untrained.close()
     return 0
 
