@@ -4,8 +4,9 @@ with few-shot examples from the training part, on corrector_accuracy.py's --prot
     .venv/bin/python benchmarks/prompt_accuracy.py --lines 100            # the test parts
     .venv/bin/python benchmarks/prompt_accuracy.py --lines 100 --part dev
 
-Per dataset: raw corpus CER, then each configuration's CER, its change, the share of pieces the
-guard rejected, and seconds per line; a seeded sample of `--lines` test lines (seed 0).
+Per dataset: raw corpus CER, then each configuration's CER, its change, the share of samples
+where the guard rejected at least one piece's reply, and seconds per sample (a line; a page for
+the invoices); a seeded sample of `--lines` test samples (seed 0).
 """
 
 from __future__ import annotations
