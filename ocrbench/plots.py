@@ -94,6 +94,16 @@ def _llm(summary: pd.DataFrame) -> pd.DataFrame:
     return summary[has_model]
 
 
+def llm_axis_values(summary: pd.DataFrame, column: str) -> int:
+    """How many values an axis takes among the LLM rows (a quantization made from another file
+    counts as its own value: "q8_0" and "q8_0, from Q4_K_M" differ)."""
+    llm = _llm(summary)
+    if column == "quantization":
+        made_from = _column(llm, "made_from").astype(str)
+        return len(set(zip(_column(llm, "quantization").astype(str), made_from, strict=True)))
+    return int(_column(llm, column).dropna().astype(str).nunique())
+
+
 def _corrected(table: pd.DataFrame) -> pd.DataFrame:
     return table[_column(table, "corrector").fillna("identity") != "identity"]
 

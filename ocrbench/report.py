@@ -410,11 +410,20 @@ def _numeric(value: Any) -> bool:
 def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, Figure]]:
     from ocrbench import plots
 
+    # A chart over an axis that has one value among the LLM rows (one model, one GPU setting)
+    # shows a single column of points: left out. With no LLM row each says why it is empty.
+    by_axis = [
+        ("CER and speed by model", "repo_id", plots.by_repo),
+        ("CER and speed by quantization", "quantization", plots.by_quantization),
+        ("Speed by GPU layers", "gpu_layers", plots.by_gpu_layers),
+    ]
     return [
         ("CER vs seconds per sample, Pareto front", plots.pareto(summary)),
-        ("CER and speed by model", plots.by_repo(summary)),
-        ("CER and speed by quantization", plots.by_quantization(summary)),
-        ("Speed by GPU layers", plots.by_gpu_layers(summary)),
+        *[
+            (title, chart(summary))
+            for title, axis, chart in by_axis
+            if plots.llm_axis_values(summary, axis) != 1
+        ],  # fmt: skip
         ("Words fixed vs broken", plots.words_fixed_broken(summary)),
         ("Per-sample CER, corrected vs raw", plots.corrected_vs_raw(frame)),
         ("CER per sample", plots.cer_per_sample(frame)),

@@ -23,7 +23,8 @@ from conftest import BUNDLED, needs_tesseract, shared_data
 from test_plots import QWEN, Fake, fabricate, records, sweep_configs
 
 IMAGE = re.compile(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]+">')
-CHARTS = 8
+CHARTS = 8  # every chart; a run with no LLM corrector shows each, saying why it is empty
+SWEEP_CHARTS = 7  # the fabricated sweep has one model repo: the by-model chart is left out
 
 
 def rendered(root: Path, frame: pd.DataFrame, manifest: dict[str, object] | None = None) -> str:
@@ -51,10 +52,10 @@ def test_page_has_every_chart_embedded_and_nothing_external(
     sweep: tuple[Path, str, pd.DataFrame],
 ) -> None:
     _, page, _ = sweep
-    assert len(IMAGE.findall(page)) == CHARTS
-    assert page.count("<img") == CHARTS
+    assert len(IMAGE.findall(page)) == SWEEP_CHARTS
+    assert page.count("<img") == SWEEP_CHARTS
     assert_self_contained(page)
-    for heading in ("Pareto front", "by model", "by quantization", "GPU layers", "fixed vs broken",
+    for heading in ("Pareto front", "by quantization", "GPU layers", "fixed vs broken",
                     "corrected vs raw", "CER per sample", "CER distribution"):  # fmt: skip
         assert heading in page
 
@@ -539,3 +540,23 @@ def test_each_corrector_is_compared_with_its_own_raw_ocr_on_the_same_samples() -
     table = report.summary_table(summary.reset_index()).set_index("config")
     assert table.loc[lexicon["config"], "vs raw OCR [95% CI]"].endswith("better")
     assert table.loc[summary.loc["identity", "config"], "vs raw OCR [95% CI]"] == ""
+
+
+def test_a_chart_of_one_value_is_left_out() -> None:
+    """Two model repos, one GPU setting: the by-model chart is drawn, the GPU-layers one is not."""
+    configs = [Fake(), Fake(corrector="prompt", repo_id=QWEN, quantization="q4_k_m", gpu_layers=0),
+               Fake(corrector="prompt", repo_id="other/model-GGUF", quantization="q4_1",
+                    gpu_layers=0)]  # fmt: skip
+    import matplotlib.pyplot as plt
+
+    def titles(frame: pd.DataFrame) -> list[str]:
+        charts = report.default_charts(frame, results.summary(frame))
+        for _, figure in charts:
+            plt.close(figure)
+        return [title for title, _ in charts]
+
+    drawn = titles(fabricate(*configs))
+    assert "CER and speed by model" in drawn and "CER and speed by quantization" in drawn
+    assert "Speed by GPU layers" not in drawn
+    lexicon_only = titles(fabricate(Fake(corrector="lexicon", fix=0.5)))  # no LLM: each says why
+    assert "Speed by GPU layers" in lexicon_only and "CER and speed by model" in lexicon_only
