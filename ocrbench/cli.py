@@ -229,10 +229,19 @@ def _gate(spec: Any, out: Path) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ocrbench import report
+    from ocrbench import report, results, rundir
 
+    # A bad --by is said before anything is written.
+    sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
     path = report.render(Path(args.run_dir))
     print(f"report: {path}\nsummary: {path.with_name('summary.md')}")
+    if sliced is not None:
+        table = report.summary_table(sliced)
+        table.insert(2, args.by, sliced["slice"])
+        print(table.to_string(index=False))
+        written = Path(args.run_dir) / f"summary-by-{args.by.removeprefix('meta.')}.md"
+        rundir.write_text(written, f"## by {args.by}\n\n" + report.markdown_table(table))
+        print(f"by {args.by}: {written}")
     return 0
 
 
@@ -467,6 +476,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="write index.html and summary.md for a run")
     report.add_argument("run_dir")
+    report.add_argument(
+        "--by", metavar="meta.KEY",
+        help="also the summary per value of a sample meta key (meta.degrade, meta.group), "
+        "printed and written to summary-by-KEY.md",
+    )  # fmt: skip
     report.set_defaults(handler=cmd_report)
 
     compare = commands.add_parser(

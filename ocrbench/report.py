@@ -163,7 +163,7 @@ def best_per_budget(
     )
 
 
-def _markdown_table(table: pd.DataFrame) -> str:
+def markdown_table(table: pd.DataFrame) -> str:
     def cell(value: Any) -> str:  # Markdown renderers pass HTML through: escape it too
         return html.escape(str(value), quote=False).replace("|", "\\|").replace("\n", " ")
 
@@ -177,7 +177,7 @@ def _markdown_table(table: pd.DataFrame) -> str:
 
 def markdown(summary: pd.DataFrame) -> str:
     """The summary table in Markdown."""
-    return _markdown_table(summary_table(summary))
+    return markdown_table(summary_table(summary))
 
 
 def summary_markdown(summary: pd.DataFrame, title: str) -> str:
@@ -187,7 +187,7 @@ def summary_markdown(summary: pd.DataFrame, title: str) -> str:
         "Corpus CER = character edits / reference characters, 95% bootstrap interval.\n\n"
         + markdown(summary)
         + "\n### Best configuration per time budget\n\n"
-        + _markdown_table(best_per_budget(summary))
+        + markdown_table(best_per_budget(summary))
     )
 
 

@@ -116,10 +116,31 @@ CONFIG_COLUMNS = [
 ]  # fmt: skip
 
 
-def summary(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (dataset, configuration), sorted by corpus CER."""
-    keys = [c for c in CONFIG_COLUMNS if c in frame.columns]
+def summary(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
+    """One row per (dataset, configuration), sorted by corpus CER; with `by` ("meta.degrade"),
+    one row per (dataset, configuration, value of that meta key) instead, the value in `slice`."""
+    if by is not None:
+        frame = frame.assign(slice=slice_values(frame, by))
+    keys = [c for c in CONFIG_COLUMNS if c in frame.columns] + (["slice"] if by else [])
     rows = []
     for values, group in frame.groupby(keys, dropna=False, sort=False):
         rows.append({**dict(zip(keys, values, strict=True)), **summarize(group)})
-    return pd.DataFrame(rows).sort_values(["dataset", "cer"], kind="stable", ignore_index=True)
+    order = ["dataset", "slice", "cer"] if by else ["dataset", "cer"]
+    return pd.DataFrame(rows).sort_values(order, kind="stable", ignore_index=True)
+
+
+def slice_values(frame: pd.DataFrame, by: str) -> list[str]:
+    """Each row's value of a meta key ("meta.degrade"), as text; "(none)" where a sample has none.
+    A key no sample has, or results from before rows carried meta, are one clear error."""
+    key = by.removeprefix("meta.")
+    if not by.startswith("meta.") or not key:
+        raise OcrbenchError(f"--by takes a sample meta key, as in meta.degrade, not {by!r}")
+    if "meta" not in frame:
+        raise OcrbenchError("these results predate rows carrying sample meta: run them again")
+    metas = [json.loads(text) if isinstance(text, str) else {} for text in frame["meta"]]
+    if not any(key in meta for meta in metas):
+        known = sorted({k for meta in metas for k in meta})
+        raise OcrbenchError(
+            f"no sample has meta.{key}; their meta keys: {', '.join(known) or 'none'}"
+        )
+    return [str(meta[key]) if key in meta else "(none)" for meta in metas]

@@ -315,5 +315,6 @@ def make_row(
         "rejected": correction.rejected,
         "warning": corrector.warning,  # e.g. `prompt` on a base model
         "changes": json.dumps(correction.changes, ensure_ascii=False),
+        "meta": json.dumps(dict(sample.meta), sort_keys=True, ensure_ascii=False, default=str),
         **(UNTRAINED if training is None else training.columns()),
     }

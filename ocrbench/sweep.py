@@ -19,6 +19,7 @@ a worker builds the trained corrector from it once per process.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
 import time
@@ -358,8 +359,13 @@ def _run(
         _TRAINED.clear()
 
     model_files = _model_files(spec)
+    metas = [{s.id: s.meta for s in dataset.samples} for dataset in loaded]
     rows = [
-        _with_new_columns({**journal.rows[key], "dataset": names[index]}, model_files)
+        _with_new_columns(
+            {**journal.rows[key], "dataset": names[index]},
+            model_files,
+            metas[index].get(sample_id, {}),
+        )  # fmt: skip
         for index, key, sample_id in plan.order
         if sample_id not in failed[loaded[index].root]
     ]
@@ -460,7 +466,9 @@ def _fit_records(
     return records
 
 
-def _with_new_columns(row: dict[str, Any], model_files: list[dict[str, Any]]) -> dict[str, Any]:
+def _with_new_columns(
+    row: dict[str, Any], model_files: list[dict[str, Any]], meta: Any = None
+) -> dict[str, Any]:
     """A journaled row from before rows recorded training sets had none; one from before they
     recorded what a model file was made from gets it from the file its key names (its version
     holds the file's sha256), and had no warning (only `prompt` warns, whose version changed)."""
@@ -470,6 +478,9 @@ def _with_new_columns(row: dict[str, Any], model_files: list[dict[str, Any]]) ->
         made_from = {entry["sha256"]: entry["made_from"] for entry in model_files}
         row["made_from"] = made_from.get(named.group(1)) if named else None
     row.setdefault("warning", None)
+    # The sample's meta as the dataset holds it now: it takes no part in what a row computes (nor
+    # in its key), so a resumed row is sliced as the data now says.
+    row["meta"] = json.dumps(dict(meta or {}), sort_keys=True, ensure_ascii=False, default=str)
     return row
 
 

@@ -560,3 +560,31 @@ def test_a_chart_of_one_value_is_left_out() -> None:
     assert "Speed by GPU layers" not in drawn
     lexicon_only = titles(fabricate(Fake(corrector="lexicon", fix=0.5)))  # no LLM: each says why
     assert "Speed by GPU layers" in lexicon_only and "CER and speed by model" in lexicon_only
+
+
+def test_a_report_by_a_meta_key_summarises_each_value(tmp_path: Path) -> None:
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5))
+    frame = frame.assign(meta=[json.dumps({"degrade": ["clean", "heavy"][int(s[1:]) % 2]})
+                               for s in frame["sample_id"]])  # fmt: skip
+    sliced = results.summary(frame, by="meta.degrade")
+    assert len(sliced) == 4 and set(sliced["slice"]) == {"clean", "heavy"}
+    assert (sliced["samples"] == 3).all()
+    whole = results.summary(frame).set_index("config")["cer"]
+    for config, group in sliced.groupby("config"):  # the slices add up to the whole
+        edits = sum(frame[(frame["config"] == config)]["char_edits"])
+        assert edits / frame[frame["config"] == config]["reference_chars"].sum() == whole[config]
+        assert set(group["slice"]) == {"clean", "heavy"}
+    with pytest.raises(OcrbenchError, match="no sample has meta.font; their meta keys: degrade"):
+        results.summary(frame, by="meta.font")
+    with pytest.raises(OcrbenchError, match="takes a sample meta key"):
+        results.summary(frame, by="degrade")
+    with pytest.raises(OcrbenchError, match="predate rows carrying sample meta"):
+        results.summary(frame.drop(columns=["meta"]), by="meta.degrade")
+    results.write(tmp_path, records(frame), {"command": "test"})
+    done = subprocess.run([sys.executable, "-m", "ocrbench.cli", "report", str(tmp_path), "--by",
+                           "meta.degrade"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "meta.degrade" in done.stdout and (tmp_path / "summary-by-degrade.md").is_file()
+    bad = subprocess.run([sys.executable, "-m", "ocrbench.cli", "report", str(tmp_path), "--by",
+                          "meta.nope"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert bad.returncode != 0 and "no sample has meta.nope" in bad.stderr
