@@ -456,3 +456,5 @@ def test_a_row_journaled_before_made_from_existed_gets_it_from_its_model_file() 
     assert _with_new_columns(new, files)["made_from"] is None  # what the row says stands
     assert _with_new_columns(new, files)["warning"] == "w"
     assert _with_new_columns(old, files)["trained"] is False
+    # meta is the dataset's current one: it takes no part in what the row computed
+    assert _with_new_columns(new, files, {"degrade": "mild"})["meta"] == '{"degrade": "mild"}'
