@@ -213,7 +213,7 @@ def test_prompt_on_the_embedded_instruct_model_with_a_training_set_runs_offline(
     done = subprocess.run(
         [sys.executable, "-m", "ocrbench.cli", "run", "--dataset", str(tmp_path / "test"),
          "--engine", "given", "--corrector",
-         f"prompt:repo_id={catalogue.SMOLLM2.repo_id},quantization=q4_1",
+         f"prompt:repo_id={catalogue.SMOLLM2.repo_id}",  # as typed: its own q4_1 file
          "--train", str(tmp_path / "train"), "--out", str(out), "--quiet", "--no-report"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
@@ -221,6 +221,7 @@ def test_prompt_on_the_embedded_instruct_model_with_a_training_set_runs_offline(
     assert "warning:" not in done.stderr
     row = pd.read_parquet(out / "results.parquet").iloc[0]
     assert row["trained"] and row["repo_id"] == catalogue.SMOLLM2.repo_id
+    assert row["quantization"] == "q4_1"
     assert row["warning"] is None and "examples:" in row["corrector_version"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["sha256"] == catalogue.SMOLLM2.sha256

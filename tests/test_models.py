@@ -560,3 +560,17 @@ def test_a_base_model_without_chat_template_gets_its_family_format(default_dir: 
 def test_block_count_reads_the_metadata_only(default_dir: Path) -> None:
     pytest.importorskip("llama_cpp")
     assert models.block_count(ModelSpec(model_dir=str(default_dir))) == 18  # Gemma 3 270M
+
+
+def test_no_quantization_named_means_the_repos_own_file() -> None:
+    """An embedded repo means its one file; any other repo q4_k_m, as before. The choice is made
+    when the spec is built, so ids, keys and results name the real quantization."""
+    assert ModelSpec().quantization == "q4_k_m"
+    assert ModelSpec(repo_id=catalogue.SMOLLM2.repo_id).quantization == "q4_1"
+    assert ModelSpec(repo_id=REPO).quantization == "q4_k_m"
+    assert ModelSpec(repo_id=catalogue.SMOLLM2.repo_id, quantization="q8_0").quantization == "q8_0"
+    assert models.parse_model_spec(catalogue.SMOLLM2.repo_id).quantization == "q4_1"
+    from ocrbench.correctors.prompt import Prompt
+
+    corrector = Prompt(repo_id=catalogue.SMOLLM2.repo_id)
+    assert corrector.quantization == "q4_1" and corrector.model_spec().quantization == "q4_1"

@@ -135,7 +135,7 @@ class NoisyChannel(ModelSettings):
     lang: str = "eng"  # the page's languages, as Tesseract takes them: "eng" or "eng+grc"
 
     def __post_init__(self) -> None:
-        self.model_spec()  # validates the model fields with ModelSpec's own messages
+        super().__post_init__()  # the model fields, made concrete and checked as ModelSpec does
         for name in ("left_words", "right_words", "max_edits"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, not {getattr(self, name)}")

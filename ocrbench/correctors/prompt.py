@@ -66,7 +66,7 @@ class Prompt(ModelSettings):
     FIT_VERSION: ClassVar[str] = f"prompt-examples-{FIT_FORMAT}"
 
     def __post_init__(self) -> None:
-        self.model_spec()  # validates the model fields
+        super().__post_init__()  # the model fields, made concrete and checked as ModelSpec does
         if self.accept not in ACCEPT:
             raise ValueError(f"accept must be one of {', '.join(ACCEPT)}, not {self.accept!r}")
         if self.piece_lines < 1:

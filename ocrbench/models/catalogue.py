@@ -123,3 +123,8 @@ def kind_of(repo_id: str) -> str | None:
 def single_file_repo(repo_id: str) -> Embedded | None:
     """The catalogued repo whose Hub repo holds one file only (any other file there is ours)."""
     return next((e for e in EMBEDDED if e.repo_id == repo_id and e.single_file), None)
+
+
+def quantization_for(repo_id: str) -> str:
+    """The quantization a repo means when none is named: its embedded file's, else q4_k_m."""
+    return next((e.quantization for e in EMBEDDED if e.repo_id == repo_id), DEFAULT_QUANTIZATION)

@@ -7,7 +7,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from ocrbench.errors import ConfigError
-from ocrbench.models.catalogue import DEFAULT_QUANTIZATION, DEFAULT_REPO_ID
+from ocrbench.models import catalogue
+from ocrbench.models.catalogue import DEFAULT_REPO_ID
+
+# No quantization named: an embedded repo's own file ("q4_1" for SmolLM2), else q4_k_m.
+REPO_DEFAULT = "default"
 
 
 @dataclass(frozen=True)
@@ -15,13 +19,14 @@ class ModelSpec:
     """Which model to use and how to run it, in the seed tutorial's vocabulary.
 
     `repo_id` is the tutorial's hugging_face_repo_id, `quantization` its hugging_face_quantization
-    ("q4_k_m", "int8", ...), `model_dir` its directory_model_path (None: $OCRBENCH_MODEL_DIR or
+    ("q4_k_m", "int8", ...; "default", the default: the repo's embedded file's quantization for an
+    embedded repo, else q4_k_m), `model_dir` its directory_model_path (None: $OCRBENCH_MODEL_DIR or
     ~/.cache/ocrbench/models), `allow_download` its allow_auto_download, `gpu_layers` its gpu_layers
     (-1: all).
     """
 
     repo_id: str = DEFAULT_REPO_ID
-    quantization: str = DEFAULT_QUANTIZATION
+    quantization: str = REPO_DEFAULT
     model_dir: str | None = None
     allow_download: bool = False
     gpu_layers: int = 0
@@ -30,6 +35,8 @@ class ModelSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.quantization == REPO_DEFAULT:  # made concrete: ids and cache keys see the real one
+            object.__setattr__(self, "quantization", catalogue.quantization_for(self.repo_id))
         parts = self.repo_id.split("/")
         if not self.repo_id.strip() or any(part in ("", ".", "..") for part in parts):
             raise ValueError(f"repo_id must look like 'owner/name', not {self.repo_id!r}")
