@@ -71,9 +71,8 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
             group["char_edits_b"].tolist(), group["char_edits_a"].tolist(),
             group["reference_chars_a"].tolist(),
         )  # fmt: skip
-        chars = int(group["reference_chars_a"].sum())
-        cer_a = group["char_edits_a"].sum() / chars if chars else float("nan")
-        cer_b = group["char_edits_b"].sum() / chars if chars else float("nan")
+        cer_a = results.rate(group["char_edits_a"], group["reference_chars_a"])
+        cer_b = results.rate(group["char_edits_b"], group["reference_chars_a"])
         better = int((group["char_edits_b"] < group["char_edits_a"]).sum())
         worse = int((group["char_edits_b"] > group["char_edits_a"]).sum())
         rows.append({

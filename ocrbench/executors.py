@@ -29,7 +29,13 @@ def limit_threads(workers: int) -> None:
     share = str(max(1, (os.cpu_count() or 1) // workers))
     os.environ["OMP_THREAD_LIMIT"] = share  # Tesseract
     os.environ["OMP_NUM_THREADS"] = share  # torch (EasyOCR)
-    os.environ["OCRBENCH_THREADS"] = share  # llama.cpp, read by ocrbench.models
+    os.environ["OCRBENCH_THREADS"] = share  # llama.cpp and onnxruntime: `thread_share`
+
+
+def thread_share() -> int | None:
+    """A sweep worker's share of the cores (`limit_threads`); None outside one."""
+    share = os.environ.get("OCRBENCH_THREADS")
+    return int(share) if share and share.isdigit() and int(share) > 0 else None
 
 
 def die_with_parent() -> None:

@@ -27,7 +27,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from ocrbench.models.files import quantization_label  # noqa: E402
+from ocrbench.results import quantization_labels  # noqa: E402
 
 NO_LLM = "no LLM corrector in this run"
 NO_CORRECTOR = "no corrector in this run (identity only)"
@@ -99,8 +99,7 @@ def llm_axis_values(summary: pd.DataFrame, column: str) -> int:
     counts as its own value: "q8_0" and "q8_0, from Q4_K_M" differ)."""
     llm = _llm(summary)
     if column == "quantization":
-        made_from = _column(llm, "made_from").astype(str)
-        return len(set(zip(_column(llm, "quantization").astype(str), made_from, strict=True)))
+        return len(set(quantization_labels(llm)))
     return int(_column(llm, column).dropna().astype(str).nunique())
 
 
@@ -271,12 +270,7 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
     if llm.empty:
         return _nothing(figure, NO_LLM)
     # A q8_0 made from a Q4_K_M is its own point ("q8_0, from Q4_K_M"), never a q8_0.
-    made_from = _column(llm, "made_from")
-    labels = [
-        quantization_label(str(q), None if pd.isna(m) else str(m))
-        for q, m in zip(llm["quantization"], made_from, strict=True)
-    ]
-    llm = llm.assign(quantization_label=labels)
+    llm = llm.assign(quantization_label=quantization_labels(llm))
     ladder = sorted(llm["quantization_label"].unique(), key=_bits)
     llm = llm.assign(plot_series=series_labels(llm, ["quantization", "made_from"]))
     for series, group in llm.groupby("plot_series"):
@@ -322,11 +316,7 @@ def by_repo(summary: pd.DataFrame) -> Figure:
     if llm.empty:
         return _nothing(figure, NO_LLM)
     repos = list(dict.fromkeys(llm["repo_id"].astype(str)))
-    made_from = _column(llm, "made_from")
-    labels = [
-        quantization_label(str(q), None if pd.isna(m) else str(m))
-        for q, m in zip(llm["quantization"], made_from, strict=True)
-    ]
+    labels = quantization_labels(llm)
     # A repo's quantizations side by side around its tick, fewest bits to the left.
     spread = {
         (repo, label): repos.index(repo) + (k - (len(found) - 1) / 2) * 0.3

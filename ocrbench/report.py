@@ -28,7 +28,6 @@ import pandas as pd
 
 from ocrbench import results, rundir
 from ocrbench.correctors.channel import edited_runs
-from ocrbench.models.files import quantization_label
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
     from matplotlib.figure import Figure
@@ -128,11 +127,7 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     if "quantization" in summary and summary["quantization"].notna().any():
         # "q8_0, from Q4_K_M": a file `models quantize` made from a quantized one holds that one's
         # information, whatever its name says.
-        made_from = summary["made_from"] if "made_from" in summary else [None] * len(summary)
-        table["quantization"] = [
-            "" if pd.isna(q) else quantization_label(str(q), None if pd.isna(m) else str(m))
-            for q, m in zip(summary["quantization"], made_from, strict=True)
-        ]
+        table["quantization"] = results.quantization_labels(summary)
     if "gpu_layers" in summary and summary["gpu_layers"].notna().any():
         table["GPU layers asked/ran"] = [
             _layers(r, e)

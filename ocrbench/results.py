@@ -46,7 +46,8 @@ def load_manifest(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def _rate(edits: pd.Series, lengths: pd.Series) -> float:
+def rate(edits: pd.Series, lengths: pd.Series) -> float:
+    """Total edits over total length (a corpus rate); NaN where the length is 0."""
     if edits.isna().any() or lengths.isna().any():  # some rows predate the column: no rate
         return float("nan")
     total = int(lengths.sum())
@@ -76,24 +77,22 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
     worse = int((group["char_edits"] > group["raw_char_edits"]).sum())
     return {
         "samples": len(group),
-        "cer": _rate(group["char_edits"], group["reference_chars"]),
+        "cer": rate(group["char_edits"], group["reference_chars"]),
         "cer_low": cer_low,
         "cer_high": cer_high,
-        "raw_cer": _rate(group["raw_char_edits"], group["reference_chars"]),
-        "cer_change": _rate(
-            group["char_edits"] - group["raw_char_edits"], group["reference_chars"]
-        ),
+        "raw_cer": rate(group["raw_char_edits"], group["reference_chars"]),
+        "cer_change": rate(group["char_edits"] - group["raw_char_edits"], group["reference_chars"]),
         "change_low": change_low,
         "change_high": change_high,
         "verdict": metrics.verdict(change_low, change_high),
         "samples_better": better,
         "samples_worse": worse,
         "samples_same": len(group) - better - worse,
-        "wer": _rate(group["word_edits"], group["reference_words"]),
+        "wer": rate(group["word_edits"], group["reference_words"]),
         # Beside the corpus rates, labelled as what they are (metrics.py defines each):
         "mean_cer": float(group["cer"].mean()) if group["cer"].notna().any() else float("nan"),
-        "bow_error": _rate(_column(group, "bow_errors"), group["reference_words"]),
-        "grapheme_cer": _rate(
+        "bow_error": rate(_column(group, "bow_errors"), group["reference_words"]),
+        "grapheme_cer": rate(
             _column(group, "grapheme_edits"), _column(group, "reference_graphemes")
         ),  # fmt: skip
         "wer_low": wer_low,
@@ -127,6 +126,19 @@ def summary(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
         rows.append({**dict(zip(keys, values, strict=True)), **summarize(group)})
     order = ["dataset", "slice", "cer"] if by else ["dataset", "cer"]
     return pd.DataFrame(rows).sort_values(order, kind="stable", ignore_index=True)
+
+
+def quantization_labels(table: pd.DataFrame) -> list[str]:
+    """Each row's quantization as results show it: "q8_0", or "q8_0, from Q4_K_M" for a file
+    `models quantize` made from a quantized one ("" for a corrector without a model)."""
+    from ocrbench.models.files import quantization_label
+
+    quantizations = _column(table, "quantization")
+    made_from = _column(table, "made_from")
+    return [
+        "" if pd.isna(q) else quantization_label(str(q), None if pd.isna(m) else str(m))
+        for q, m in zip(quantizations, made_from, strict=True)
+    ]
 
 
 def slice_values(frame: pd.DataFrame, by: str) -> list[str]:

@@ -88,6 +88,11 @@ def _model_file(component: Any) -> dict[str, Any] | None:
     return model_file() if callable(model_file) else None
 
 
+def meta_json(meta: Mapping[str, Any] | None) -> str:
+    """A sample's meta as a results row holds it (`report --by meta.KEY` reads it back)."""
+    return json.dumps(dict(meta or {}), sort_keys=True, ensure_ascii=False, default=str)
+
+
 def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
     if not engine.cacheable or sample.image is None:
         return read(engine.component, sample)
@@ -315,6 +320,6 @@ def make_row(
         "rejected": correction.rejected,
         "warning": corrector.warning,  # e.g. `prompt` on a base model
         "changes": json.dumps(correction.changes, ensure_ascii=False),
-        "meta": json.dumps(dict(sample.meta), sort_keys=True, ensure_ascii=False, default=str),
+        "meta": meta_json(sample.meta),
         **(UNTRAINED if training is None else training.columns()),
     }

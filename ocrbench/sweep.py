@@ -19,7 +19,6 @@ a worker builds the trained corrector from it once per process.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import time
@@ -38,7 +37,7 @@ from ocrbench.executors import open_executor
 from ocrbench.journal import KEY, Journal
 from ocrbench.rowkey import Component as Identity
 from ocrbench.rowkey import row_key
-from ocrbench.run import Counts, Step, config_id, iter_rows, label, recognize
+from ocrbench.run import Counts, Step, config_id, iter_rows, label, meta_json, recognize
 from ocrbench.specs import Component, DatasetRef, Spec
 from ocrbench.training import TrainingSet
 from ocrbench.types import OcrResult, Sample
@@ -480,7 +479,7 @@ def _with_new_columns(
     row.setdefault("warning", None)
     # The sample's meta as the dataset holds it now: it takes no part in what a row computes (nor
     # in its key), so a resumed row is sliced as the data now says.
-    row["meta"] = json.dumps(dict(meta or {}), sort_keys=True, ensure_ascii=False, default=str)
+    row["meta"] = meta_json(meta)
     return row
 
 

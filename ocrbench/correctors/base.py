@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from ocrbench.types import Correction, OcrResult
@@ -48,6 +51,17 @@ class Learner(Protocol):
 def learns(corrector: object) -> bool:
     """Whether a corrector can learn from a training set."""
     return isinstance(corrector, Learner)
+
+
+def with_state(corrector: Any, state: dict[str, Any]) -> Any:
+    """A copy of a learner that uses `state`, the state's digest kept beside it for `version()`:
+    hashed once, since a state can be half a megabyte of JSON and each sweep task asks the
+    version."""
+    copy = replace(corrector)
+    digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
+    object.__setattr__(copy, "_state_", state)
+    object.__setattr__(copy, "_digest_", digest)
+    return copy
 
 
 def model_spec_of(corrector: object) -> ModelSpec | None:

@@ -17,15 +17,14 @@ Latin-letter words may be Greek that Tesseract's Latin model read ("ws" for á½¡Ï
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ocrbench import models
 from ocrbench.correctors import channel, confusions, greek, search, words
+from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import (
     abbreviation,
     candidates,
@@ -174,11 +173,8 @@ class NoisyChannel(ModelSettings):
 
     def trained(self, state: dict[str, Any]) -> NoisyChannel:
         """This corrector, with its candidates drawn from the learned channel as well."""
-        copy = replace(self)
-        object.__setattr__(copy, "_state_", state)
-        # Hashed once: a state is half a megabyte of JSON, and each sweep task asks the version.
-        object.__setattr__(copy, "_digest_", _digest(state)[:16])
-        return copy
+        trained: NoisyChannel = with_state(self, state)
+        return trained
 
     def describe(self, state: dict[str, Any]) -> dict[str, Any]:
         learned = channel.Channel.of(state, self.channel_weight)
@@ -493,10 +489,6 @@ def _cheapest(*found: _Readings) -> _Readings:
             if cost < merged.get(reading, (float("inf"), ""))[0]:
                 merged[reading] = (cost, source)
     return dict(sorted(merged.items(), key=lambda item: (item[1][0], item[0])))
-
-
-def _digest(state: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,18 +15,17 @@ Trained (`--train`), it shows the model few-shot examples: the training pairs mo
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rapidfuzz.distance import Levenshtein
 
 from ocrbench import models
 from ocrbench.correctors import words
+from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import suspicious
 from ocrbench.correctors.llm import ModelSettings
 from ocrbench.errors import ConfigError
@@ -117,11 +116,8 @@ class Prompt(ModelSettings):
         return {"format": FIT_FORMAT, "examples": [[s, m] for s, m in sorted(found.items())]}
 
     def trained(self, state: dict[str, Any]) -> Prompt:
-        copy = replace(self)
-        object.__setattr__(copy, "_state_", state)
-        digest = hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()[:16]
-        object.__setattr__(copy, "_digest_", digest)
-        return copy
+        trained: Prompt = with_state(self, state)
+        return trained
 
     def describe(self, state: dict[str, Any]) -> dict[str, Any]:
         return {"examples": len(state["examples"]), "per piece": self.examples}

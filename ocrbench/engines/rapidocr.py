@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from importlib import metadata
@@ -21,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from ocrbench.engines.base import load_rgb
 from ocrbench.engines.layout import bounding_box, layout_text
 from ocrbench.errors import SetupError
+from ocrbench.executors import thread_share
 from ocrbench.types import OcrResult, Word
 
 INSTALL_HINT = 'pip install "ocrbench[rapidocr]"'
@@ -79,9 +79,8 @@ class RapidOcr:
 
 
 def _threads() -> int:
-    """A sweep worker's share of the cores (OCRBENCH_THREADS); alone, onnxruntime decides (-1)."""
-    share = os.environ.get("OCRBENCH_THREADS")
-    return int(share) if share and share.isdigit() and int(share) > 0 else -1
+    """A sweep worker's share of the cores; alone, onnxruntime decides (-1)."""
+    return thread_share() or -1
 
 
 @functools.cache

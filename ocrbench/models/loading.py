@@ -7,7 +7,6 @@ llama_cpp is imported only when a model is loaded or quantized, so this module i
 from __future__ import annotations
 
 import ctypes
-import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocrbench.errors import SetupError
+from ocrbench.executors import thread_share
 from ocrbench.models.files import Log, resolve, say
 from ocrbench.models.hashing import sha256_of
 from ocrbench.models.quantizations import canonical_quantization
@@ -101,12 +101,6 @@ class LoadedModel:
         self.close()
 
 
-def _thread_share() -> int | None:
-    """A sweep's worker process is told its share of the cores; elsewhere llama.cpp decides."""
-    share = os.environ.get("OCRBENCH_THREADS")
-    return int(share) if share and share.isdigit() and int(share) > 0 else None
-
-
 _loaded: dict[tuple[Any, ...], LoadedModel] = {}
 _lock = threading.RLock()
 
@@ -133,7 +127,7 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
                 str(path),
                 n_gpu_layers=spec.gpu_layers if offload else 0,
                 n_ctx=spec.n_ctx,
-                n_threads=spec.n_threads or _thread_share(),
+                n_threads=spec.n_threads or thread_share(),  # else llama.cpp decides
                 seed=spec.seed,
                 logits_all=logits_all,
                 verbose=False,
