@@ -71,14 +71,17 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
             group["char_edits_b"].tolist(), group["char_edits_a"].tolist(),
             group["reference_chars_a"].tolist(),
         )  # fmt: skip
-        cer_a = results.rate(group["char_edits_a"], group["reference_chars_a"])
-        cer_b = results.rate(group["char_edits_b"], group["reference_chars_a"])
+        cer_a = metrics.rate(group["char_edits_a"], group["reference_chars_a"])
+        cer_b = metrics.rate(group["char_edits_b"], group["reference_chars_a"])
+        delta = metrics.rate(group["char_edits_b"] - group["char_edits_a"],
+                             group["reference_chars_a"])  # fmt: skip
         better = int((group["char_edits_b"] < group["char_edits_a"]).sum())
         worse = int((group["char_edits_b"] > group["char_edits_a"]).sum())
         rows.append({
             "dataset": dataset, "config": names[str(config_id)], "shared samples": len(group),
-            "CER A": round(cer_a, 4), "CER B": round(cer_b, 4),
-            "change [95% CI]": f"{cer_b - cer_a:+.4f} [{low:+.4f}, {high:+.4f}]",
+            "CER A": _rounded(cer_a), "CER B": _rounded(cer_b),
+            "change [95% CI]": "-" if delta is None else
+                               f"{delta:+.4f} [{low:+.4f}, {high:+.4f}]",
             "verdict": metrics.verdict(low, high),
             "better/worse/same": f"{better}/{worse}/{len(group) - better - worse}",
         })  # fmt: skip
@@ -91,6 +94,10 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
     })  # fmt: skip
     shared = set(zip(joined["dataset"], joined["config_id"], strict=True))
     return Comparison(pd.DataFrame(rows), changed, _only(a, shared), _only(b, shared))
+
+
+def _rounded(value: float | None) -> float | str:
+    return "-" if value is None else round(value, 4)
 
 
 def _names(frame: pd.DataFrame) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from ocrbench import results
+from ocrbench import metrics, results
 from ocrbench.errors import ConfigError, OcrbenchError
 
 FORMAT = 1
@@ -32,10 +32,6 @@ BETTER, OK, NEW, GONE = "better", "ok", "new (not in baseline)", "not in this ru
 FAILING = (WORSE, NOT_COMPARABLE, MISSING_CER, MISSING)
 
 
-def _rate(edits: float, length: float) -> float | None:
-    return float(edits) / float(length) if length else None
-
-
 def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     """Per (dataset, config_id): label, corpus CER and WER (edits over reference lengths),
     samples and normalisation, as a baseline stores them."""
@@ -43,8 +39,8 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True):
         figures[(str(dataset), str(config_id))] = {
             "config": str(group["config"].iloc[0]),
-            "cer": _rate(group["char_edits"].sum(), group["reference_chars"].sum()),
-            "wer": _rate(group["word_edits"].sum(), group["reference_words"].sum()),
+            "cer": metrics.rate(group["char_edits"], group["reference_chars"]),
+            "wer": metrics.rate(group["word_edits"], group["reference_words"]),
             "samples": int(len(group)),
             "normalization": ", ".join(sorted(map(str, group["normalization"].unique()))),
         }

@@ -32,7 +32,7 @@ import math
 import sys
 import unicodedata
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Any
@@ -130,8 +130,15 @@ def _word_edits(reference: list[str], hypothesis: list[str]) -> int:
     return out.substitutions + out.deletions + out.insertions
 
 
-def _rate(edits: int, length: int) -> float | None:
-    return edits / length if length else None
+def rate(edits: Iterable[Any], lengths: Iterable[Any]) -> float | None:
+    """Total edits over total length: every corpus figure (CER, WER, bag-of-words, ...) and, with
+    one item each, a sample's. None, the one "no rate", where the lengths add up to 0 or a figure
+    is missing (None or NaN: a result row from before that column existed)."""
+    edits, lengths = list(edits), list(lengths)
+    if any(value is None or value != value for value in (*edits, *lengths)):
+        return None
+    total = sum(lengths)
+    return float(sum(edits)) / float(total) if total else None
 
 
 def score(reference: str, hypothesis: str, norm: Normalization = Normalization()) -> Score:
@@ -144,10 +151,10 @@ def score(reference: str, hypothesis: str, norm: Normalization = Normalization()
     return Score(
         reference_chars=len(ref),
         char_edits=char_edits,
-        cer=_rate(char_edits, len(ref)),
+        cer=rate([char_edits], [len(ref)]),
         reference_words=len(ref_words),
         word_edits=word_edits,
-        wer=_rate(word_edits, len(ref_words)),
+        wer=rate([word_edits], [len(ref_words)]),
         hypothesis_chars=len(hyp),
         bow_errors=bag_of_words_errors(ref_words, hyp_words),
         reference_graphemes=len(ref_graphemes),
@@ -199,10 +206,10 @@ def corpus(scores: Sequence[Score]) -> dict[str, Any]:
         "empty_references": sum(1 for s in scores if s.reference_chars == 0),
         "reference_chars": reference_chars,
         "char_edits": char_edits,
-        "corpus_cer": _rate(char_edits, reference_chars),
+        "corpus_cer": rate([char_edits], [reference_chars]),
         "reference_words": reference_words,
         "word_edits": word_edits,
-        "corpus_wer": _rate(word_edits, reference_words),
+        "corpus_wer": rate([word_edits], [reference_words]),
         "mean_cer": _mean([s.cer for s in scores]),
         "mean_wer": _mean([s.wer for s in scores]),
     }

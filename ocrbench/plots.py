@@ -27,6 +27,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ocrbench import metrics  # noqa: E402
 from ocrbench.results import quantization_labels  # noqa: E402
 
 NO_LLM = "no LLM corrector in this run"
@@ -172,16 +173,16 @@ def _bits(quantization: str) -> tuple[float, str]:
     return (float(found.group()) if found else math.inf, quantization)
 
 
-def _corpus_cer(frame: pd.DataFrame) -> float:
-    total = frame["reference_chars"].sum()
-    return float(frame["char_edits"].sum() / total) if total else math.nan
-
-
 def _best_configs(frame: pd.DataFrame, limit: int) -> tuple[list[tuple[str, pd.DataFrame]], int]:
     """The `limit` configurations with the lowest corpus CER (a line each), and how many exist."""
     frame = frame.assign(plot_name=names(frame))
     groups = list(frame.groupby("plot_name", sort=False))
-    groups.sort(key=lambda item: (np.nan_to_num(_corpus_cer(item[1]), nan=math.inf), item[0]))
+
+    def cer(group: pd.DataFrame) -> float:
+        found = metrics.rate(group["char_edits"], group["reference_chars"])
+        return math.inf if found is None else found
+
+    groups.sort(key=lambda item: (cer(item[1]), item[0]))
     return [(str(name), group) for name, group in groups[:limit]], len(groups)
 
 

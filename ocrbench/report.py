@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ocrbench import results, rundir
+from ocrbench import metrics, results, rundir
 from ocrbench.correctors.channel import edited_runs
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
@@ -243,11 +243,11 @@ def worst_samples(frame: pd.DataFrame, n: int = 10) -> str:
     is still wrong with the best there is (samples without an error are left out)."""
     parts = []
     for dataset, group in frame.groupby("dataset", sort=False):
-        totals = group.groupby("config", sort=False)[["char_edits", "reference_chars"]].sum()
-        rates = (totals["char_edits"] / totals["reference_chars"].where(lambda v: v > 0)).fillna(
-            math.inf
-        )
-        best = rates.idxmin()
+        rates = {
+            config: metrics.rate(rows["char_edits"], rows["reference_chars"])
+            for config, rows in group.groupby("config", sort=False)
+        }
+        best = min(rates, key=lambda config: (rates[config] is None, rates[config] or 0.0))
         rows = group[group["config"] == best]
         wrong = rows[rows["char_edits"] > 0]
         worst = wrong.sort_values(["char_edits", "sample_id"], ascending=[False, True]).head(n)

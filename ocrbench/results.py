@@ -46,14 +46,6 @@ def load_manifest(run_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def rate(edits: pd.Series, lengths: pd.Series) -> float:
-    """Total edits over total length (a corpus rate); NaN where the length is 0."""
-    if edits.isna().any() or lengths.isna().any():  # some rows predate the column: no rate
-        return float("nan")
-    total = int(lengths.sum())
-    return float(edits.sum()) / total if total else float("nan")
-
-
 def _column(group: pd.DataFrame, name: str) -> pd.Series:
     """A column rows from before it existed lack: NaN, so its rate is NaN, not 0."""
     return group[name] if name in group else pd.Series(float("nan"), index=group.index)
@@ -77,22 +69,24 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
     worse = int((group["char_edits"] > group["raw_char_edits"]).sum())
     return {
         "samples": len(group),
-        "cer": rate(group["char_edits"], group["reference_chars"]),
+        "cer": metrics.rate(group["char_edits"], group["reference_chars"]),
         "cer_low": cer_low,
         "cer_high": cer_high,
-        "raw_cer": rate(group["raw_char_edits"], group["reference_chars"]),
-        "cer_change": rate(group["char_edits"] - group["raw_char_edits"], group["reference_chars"]),
+        "raw_cer": metrics.rate(group["raw_char_edits"], group["reference_chars"]),
+        "cer_change": metrics.rate(
+            group["char_edits"] - group["raw_char_edits"], group["reference_chars"]
+        ),
         "change_low": change_low,
         "change_high": change_high,
         "verdict": metrics.verdict(change_low, change_high),
         "samples_better": better,
         "samples_worse": worse,
         "samples_same": len(group) - better - worse,
-        "wer": rate(group["word_edits"], group["reference_words"]),
+        "wer": metrics.rate(group["word_edits"], group["reference_words"]),
         # Beside the corpus rates, labelled as what they are (metrics.py defines each):
         "mean_cer": float(group["cer"].mean()) if group["cer"].notna().any() else float("nan"),
-        "bow_error": rate(_column(group, "bow_errors"), group["reference_words"]),
-        "grapheme_cer": rate(
+        "bow_error": metrics.rate(_column(group, "bow_errors"), group["reference_words"]),
+        "grapheme_cer": metrics.rate(
             _column(group, "grapheme_edits"), _column(group, "reference_graphemes")
         ),  # fmt: skip
         "wer_low": wer_low,
@@ -125,7 +119,11 @@ def summary(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     for values, group in frame.groupby(keys, dropna=False, sort=False):
         rows.append({**dict(zip(keys, values, strict=True)), **summarize(group)})
     order = ["dataset", "slice", "cer"] if by else ["dataset", "cer"]
-    return pd.DataFrame(rows).sort_values(order, kind="stable", ignore_index=True)
+    table = pd.DataFrame(rows)
+    # metrics.rate's "no rate" (None) is a table's missing value, NaN, in a float column.
+    rates = ["cer", "raw_cer", "cer_change", "wer", "bow_error", "grapheme_cer"]
+    table[rates] = table[rates].astype(float)
+    return table.sort_values(order, kind="stable", ignore_index=True)
 
 
 def quantization_labels(table: pd.DataFrame) -> list[str]:

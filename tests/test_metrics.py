@@ -7,12 +7,21 @@ import unicodedata
 from pathlib import Path
 
 import jiwer
+import pandas as pd
 import pytest
 from rapidfuzz.distance import Levenshtein
 
 from ocrbench import metrics
 from ocrbench.errors import ConfigError
-from ocrbench.metrics import Normalization, Score, bootstrap_ci, corpus, score, word_effect
+from ocrbench.metrics import (
+    Normalization,
+    Score,
+    bootstrap_ci,
+    corpus,
+    rate,
+    score,
+    word_effect,
+)
 from ocrbench.registry import build
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -407,3 +416,11 @@ def test_a_paired_interval_sees_a_change_that_two_intervals_would_hide() -> None
     assert metrics.verdict(float("nan"), float("nan")) == "no evidence either way"
     with pytest.raises(ValueError, match="equally long"):
         metrics.paired_bootstrap_ci([1, 2], [1], [10, 10])
+
+
+def test_rate_is_the_one_corpus_figure_and_none_is_its_one_no_rate() -> None:
+    assert rate([1, 2], [4, 0]) == 0.75  # an empty reference's edits still count
+    assert rate([3], [0]) is None and rate([], []) is None
+    assert rate([1, float("nan")], [4, 4]) is None  # a row from before the column: no figure
+    assert rate(pd.Series([1, 1]), pd.Series([2, 2])) == 0.5
+    assert corpus([score("ab", "ax"), score("", "zz")])["corpus_cer"] == rate([1, 2], [2, 0])
