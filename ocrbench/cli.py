@@ -48,11 +48,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ocrbench import datasets, models, provenance, report, results, run, rundir, training
     from ocrbench.correctors.base import model_spec_of
     from ocrbench.registry import correctors, engines
+    from ocrbench.terminal import text as summary_text
 
     engine = engines.from_spec(args.engine)
     corrector = correctors.from_spec(args.corrector)
     if args.allow_overlap and not args.train:
         raise OcrbenchError("--allow-overlap applies to a training set: give --train DIR too")
+    if args.sample and args.limit:
+        raise OcrbenchError("--sample and --limit both choose samples: give one of them")
     out = Path(args.out)
     with rundir.locked(out):  # writable, and ours alone, before any work
         train = None
@@ -63,6 +66,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         dataset = datasets.load(
             args.dataset, skip_bad=args.skip_bad, limit=args.limit, allow_outside=args.allow_outside
         )
+        if args.sample:
+            dataset = datasets.pick(dataset, [i for given in args.sample for i in given.split(",")])
         for where, bad in (
             ("", dataset.skipped),
             ("training set: ", train.skipped if train else ()),
@@ -129,7 +134,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         results.write(out, rows, manifest)
         frame = results.load(out)
-        print(report.summary_table(results.summary(frame)).to_string(index=False))
+        print(summary_text(results.summary(frame), wide=args.wide))
         _print_warnings(frame)
         print(f"{counts.describe()}; {seconds:.1f} s")
         if not args.no_report:
@@ -176,7 +181,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from ocrbench import report, results, rundir, specs, sweep
+    from ocrbench import report, results, rundir, specs, sweep, terminal
 
     spec = specs.load(args.spec)
     for note in spec.notes:
@@ -191,7 +196,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for skipped in dataset["skipped"]:
                 print(f"skipped: {dataset['name']}: {skipped['reason']}", file=sys.stderr)
         frame = results.load(out)
-        print(report.summary_table(results.summary(frame)).to_string(index=False))
+        print(terminal.text(results.summary(frame), wide=args.wide))
         _print_warnings(frame)
         work = manifest["work"]
         fits = work["fits_cached"] + work["fits_run"]
@@ -229,16 +234,16 @@ def _gate(spec: Any, out: Path) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ocrbench import report, results, rundir
+    from ocrbench import report, results, rundir, terminal
 
     # A bad --by is said before anything is written.
     sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
     path = report.render(Path(args.run_dir))
     print(f"report: {path}\nsummary: {path.with_name('summary.md')}")
     if sliced is not None:
+        print(terminal.text(sliced, wide=args.wide, by=args.by))
         table = report.summary_table(sliced)
         table.insert(2, args.by, sliced["slice"])
-        print(table.to_string(index=False))
         written = Path(args.run_dir) / f"summary-by-{args.by.removeprefix('meta.')}.md"
         rundir.write_text(written, f"## by {args.by}\n\n" + report.markdown_table(table))
         print(f"by {args.by}: {written}")
@@ -339,9 +344,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from ocrbench.registry import correctors, engines
 
-    print("engines:    " + ", ".join(engines.names()))
-    print("correctors: " + ", ".join(correctors.names()))
+    if not args.verbose:
+        print("engines:    " + ", ".join(engines.names()))
+        print("correctors: " + ", ".join(correctors.names()))
+        return 0
+    for title, kind in (("engines", engines), ("correctors", correctors)):
+        print(f"{title} (parameters: name: type = default; set them as NAME:key=value,...):")
+        for name in kind.names():
+            print("\n".join("  " + line for line in kind.describe(name)))
     return 0
+
+
+def _add_wide_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--wide", action="store_true",
+        help="print every column of the summary (default: what fits 120 columns)",
+    )  # fmt: skip
 
 
 def _add_cache_options(parser: argparse.ArgumentParser) -> None:
@@ -385,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", required=True, metavar="DIR", help="where results and report go")
     run.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    run.add_argument(
+        "--sample", action="append", metavar="ID[,ID...]",
+        help="only these samples (repeat it, or separate ids by commas)",
+    )  # fmt: skip
+    _add_wide_option(run)
     run.add_argument(
         "--skip-bad",
         action="store_true",
@@ -472,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="leave out invalid samples and samples whose OCR fails (listed in the manifest)",
     )
     _add_cache_options(sweep)
+    _add_wide_option(sweep)
     sweep.set_defaults(handler=cmd_sweep)
 
     report = commands.add_parser("report", help="write index.html and summary.md for a run")
@@ -481,6 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the summary per value of a sample meta key (meta.degrade, meta.group), "
         "printed and written to summary-by-KEY.md",
     )  # fmt: skip
+    _add_wide_option(report)
     report.set_defaults(handler=cmd_report)
 
     compare = commands.add_parser(
@@ -546,6 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.set_defaults(handler=cmd_notebook)
 
     listing = commands.add_parser("list", help="the engines and correctors available")
+    listing.add_argument(
+        "-v", "--verbose", action="store_true", help="with each one's parameters and defaults"
+    )
     listing.set_defaults(handler=cmd_list)
 
     doctor = commands.add_parser("doctor", help="what this machine can do (GPU, engines, models)")

@@ -25,7 +25,7 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -134,6 +134,20 @@ def load(
             )
         raise DatasetError(f"{manifest}: no samples (it is empty)")
     return Dataset(root=root, name=root.name, samples=tuple(samples), skipped=tuple(skipped))
+
+
+def pick(dataset: Dataset, ids: Sequence[str]) -> Dataset:
+    """The dataset with only the samples named, in the order given; an unknown id is an error."""
+    by_id = {sample.id: sample for sample in dataset.samples}
+    unknown = [sample_id for sample_id in ids if sample_id not in by_id]
+    if unknown:
+        known = ", ".join(list(by_id)[:5]) + (", ..." if len(by_id) > 5 else "")
+        raise DatasetError(
+            f"{dataset.root} has no sample {unknown[0]!r}"
+            + (f" (nor {len(unknown) - 1} more of those given)" if len(unknown) > 1 else "")
+            + f"; its ids: {known}"
+        )
+    return replace(dataset, samples=tuple(by_id[sample_id] for sample_id in dict.fromkeys(ids)))
 
 
 def _lines(manifest: Path) -> Iterator[tuple[int, str]]:

@@ -24,6 +24,9 @@ Conventions, so that every number in a report means one thing:
   character with the combining marks (Unicode categories M*) that follow it, and characters joined
   by a zero-width joiner, are one (what dinglehopper counts). It differs from CER only where NFC
   leaves combining marks (polytonic Greek, Devanagari, ...).
+- Flexible character accuracy (`flexible.py` defines it step by step) matches reference and OCR
+  lines in any order, then counts character errors within the matched pairs and every character of
+  an unmatched line: 1 - errors / reference characters (line breaks not counted).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from typing import Any
 import jiwer
 import numpy as np
 from rapidfuzz.distance import Levenshtein
+
+from ocrbench import flexible
 
 _CHARS = jiwer.ReduceToListOfListOfChars()
 _WORDS = jiwer.ReduceToListOfListOfWords()
@@ -92,6 +97,10 @@ class Normalization:
             text = " ".join(text.split())
         return text
 
+    def lines(self, text: str) -> list[str]:
+        """The text's lines, each normalised as `apply` does a text; empty lines left out."""
+        return [line for line in map(self.apply, text.splitlines()) if line.strip()]
+
 
 @dataclass(frozen=True)
 class Score:
@@ -107,6 +116,8 @@ class Score:
     bow_errors: int = 0  # bag-of-words errors: reading order ignored
     reference_graphemes: int = 0
     grapheme_edits: int = 0
+    flex_errors: int = 0  # flexible character accuracy's errors: lines matched in any order
+    flex_chars: int = 0  # its reference characters (line breaks not counted)
 
 
 # Cached (a few entries) because a run scores each (reference, text) pair again for the preference
@@ -148,6 +159,7 @@ def score(reference: str, hypothesis: str, norm: Normalization = Normalization()
     char_edits = _char_edits(ref, hyp)
     word_edits = _word_edits(ref_words, hyp_words)
     ref_graphemes = graphemes(ref)
+    flex_errors, flex_chars = flexible.errors(norm.lines(reference), norm.lines(hypothesis))
     return Score(
         reference_chars=len(ref),
         char_edits=char_edits,
@@ -159,6 +171,8 @@ def score(reference: str, hypothesis: str, norm: Normalization = Normalization()
         bow_errors=bag_of_words_errors(ref_words, hyp_words),
         reference_graphemes=len(ref_graphemes),
         grapheme_edits=Levenshtein.distance(ref_graphemes, graphemes(hyp)),
+        flex_errors=flex_errors,
+        flex_chars=flex_chars,
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import textwrap
 import types
 import typing
 from collections.abc import Mapping
@@ -148,6 +149,27 @@ class Registry(Generic[T]):
             f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; "
             f"known: {', '.join(self.names())}"
         )
+
+    def describe(self, name: str) -> list[str]:
+        """What `ocrbench list -v` shows of a component: its docstring's first line, then one
+        line per parameter with its type and default."""
+        cls = self.get(name)
+        doc = (cls.__doc__ or "").strip()
+        if doc.startswith(f"{cls.__name__}("):  # dataclass's own: the signature, said below
+            doc = ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        lines = textwrap.wrap(f"{name}: {first}", 96, subsequent_indent="    ") if first else [name]
+        for f in dataclasses.fields(typing.cast(Any, cls)):
+            if not f.init or not f.compare or f.name.startswith("_"):  # not set from a spec
+                continue
+            if f.default is not dataclasses.MISSING:
+                default = f" = {f.default!r}"
+            elif f.default_factory is not dataclasses.MISSING:
+                default = f" = {f.default_factory()!r}"
+            else:
+                default = " (required)"
+            lines.append(f"    {f.name}: {f.type}{default}")
+        return lines
 
     def create(self, name: str, params: Mapping[str, Any] | None = None) -> T:
         return build(self.get(name), params or {}, f"{self.kind} {name!r}")

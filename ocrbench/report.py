@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ocrbench import metrics, results, rundir
+from ocrbench import glossary, metrics, results, rundir
 from ocrbench.correctors.channel import edited_runs
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
@@ -101,7 +101,10 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
             "WER [95% CI]": [_ci(r.wer, r.wer_low, r.wer_high) for r in summary.itertuples()],
             "mean CER": _optional(summary, "mean_cer"),
             "BoW error": _optional(summary, "bow_error"),
+            "flex. char. accuracy": _optional(summary, "flex_accuracy"),
             "s/sample": summary["seconds_per_sample"].map(lambda v: _number(v, 3)),
+            "OCR s": summary["ocr_seconds_per_sample"].map(lambda v: _number(v, 3)),
+            "correct s": summary["correct_seconds_per_sample"].map(lambda v: _number(v, 3)),
             "p95 s": summary["p95_seconds"].map(lambda v: _number(v, 3)),
         }
     )
@@ -176,11 +179,14 @@ def markdown(summary: pd.DataFrame) -> str:
 
 
 def summary_markdown(summary: pd.DataFrame, title: str) -> str:
-    """What `summary.md` holds: the summary and the best configuration per time budget."""
+    """What `summary.md` holds: the summary, what its columns mean, and the best configuration
+    per time budget."""
+    table = summary_table(summary)
     return (
         f"## ocrbench: {title}\n\n"
-        "Corpus CER = character edits / reference characters, 95% bootstrap interval.\n\n"
-        + markdown(summary)
+        + markdown_table(table)
+        + "\nWhat the columns mean:\n\n"
+        + glossary.markdown_list(table.columns)
         + "\n### Best configuration per time budget\n\n"
         + markdown_table(best_per_budget(summary))
     )
@@ -435,7 +441,8 @@ table.samples td{max-width:28em;overflow-wrap:anywhere}
 del{background:#fdd;text-decoration:line-through} ins{background:#dfd;text-decoration:none}
 img{max-width:100%;display:block;margin:.5em 0 1.5em} .note{color:#666;font-size:.9em}
 .warn{background:#fff3cd;border:1px solid #c0392b;padding:.5em 1em;color:#7a1f14}
-nav a{margin-right:1em}
+nav a{margin-right:1em} dl.columns{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;
+font-size:.85em;margin:.5em 0 1.5em} dl.columns dt{font-weight:600} dl.columns dd{margin:0}
 """
 
 
@@ -449,6 +456,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
             f"the corrector gives it, and how often it was used here.</p>\n{learned}\n"
         )
     name = html.escape(run_dir.resolve().name)
+    table = summary_table(summary)
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
     warning = ""
@@ -470,17 +478,12 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
 <nav><a href="#summary">Summary</a><a href="#budgets">Time budgets</a>
 <a href="#charts">Charts</a><a href="#worst">Worst samples</a><a href="#hurt">Made worse</a>
 {'<a href="#learned">Learned</a>' if learned else ""}<a href="#manifest">Manifest</a></nav>
-<p class="note">Corpus CER = total character edits / total reference characters (not a mean of
-per-sample rates), with a 95% bootstrap interval over samples; "mean CER" is the plain mean of the
-per-sample CERs (a short line weighs as much as a page: the two can tell opposite stories).
-"BoW error" ignores reading order: over the multisets of words, max(reference words not matched,
-output words not matched) / reference words (0 for a page read in another column order).
-"grapheme CER" (shown where it differs) counts edits between grapheme clusters: a base character
-with its combining marks is one. Seconds are OCR + correction per sample. Text normalisation:
-{html.escape(norm)}.</p>
+<p class="note">Text normalisation: {html.escape(norm)}. "n/a": rows written before that figure
+existed.</p>
 {warning}
 <h2 id="summary">Summary, best CER first</h2>
-{summary_table(summary).to_html(index=False, escape=True)}
+{table.to_html(index=False, escape=True)}
+<details open><summary>What the columns mean</summary>{glossary.html_list(table.columns)}</details>
 <h2 id="budgets">Best configuration per time budget</h2>
 <p class="note">The lowest-CER configuration whose mean seconds per sample fit the budget.</p>
 {best_per_budget(summary).to_html(index=False, escape=True)}

@@ -51,6 +51,10 @@ def _column(group: pd.DataFrame, name: str) -> pd.Series:
     return group[name] if name in group else pd.Series(float("nan"), index=group.index)
 
 
+def _accuracy(error: float | None) -> float | None:
+    return None if error is None else 1 - error
+
+
 def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
     """Corpus figures for one configuration's rows (edits over reference lengths, not a mean)."""
     seconds = group["ocr_seconds"].fillna(0) + group["correct_seconds"].fillna(0)
@@ -89,6 +93,9 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         "grapheme_cer": metrics.rate(
             _column(group, "grapheme_edits"), _column(group, "reference_graphemes")
         ),  # fmt: skip
+        "flex_accuracy": _accuracy(
+            metrics.rate(_column(group, "flex_errors"), _column(group, "flex_chars"))
+        ),
         "wer_low": wer_low,
         "wer_high": wer_high,
         "seconds_per_sample": float(seconds.mean()),
@@ -121,7 +128,7 @@ def summary(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     order = ["dataset", "slice", "cer"] if by else ["dataset", "cer"]
     table = pd.DataFrame(rows)
     # metrics.rate's "no rate" (None) is a table's missing value, NaN, in a float column.
-    rates = ["cer", "raw_cer", "cer_change", "wer", "bow_error", "grapheme_cer"]
+    rates = ["cer", "raw_cer", "cer_change", "wer", "bow_error", "grapheme_cer", "flex_accuracy"]
     table[rates] = table[rates].astype(float)
     return table.sort_values(order, kind="stable", ignore_index=True)
 

@@ -311,6 +311,8 @@ def make_row(
         "bow_errors": final.bow_errors,
         "reference_graphemes": final.reference_graphemes,
         "grapheme_edits": final.grapheme_edits,
+        "flex_errors": final.flex_errors,
+        "flex_chars": final.flex_chars,
         "ocr_seconds": ocr.seconds,
         "correct_seconds": correction.seconds,
         "tokens": correction.tokens,

@@ -113,6 +113,8 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "bad option": (["run", "--dataset", str(good)], "--out"),
         "unknown format": (["datasets", "convert", "--format", "hocr", str(good), out], "hocr"),
+        "unknown sample": ([*run, str(good), "--sample", "line0,nope"], "no sample 'nope'"),
+        "sample and limit": ([*run, str(good), "--sample", "line0", "--limit", "1"], "one of them"),
     }
 
 
@@ -127,6 +129,8 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "psm=99",
         "bad option",
         "unknown format",
+        "unknown sample",
+        "sample and limit",
     ],  # fmt: skip
 )
 def test_bad_input_is_one_clear_line(case: str, tmp_path: Path) -> None:
@@ -225,3 +229,30 @@ def test_prompt_on_the_embedded_instruct_model_with_a_training_set_runs_offline(
     assert row["warning"] is None and "examples:" in row["corrector_version"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["sha256"] == catalogue.SMOLLM2.sha256
+
+
+def test_run_sample_picks_samples_and_the_summary_fits_120_columns(
+    dataset: Path, tmp_path: Path
+) -> None:
+    needs_tesseract()
+    out = tmp_path / "out"
+    args = ["run", "--dataset", str(dataset), "--engine", "tesseract:psm=7", "--corrector",
+            "lexicon", "--out", str(out), "--quiet", "--no-report", "--sample", "line1"]  # fmt: skip
+    done = ocrbench(*args, cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert list(pd.read_parquet(out / "results.parquet")["sample_id"]) == ["line1"]
+    assert max(map(len, done.stdout.splitlines())) <= 120, done.stdout
+    assert "vs raw:" in done.stdout and "BoW error" not in done.stdout  # defined, narrow
+    wide = ocrbench(*args, "--wide", cache=tmp_path / "cache")
+    assert wide.returncode == 0, wide.stderr
+    assert "BoW error" in wide.stdout and "flex. char. accuracy" in wide.stdout
+    assert "preference: mean over samples" in wide.stdout  # every column it shows, defined
+
+
+def test_list_verbose_shows_each_components_parameters_with_defaults(tmp_path: Path) -> None:
+    done = ocrbench("list", "-v", cache=tmp_path / "cache")
+    assert done.returncode == 0, done.stderr
+    assert "    psm: int = 3" in done.stdout  # tesseract
+    assert "    max_edits: int = 2" in done.stdout  # lexicon, noisy-channel
+    assert "    accept: str = 'words'" in done.stdout  # prompt
+    assert "logging" not in done.stdout  # a Python callable, not set from a spec

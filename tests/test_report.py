@@ -588,3 +588,20 @@ def test_a_report_by_a_meta_key_summarises_each_value(tmp_path: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "ocrbench.cli", "report", str(tmp_path), "--by",
                           "meta.nope"], capture_output=True, text=True, timeout=120)  # fmt: skip
     assert bad.returncode != 0 and "no sample has meta.nope" in bad.stderr
+
+
+def test_every_summary_column_is_defined_where_it_appears(
+    sweep: tuple[Path, str, pd.DataFrame],
+) -> None:
+    import html
+
+    from ocrbench import glossary
+
+    root, page, frame = sweep
+    columns = report.summary_table(results.summary(results.load(root))).columns
+    assert "preference" in columns and "flex. char. accuracy" in columns
+    markdown = (root / "summary.md").read_text(encoding="utf-8")
+    for column in columns:
+        meaning = glossary.COLUMNS[column]  # a KeyError names a column with no definition
+        assert f"<dt>{html.escape(column)}</dt><dd>{html.escape(meaning)}</dd>" in page
+        assert f"- **{column}**: {meaning}" in markdown
