@@ -228,6 +228,7 @@ def _gate(spec: Any, out: Path) -> int:
         cer_tolerance=settings.get("cer_tolerance", 0.002),
         wer_tolerance=settings.get("wer_tolerance"),
         allow_missing=settings.get("allow_missing", False),
+        shared=settings.get("shared", False),
     )  # fmt: skip
     print(result.table())
     return 0 if result.passed else 1
@@ -270,7 +271,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     result = gate.check(
         Path(args.run_dir), Path(args.baseline),
         cer_tolerance=args.tolerance, wer_tolerance=args.wer_tolerance,
-        allow_missing=args.allow_missing,
+        allow_missing=args.allow_missing, shared=args.shared,
     )  # fmt: skip
     print(result.table())
     return 0 if result.passed else 1
@@ -539,6 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="pass when a baseline configuration is not in the run (default: that fails)",
     )
+    check.add_argument(
+        "--shared", action="store_true",
+        help="compare on the samples the run and the baseline share (default: the same samples "
+        "or not comparable)",
+    )  # fmt: skip
     check.set_defaults(handler=cmd_check)
 
     model = commands.add_parser("models", help="find, fetch and quantize GGUF models")

@@ -24,6 +24,8 @@ from ocrbench.errors import ConfigError, OcrbenchError
 
 FORMAT = 1
 Key = tuple[str, str]  # (dataset, config_id)
+# Per sample, as a baseline stores them (format 1 files from before may lack them).
+PER_SAMPLE = ("char_edits", "reference_chars", "word_edits", "reference_words")
 
 # Verdicts; the first four fail the gate. A baseline configuration absent from the run is MISSING
 # (fails), or GONE (passes) when the caller allows missing configurations.
@@ -37,14 +39,28 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     samples and normalisation, as a baseline stores them."""
     figures = {}
     for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True):
+        columns = [group[name].astype(int) for name in PER_SAMPLE]
         figures[(str(dataset), str(config_id))] = {
             "config": str(group["config"].iloc[0]),
             "cer": metrics.rate(group["char_edits"], group["reference_chars"]),
             "wer": metrics.rate(group["word_edits"], group["reference_words"]),
             "samples": int(len(group)),
             "normalization": ", ".join(sorted(map(str, group["normalization"].unique()))),
+            # What a comparison on the samples both sides share recomputes the figures from.
+            "per_sample": {
+                str(sample_id): [int(v) for v in values]
+                for sample_id, *values in zip(group["sample_id"], *columns, strict=True)
+            },
         }
     return figures
+
+
+def _on(figures: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    """A configuration's figures recomputed on some of its samples (from its per-sample counts)."""
+    counts = [figures["per_sample"][i] for i in ids]
+    edits, chars, word_edits, words = (list(column) for column in zip(*counts, strict=True))
+    return {**figures, "samples": len(ids), "cer": metrics.rate(edits, chars),
+            "wer": metrics.rate(word_edits, words)}  # fmt: skip
 
 
 def write_baseline(run_dir: str | Path, path: str | Path) -> Path:
@@ -133,6 +149,14 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
             samples = figures.get("samples")
             if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
                 raise _malformed(path, f"{where}: samples must be a count")
+            per_sample = figures.get("per_sample", {})
+            if not isinstance(per_sample, dict) or not all(
+                isinstance(v, list) and len(v) == len(PER_SAMPLE)
+                and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in v)
+                for v in per_sample.values()
+            ):  # fmt: skip
+                raise _malformed(path, f"{where}: per_sample must map ids to {len(PER_SAMPLE)} "
+                                       "counts")  # fmt: skip
             baseline[(dataset, config_id)] = figures
     return baseline
 
@@ -162,19 +186,52 @@ class Comparison:
         return self.verdict in FAILING
 
 
+def _shared(base: dict[str, Any], run: dict[str, Any], shared: bool) -> tuple[
+    dict[str, Any], dict[str, Any], str
+]:  # fmt: skip
+    """Both sides' figures on the samples they share (with `shared`), and why they do not
+    compare ("" when they do). Without `shared`, the same samples or nothing."""
+    if "per_sample" not in base:  # a baseline from before per-sample counts: counts only
+        if shared:
+            return base, run, "the baseline has no per-sample counts: write it again for --shared"
+        if base["samples"] != run["samples"]:
+            return base, run, f"{run['samples']} samples, baseline {base['samples']}"
+        return base, run, ""
+    ids = sorted(set(base["per_sample"]) & set(run["per_sample"]))
+    if not ids:
+        return base, run, "no sample in common with the baseline"
+    for sample_id in ids:  # a sample of the same id with another reference: other data
+        if base["per_sample"][sample_id][1::2] != run["per_sample"][sample_id][1::2]:
+            return base, run, f"sample {sample_id!r} has another reference than the baseline's"
+    if not shared:
+        if len(ids) == len(base["per_sample"]) == len(run["per_sample"]):
+            return base, run, ""
+        if base["samples"] != run["samples"]:
+            return base, run, f"{run['samples']} samples, baseline {base['samples']}"
+        return base, run, f"other samples than the baseline's ({len(ids)} shared; --shared)"
+    return _on(base, ids), _on(run, ids), ""
+
+
 def _compare(
     key: Key,
     base: dict[str, Any],
     run: dict[str, Any],
     cer_tolerance: float,
     wer_tolerance: float | None,
+    shared: bool = False,
 ) -> Comparison:
-    def made(verdict: str, reason: str = "") -> Comparison:
-        return Comparison(*key, run["config"], base["cer"], run["cer"], base["wer"], run["wer"],
-                          verdict, reason)  # fmt: skip
+    full = base["samples"]
+    base, run, unfit = _shared(base, run, shared)
+    on = f"on {run['samples']} of the baseline's {full} samples" if shared else ""
 
-    if base["samples"] != run["samples"]:
-        return made(NOT_COMPARABLE, f"{run['samples']} samples, baseline {base['samples']}")
+    def made(verdict: str, reason: str = "") -> Comparison:
+        why = "; ".join(filter(None, [reason, on]))
+        return Comparison(*key, run["config"], base["cer"], run["cer"], base["wer"], run["wer"],
+                          verdict, why)  # fmt: skip
+
+    if unfit:
+        on = ""
+        return made(NOT_COMPARABLE, unfit)
     norm = base.get("normalization")
     if norm is not None and norm != run["normalization"]:
         return made(NOT_COMPARABLE, f"normalisation {run['normalization']!r}, baseline {norm!r}")
@@ -294,16 +351,20 @@ def check(
     cer_tolerance: float = 0.002,
     wer_tolerance: float | None = None,
     allow_missing: bool = False,
+    shared: bool = False,
 ) -> GateResult:
     """Compare a run's corpus CER (and WER, when given a tolerance) with a baseline's.
 
-    A baseline configuration the run lacks fails the gate unless `allow_missing`."""
+    A baseline configuration the run lacks fails the gate unless `allow_missing`. With `shared`,
+    each configuration is compared on the samples both sides hold (recomputed from the
+    baseline's per-sample counts), and the table says on how many."""
     for name, value in (("cer_tolerance", cer_tolerance), ("wer_tolerance", wer_tolerance)):
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if value is not None and not (number and value >= 0):
             raise ConfigError(f"{name} must be a number >= 0 (e.g. 0.002), not {value!r}")
-    if not isinstance(allow_missing, bool):
-        raise ConfigError(f"allow_missing must be true or false, not {allow_missing!r}")
+    for name, flag in (("allow_missing", allow_missing), ("shared", shared)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{name} must be true or false, not {flag!r}")
     baseline_path = Path(baseline_path)
     baseline = read_baseline(baseline_path)
     run = corpus(results.load(run_dir))
@@ -326,7 +387,9 @@ def check(
             comparisons.append(Comparison(*key, str(figures.get("config", key[1])), figures["cer"],
                                           None, figures["wer"], None, verdict, reason))  # fmt: skip
         else:
-            comparisons.append(_compare(key, baseline[key], run[key], cer_tolerance, wer_tolerance))
+            comparisons.append(
+                _compare(key, baseline[key], run[key], cer_tolerance, wer_tolerance, shared)
+            )
     # Failures first, then improvements, so the lines that matter lead the table.
     rank = {True: 0, False: 1}
     comparisons.sort(key=lambda c: (rank[c.failed], c.verdict != BETTER, c.dataset, c.config))

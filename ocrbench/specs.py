@@ -32,7 +32,7 @@ TOP_KEYS = {
     "workers",
     "executor",
 }
-GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance", "allow_missing"}
+GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance", "allow_missing", "shared"}
 
 
 @dataclass(frozen=True)

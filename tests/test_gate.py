@@ -362,3 +362,65 @@ correctors:
     assert {i: labels[i] for i in labels if i in BASELINE_IDS} == {
         i: BASELINE_IDS[i] for i in labels if i in BASELINE_IDS
     }
+
+
+def test_a_run_on_fewer_samples_compares_on_the_shared_ones_when_asked(
+    tmp_path: Path, baseline: Path
+) -> None:
+    """6 baseline samples, a run on 4 of them: not comparable, unless --shared, when both sides'
+    figures are those of the 4 samples (a known answer: worse by the edits added there)."""
+    small = fabricate(RAW, LEXICON, samples=4)
+    assert not gate.check(run_dir(tmp_path / "same", small), baseline).passed
+    same = gate.check(run_dir(tmp_path / "same", small), baseline, shared=True)
+    assert same.passed and {c.verdict for c in same.comparisons} == {gate.OK}
+    assert "on 4 of the baseline's 6 samples" in same.table()
+    expected = small[small["config"] == "tesseract + lexicon"]
+    lexicon = next(c for c in same.comparisons if c.config == "tesseract + lexicon")
+    assert lexicon.baseline_cer == pytest.approx(
+        expected["char_edits"].sum() / expected["reference_chars"].sum()
+    )
+    worse = gate.check(
+        run_dir(tmp_path / "worse", shifted(small, "tesseract + lexicon", 5)), baseline, shared=True
+    )
+    assert [c.config for c in worse.failures] == ["tesseract + lexicon"]
+    assert worse.failures[0].verdict == gate.WORSE
+
+
+def test_other_samples_of_the_same_count_are_not_compared(tmp_path: Path, baseline: Path) -> None:
+    frame = fabricate(RAW, LEXICON)
+    renamed = frame.assign(sample_id=frame["sample_id"].where(frame["sample_id"] != "s00", "zz"))
+    result = gate.check(run_dir(tmp_path / "run", renamed), baseline)
+    assert {c.verdict for c in result.failures} == {gate.NOT_COMPARABLE}
+    assert "other samples than the baseline's (5 shared; --shared)" in result.table()
+
+
+def test_a_shared_sample_with_another_reference_is_not_compared(
+    tmp_path: Path, baseline: Path
+) -> None:
+    frame = fabricate(RAW, LEXICON)
+    longer = frame.assign(reference_chars=frame["reference_chars"] + 1)
+    result = gate.check(run_dir(tmp_path / "run", longer), baseline, shared=True)
+    assert {c.verdict for c in result.failures} == {gate.NOT_COMPARABLE}
+    assert "has another reference than the baseline's" in result.table()
+
+
+def test_shared_needs_a_baseline_with_per_sample_counts(tmp_path: Path, baseline: Path) -> None:
+    document = json.loads(baseline.read_text())
+    for configs in document["datasets"].values():
+        for figures in configs.values():
+            del figures["per_sample"]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(document))
+    run = run_dir(tmp_path / "run", fabricate(RAW, LEXICON))
+    assert gate.check(run, old).passed  # as before: counts compared
+    result = gate.check(run, old, shared=True)
+    assert "write it again for --shared" in result.table() and not result.passed
+
+
+def test_the_cli_check_takes_shared(tmp_path: Path, baseline: Path) -> None:
+    run = run_dir(tmp_path / "run", fabricate(RAW, LEXICON, samples=4))
+    command = [sys.executable, "-m", "ocrbench.cli", "check", str(run), "--baseline", str(baseline)]
+    assert subprocess.run(command, capture_output=True, text=True).returncode == 1
+    done = subprocess.run([*command, "--shared"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout and "on 4 of the baseline's 6 samples" in done.stdout
