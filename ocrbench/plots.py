@@ -75,6 +75,7 @@ def _legend(axis: Axes, **options: Any) -> None:
 
 NUMERIC = [
     "cer", "raw_cer", "cer_low", "cer_high", "wer", "seconds_per_sample", "gpu_layers",
+    "ocr_seconds_per_sample", "correct_seconds_per_sample",
     "gpu_layers_effective", "words_fixed", "words_broken", "char_edits", "reference_chars",
 ]  # fmt: skip
 
@@ -215,7 +216,7 @@ def pareto(summary: pd.DataFrame) -> Figure:
     datasets = list(dict.fromkeys(summary["dataset"])) if len(summary) else [""]
     columns = min(len(datasets), 2)
     rows = math.ceil(len(datasets) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(8.5 * columns, 5 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, columns, figsize=(11 * columns, 5 * rows), squeeze=False)
     figure.suptitle("CER vs seconds per sample (Pareto front in red: nothing is faster and better)")
     for axis in axes.flat[len(datasets) :]:
         axis.set_visible(False)
@@ -226,10 +227,16 @@ def pareto(summary: pd.DataFrame) -> Figure:
         if table.empty:
             _message(axis, "no CER to plot (no configuration has a reference text)")
             continue
+        table = table.sort_values(["cer", "seconds_per_sample"], kind="stable")
         seconds = table["seconds_per_sample"].astype(float).to_numpy()
         cer = table["cer"].astype(float).to_numpy()
+        low = np.nan_to_num(cer - _column(table, "cer_low").astype(float).to_numpy(), nan=0.0)
+        high = np.nan_to_num(_column(table, "cer_high").astype(float).to_numpy() - cer, nan=0.0)
         front = pareto_front(list(zip(seconds, cer, strict=True)))
         others = [i for i in range(len(table)) if i not in front]
+        # Every point's 95% interval: a gap between points far smaller than it is no difference.
+        axis.errorbar(seconds, cer, yerr=[low.clip(0), high.clip(0)], fmt="none",
+                      ecolor="#95a5a6", elinewidth=1, capsize=2, zorder=1)  # fmt: skip
         if others:
             axis.scatter(
                 seconds[others], cer[others], color="#7f8c8d", alpha=0.7, label="dominated"
@@ -237,21 +244,24 @@ def pareto(summary: pd.DataFrame) -> Figure:
         axis.step(seconds[front], cer[front], where="post", color=FRONT, alpha=0.5)
         axis.scatter(seconds[front], cer[front], color=FRONT, zorder=3, label="Pareto front")
         labels = names(table)
-        for rank, i in enumerate(front):
-            axis.annotate(
-                _plain(labels[i], 42),
-                (seconds[i], cer[i]),
-                xytext=(6, 6 if rank % 2 == 0 else -14),
-                textcoords="offset points",
-                fontsize=7,
-                color=FRONT,
-            )
+        # Every point numbered (best CER first); the numbers are named beside the panel.
+        for number, (x, y) in enumerate(zip(seconds, cer, strict=True), start=1):
+            color = FRONT if number - 1 in front else "#555555"
+            axis.annotate(str(number), (x, y), xytext=(4, 3), textcoords="offset points",
+                          fontsize=7, color=color)  # fmt: skip
+        legend = [f"{n}. {_plain(label, 60)}" for n, label in enumerate(labels, start=1)]
+        axis.text(1.02, 1.0, "\n".join(legend), transform=axis.transAxes, va="top",
+                  fontsize=7, family="monospace")  # fmt: skip
         positive = seconds[seconds > 0]
         if len(positive) == len(seconds) and positive.max() / positive.min() > 30:
             axis.set_xscale("log")  # from a lexicon's milliseconds to an LLM's seconds
-        axis.margins(x=0.12, y=0.12)  # room for the labels of the front's end points
+        axis.margins(x=0.08, y=0.08)
         axis.set_xlabel("seconds per sample (OCR + correction, mean)")
-        axis.set_ylabel("corpus CER")
+        bottom = axis.get_ylim()[0]
+        axis.set_ylabel(
+            "corpus CER, 95% interval"
+            + (f"\n(axis from {bottom:.3g}, not 0)" if bottom > 0 else "")
+        )  # fmt: skip
         axis.grid(alpha=0.3)
         _legend(axis, loc="upper right")
     return figure
@@ -284,9 +294,22 @@ def by_quantization(summary: pd.DataFrame) -> Figure:
         cer_axis.errorbar(
             x, cer, yerr=[low.clip(0), high.clip(0)], marker="o", capsize=3, label=label
         )
-        speed_axis.plot(x, group["seconds_per_sample"].to_numpy(), marker="o", label=label)
+        _speed(speed_axis, x, group, label)
     ticks = [_plain(q).replace(", ", "\n") for q in ladder]
     return _cer_and_speed(figure, ticks, "quantization (fewer bits to the left)")
+
+
+SPEED_LABEL = "seconds per sample:\ncorrection (o, solid), OCR (x, dashed)"
+
+
+def _speed(axis: Axes, x: Any, group: pd.DataFrame, label: str, **style: Any) -> None:
+    """Correction and OCR seconds per sample apart, in one colour: a slow engine's seconds would
+    otherwise hide what the corrector's settings change."""
+    (line,) = axis.plot(x, _column(group, "correct_seconds_per_sample").astype(float).to_numpy(),
+                        marker="o", label=label, **style)  # fmt: skip
+    axis.plot(x, _column(group, "ocr_seconds_per_sample").astype(float).to_numpy(), marker="x",
+              color=line.get_color(), alpha=0.6,
+              **{"linestyle": "--", **style})  # fmt: skip
 
 
 def _cer_and_speed(figure: Figure, ticks: list[str], xlabel: str) -> Figure:
@@ -298,7 +321,7 @@ def _cer_and_speed(figure: Figure, ticks: list[str], xlabel: str) -> Figure:
         axis.set_xlabel(xlabel)
         axis.grid(alpha=0.3)
     cer_axis.set_ylabel("corpus CER (95% interval)")
-    speed_axis.set_ylabel("seconds per sample")
+    speed_axis.set_ylabel(SPEED_LABEL)
     cer_axis.set_ylim(bottom=0)
     speed_axis.set_ylim(bottom=0)
     _legend(speed_axis, loc="upper left", bbox_to_anchor=(1.02, 1))
@@ -342,9 +365,8 @@ def by_repo(summary: pd.DataFrame) -> Figure:
         label = _plain(series, 60)
         cer_axis.errorbar(group["plot_x"], cer, yerr=[low.clip(0), high.clip(0)], marker="o",
                           capsize=3, linestyle="none", label=label)  # fmt: skip
-        speed_axis.plot(group["plot_x"], group["seconds_per_sample"], marker="o",
-                        linestyle="none", label=label)  # fmt: skip
-        for axis, values in ((cer_axis, cer), (speed_axis, group["seconds_per_sample"])):
+        _speed(speed_axis, group["plot_x"].to_numpy(), group, label, linestyle="none")
+        for axis, values in ((cer_axis, cer), (speed_axis, group["correct_seconds_per_sample"])):
             for x, y, text in zip(
                 group["plot_x"], values, group["quantization_label"], strict=True
             ):
@@ -367,7 +389,7 @@ def by_gpu_layers(summary: pd.DataFrame) -> Figure:
     """
     summary = _numeric(summary)
     figure, axis = plt.subplots(figsize=(9, 4.2))
-    axis.set_title("Speed by GPU layers requested (LLM correctors)")
+    axis.set_title("Speed by GPU layers requested (LLM correctors): correction and OCR apart")
     llm = _llm(summary)
     llm = llm[_column(llm, "gpu_layers").notna()] if len(llm) else llm
     if llm.empty:
@@ -380,22 +402,22 @@ def by_gpu_layers(summary: pd.DataFrame) -> Figure:
     llm = llm.assign(plot_series=series_labels(llm, ["gpu_layers"]), plot_x=position)
     for series, group in llm.groupby("plot_series"):
         group = group.sort_values("plot_x")
-        axis.plot(
-            group["plot_x"], group["seconds_per_sample"], marker="o", label=_plain(series, 60)
-        )
+        _speed(axis, group["plot_x"].to_numpy(), group, _plain(series, 60))
     not_effective = llm[(requested != 0) & (effective == 0)]
     unknown = llm[(requested != 0) & effective.isna()]
     if len(not_effective):
         axis.scatter(
             not_effective["plot_x"],
-            not_effective["seconds_per_sample"],
+            not_effective["correct_seconds_per_sample"],
             marker="x",
             s=120,
             color=BAD,
             zorder=4,
             label="offload not effective (0 layers ran on a GPU)",
         )
-    points = zip(llm["plot_x"], llm["seconds_per_sample"], requested, effective, strict=True)
+    points = zip(
+        llm["plot_x"], llm["correct_seconds_per_sample"], requested, effective, strict=True
+    )  # fmt: skip
     for x, seconds, asked, ran in points:
         if not math.isnan(ran) and ran != asked:
             axis.annotate(
@@ -431,8 +453,10 @@ def by_gpu_layers(summary: pd.DataFrame) -> Figure:
         )
     axis.set_xticks(range(len(order)), [_layers_name(v) for v in order])
     axis.set_xlabel("GPU layers requested")
-    axis.set_ylabel("seconds per sample")
-    axis.set_ylim(0, max(float(llm["seconds_per_sample"].max()), 1e-9) * (1.6 if notes else 1.1))
+    axis.set_ylabel(SPEED_LABEL)
+    highest = max(float(llm["correct_seconds_per_sample"].max()),
+                  float(llm["ocr_seconds_per_sample"].max()), 1e-9)  # fmt: skip
+    axis.set_ylim(0, highest * (1.6 if notes else 1.1))
     axis.grid(alpha=0.3)
     _legend(axis, loc="upper left", bbox_to_anchor=(1.02, 1))
     return figure

@@ -13,12 +13,10 @@ used in this run's corrections (found in the rows' `changes`).
 from __future__ import annotations
 
 import base64
-import difflib
 import hashlib
 import html
 import io
 import json
-import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,20 +24,27 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from ocrbench import glossary, metrics, results, rundir
+from ocrbench import glossary, results, rundir
 from ocrbench.correctors.channel import edited_runs
+from ocrbench.sample_tables import (  # noqa: F401  (SHOWN_CHARS, diff_html: the report's too)
+    LEGEND,
+    SHOWN_CHARS,
+    PageImages,
+    diff_html,
+    hurt_samples,
+    worst_samples,
+)
 
 if TYPE_CHECKING:  # matplotlib loads only when a chart is drawn: printing a table stays quick
     from matplotlib.figure import Figure
 
 BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sample; None: any
-SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
 # Most of a report's cost is in parts drawn from the rows alone: the charts (matplotlib and seven
 # PNGs) and the sample tables' marked differences. They are kept in the run folder, keyed by the
 # rows' content, and made again only when that changes; the rest of the page is always made fresh.
 # Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
 REPORT_CACHE = ".report-cache.json"
-REPORT_FORMAT = 1
+REPORT_FORMAT = 2
 SECTIONS = ("charts", "worst", "hurt")
 CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned
 
@@ -202,87 +207,6 @@ def _png(figure: Figure, title: str) -> str:
     return f'<img alt="{html.escape(title)}" src="data:image/png;base64,{encoded}">'
 
 
-def diff_html(reference: str, hypothesis: str) -> str:
-    """The hypothesis with what differs from the reference marked: <del> missing, <ins> wrong."""
-    out = []
-    matcher = difflib.SequenceMatcher(None, reference, hypothesis, autojunk=False)
-    for op, a0, a1, b0, b1 in matcher.get_opcodes():
-        if op == "equal":
-            out.append(html.escape(hypothesis[b0:b1]))
-            continue
-        if a1 > a0:
-            out.append(f"<del>{html.escape(reference[a0:a1])}</del>")
-        if b1 > b0:
-            out.append(f"<ins>{html.escape(hypothesis[b0:b1])}</ins>")
-    return "".join(out)
-
-
-def _clip(text: Any) -> tuple[str, str]:
-    """The start of a long text, and a note saying how much was left out."""
-    text = "" if text is None or (isinstance(text, float) and math.isnan(text)) else str(text)
-    if len(text) <= SHOWN_CHARS:
-        return text, ""
-    return text[:SHOWN_CHARS], f'<p class="note">… {len(text) - SHOWN_CHARS} more characters</p>'
-
-
-def _sample_rows(rows: pd.DataFrame) -> str:
-    out = []
-    for r in rows.itertuples():
-        (reference, more), (raw, _), (corrected, _) = map(
-            _clip, (r.reference, r.ocr_text, r.hypothesis)
-        )
-        out.append(
-            f"<tr><td>{html.escape(str(r.sample_id))}<br><small>{html.escape(str(r.config))}"
-            f"</small><br>CER {_number(r.raw_cer, 3)} → {_number(r.cer, 3)}</td>"
-            f"<td><pre>{diff_html(reference, raw)}</pre></td>"
-            f"<td><pre>{diff_html(reference, corrected)}</pre></td>"
-            f"<td><pre>{html.escape(reference)}</pre>{more}</td></tr>"
-        )
-    return (
-        '<table class="samples"><tr><th>sample</th><th>raw OCR</th><th>corrected</th>'
-        "<th>reference</th></tr>" + "".join(out) + "</table>"
-    )
-
-
-def worst_samples(frame: pd.DataFrame, n: int = 10) -> str:
-    """The n samples with the most character edits under each dataset's best configuration: what
-    is still wrong with the best there is (samples without an error are left out)."""
-    parts = []
-    for dataset, group in frame.groupby("dataset", sort=False):
-        rates = {
-            config: metrics.rate(rows["char_edits"], rows["reference_chars"])
-            for config, rows in group.groupby("config", sort=False)
-        }
-        best = min(rates, key=lambda config: (rates[config] is None, rates[config] or 0.0))
-        rows = group[group["config"] == best]
-        wrong = rows[rows["char_edits"] > 0]
-        worst = wrong.sort_values(["char_edits", "sample_id"], ascending=[False, True]).head(n)
-        if worst.empty:
-            ids = ", ".join(html.escape(str(i)) for i in rows["sample_id"].head(n))
-            more = ", …" if len(rows) > n else ""
-            table = f'<p class="note">Every sample is right: {ids}{more}.</p>'
-        else:
-            table = (
-                f'<p class="note">{len(rows) - len(wrong)} of {len(rows)} samples have no error; '
-                f"the {len(worst)} with the most edits:</p>{_sample_rows(worst)}"
-            )
-        parts.append(f"<h3>{html.escape(str(dataset))}: {html.escape(str(best))}</h3>{table}")
-    return "".join(parts)
-
-
-def hurt_samples(frame: pd.DataFrame, n: int = 10) -> str:
-    """The n (configuration, sample) pairs a corrector made worse, by how many edits it added."""
-    corrected = frame[frame["corrector"] != "identity"]
-    worse = corrected[corrected["char_edits"] > corrected["raw_char_edits"]]
-    if worse.empty:
-        if corrected.empty:
-            return '<p class="note">No corrector in this run.</p>'
-        return '<p class="note">No corrector made any sample worse.</p>'
-    added = worse["char_edits"] - worse["raw_char_edits"]
-    top = worse.assign(added=added).sort_values(["added", "sample_id"], ascending=[False, True])
-    return _sample_rows(top.head(n))
-
-
 def _edited_spans(before: str, after: str) -> list[tuple[int, int, int, int]]:
     """Where `after` differs from `before`, character by character: (i1, i2, j1, j2) per edited
     span, neighbouring edits joined ("cl" -> "d" is one span, not a replace and a delete)."""
@@ -437,7 +361,8 @@ body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0
 table{border-collapse:collapse;font-size:.85em;margin:1em 0}
 td,th{border:1px solid #ccc;padding:.3em .6em;vertical-align:top;text-align:left}
 th{background:#f3f3f3} pre{white-space:pre-wrap;margin:0;font-size:.85em}
-table.samples td{max-width:28em;overflow-wrap:anywhere}
+table.samples td{max-width:22em;overflow-wrap:anywhere} tbody.sample{border-top:3px solid #999}
+img.page{max-width:260px;margin:.5em 0;border:1px solid #ccc} td.edits{background:#f8f8ff}
 del{background:#fdd;text-decoration:line-through} ins{background:#dfd;text-decoration:none}
 img{max-width:100%;display:block;margin:.5em 0 1.5em} .note{color:#666;font-size:.9em}
 .warn{background:#fff3cd;border:1px solid #c0392b;padding:.5em 1em;color:#7a1f14}
@@ -492,7 +417,7 @@ existed.</p>
 names.</p>
 {sections["charts"]}
 <h2 id="worst">Worst samples of the best configuration</h2>
-<p class="note"><del>struck</del>: in the reference, missing here; <ins>green</ins>: wrong here.</p>
+{LEGEND}
 {sections["worst"]}
 <h2 id="hurt">Samples a corrector made worse</h2>
 {sections["hurt"]}
@@ -534,15 +459,17 @@ def _kept_sections(path: Path, key: str) -> dict[str, str] | None:
 
 
 def _sections(
-    frame: pd.DataFrame, summary: pd.DataFrame, charts: list[tuple[str, Figure]] | None
-) -> dict[str, str]:
+    frame: pd.DataFrame, summary: pd.DataFrame, charts: list[tuple[str, Figure]] | None,
+    manifest: dict[str, Any],
+) -> dict[str, str]:  # fmt: skip
     charts = default_charts(frame, summary) if charts is None else charts
+    pages = PageImages(manifest)
     return {
         "charts": "".join(
             f"<h3>{html.escape(heading)}</h3>{_png(figure, heading)}" for heading, figure in charts
         ),
-        "worst": worst_samples(frame),
-        "hurt": hurt_samples(frame),
+        "worst": worst_samples(frame, images=pages),
+        "hurt": hurt_samples(frame, images=pages),
     }
 
 
@@ -559,11 +486,11 @@ def render(run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None) 
     rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title))
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:
-        sections = _sections(frame, summary, charts)
+        sections = _sections(frame, summary, charts, manifest)
     else:
         key = rows_key(frame)
         kept = None if key is None else _kept_sections(run_dir / REPORT_CACHE, key)
-        sections = kept if kept is not None else _sections(frame, summary, None)
+        sections = kept if kept is not None else _sections(frame, summary, None, manifest)
         if key is not None and kept is None:
             entry = {"key": key, **sections}
     path = rundir.write_text(

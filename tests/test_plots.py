@@ -233,21 +233,39 @@ def test_pareto_front_small_cases() -> None:
     assert plots.pareto_front([(1.0, float("nan")), (2.0, 0.5)]) == [1]
 
 
-def test_pareto_chart_names_the_front_and_only_the_front() -> None:
-    summary = results.summary(fabricate(*sweep_configs()))
+def test_pareto_chart_numbers_every_point_names_them_and_draws_intervals() -> None:
+    summary = results.summary(fabricate(*sweep_configs()))  # sorted by CER: point n is row n-1
     figure = plots.pareto(summary)
     assert isinstance(figure, Figure)
     axis = figure.axes[0]
     assert axis.get_xlabel().startswith("seconds per sample")
-    assert axis.get_ylabel() == "corpus CER"
+    assert axis.get_ylabel().startswith("corpus CER, 95% interval")
     front = plots.pareto_front(
         list(zip(summary["seconds_per_sample"], summary["cer"], strict=True))
     )
-    squeezed = {"".join(a.get_text().split()) for a in axis.texts}  # labels are wrapped
-    short = plots.names(summary)
-    assert squeezed == {"".join(short[i].split()) for i in front}
-    assert "identity" in squeezed  # the fastest is always on the front
+    numbers = {t.get_text(): t.get_color() for t in axis.texts if t.get_text().isdigit()}
+    assert set(numbers) == {str(n) for n in range(1, len(summary) + 1)}
+    assert {n for n, color in numbers.items() if color == plots.FRONT} == {
+        str(i + 1) for i in front
+    }  # fmt: skip
+    legend = next(t.get_text() for t in axis.texts if t.get_text().startswith("1. "))
+    for number, name in enumerate(plots.names(summary), start=1):
+        assert f"{number}. {name}" in legend
     assert 1 < len(front) < len(summary)
+    bars = [c for c in axis.collections if c.__class__.__name__ == "LineCollection"]
+    assert len(bars) == 1 and len(bars[0].get_segments()) == len(summary)  # one interval each
+
+
+def test_a_pareto_axis_that_does_not_start_at_zero_says_so() -> None:
+    summary = results.summary(fabricate(*sweep_configs()))
+    narrow = summary.assign(
+        cer=0.5 + summary["cer"] / 100, cer_low=0.5 + summary["cer"] / 100 - 0.001,
+        cer_high=0.5 + summary["cer"] / 100 + 0.001,
+    )  # fmt: skip
+    label = plots.pareto(narrow).axes[0].get_ylabel()
+    assert "not 0" in label
+    low, _ = plots.pareto(narrow).axes[0].get_ylim()
+    assert f"axis from {low:.3g}" in label
 
 
 def test_names_say_what_differs_between_configs() -> None:
@@ -278,7 +296,7 @@ def test_quantization_chart_orders_by_bits_and_has_two_panels() -> None:
     cer_axis, speed_axis = figure.axes
     assert [t.get_text() for t in cer_axis.get_xticklabels()] == ["q4_k_m", "q8_0", "f16"]
     assert cer_axis.get_ylabel().startswith("corpus CER")
-    assert speed_axis.get_ylabel() == "seconds per sample"
+    assert speed_axis.get_ylabel() == plots.SPEED_LABEL
     # Lines differ by what varies besides quantization: the GPU layers here.
     assert sorted(legend(speed_axis)) == ["gpu_layers=-1", "gpu_layers=0", "gpu_layers=20"]
     # Speed lines rise with bits, as fabricated.
@@ -315,7 +333,7 @@ def test_a_quantization_made_from_a_quantized_file_is_marked_everywhere() -> Non
         "Qwen2.5-0.5B-Instruct-GGUF", "gemma-3-1b-it-qat-q4_0-gguf"]  # fmt: skip
     named = [t.get_text().replace("\n", ", ") for t in speed_axis.texts]
     assert sorted(named) == ["q4_k_m", "q8_0", "q8_0, from Q4_K_M"]
-    assert speed_axis.get_ylabel() == "seconds per sample"
+    assert speed_axis.get_ylabel() == plots.SPEED_LABEL
 
 
 def test_gpu_layers_chart_says_offload_was_not_effective() -> None:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -37,7 +38,7 @@ def rendered(root: Path, frame: pd.DataFrame, manifest: dict[str, object] | None
 def assert_self_contained(page: str) -> None:
     assert "http://" not in page and "https://" not in page
     for link in re.findall(r'(?:src|href)="([^"]*)"', page):
-        assert link.startswith(("data:image/png;base64,", "#")), link
+        assert link.startswith(("data:image/png;base64,", "data:image/jpeg;base64,", "#")), link
 
 
 @pytest.fixture(scope="module")
@@ -102,12 +103,15 @@ def test_worst_samples_show_raw_corrected_and_reference_with_differences(
     assert f"<h3>invoices: {best}</h3>" in worst
     wrong = frame[(frame["config"] == best) & (frame["char_edits"] > 0)]
     assert 0 < len(wrong) < 6
-    assert worst.count("<tr>") == 1 + len(wrong)  # a header, then only samples with an error
+    assert worst.count('<tbody class="sample">') == len(wrong)  # only samples with an error
     assert f"{6 - len(wrong)} of 6 samples have no error; the {len(wrong)} with the most" in worst
     for sample_id in wrong["sample_id"]:
-        assert f"<td>{sample_id}<br>" in worst
+        assert f">{sample_id}<br><small>" in worst
     assert "<del>" in worst and "<ins>" in worst
-    assert "<th>raw OCR</th><th>corrected</th><th>reference</th>" in worst
+    assert (
+        "<th>sample</th><th>reference</th><th>raw OCR (errors)</th>"
+        "<th>corrector's edits (raw → corrected)</th><th>corrected (errors)</th>"
+    ) in worst
     hurt = page.split('id="hurt"')[1].split('id="manifest"')[0]
     assert "<ins>" in hurt  # the fabricated correctors do break some samples
 
@@ -206,9 +210,9 @@ def test_the_same_results_reuse_their_charts_and_a_changed_one_draws_them_again(
     diffed: list[int] = []  # the sample tables' marked differences cost almost as much
     real_worst_samples = report.worst_samples
 
-    def worst_samples(frame: pd.DataFrame) -> str:
+    def worst_samples(frame: pd.DataFrame, **options: Any) -> str:
         diffed.append(len(frame))
-        return real_worst_samples(frame)
+        return real_worst_samples(frame, **options)
 
     monkeypatch.setattr(report, "worst_samples", worst_samples)
     frame = small_run()
@@ -402,7 +406,7 @@ def assert_real_report(out: Path) -> pd.DataFrame:
     best = results.summary(frame)["config"][0]
     wrong = frame[(frame["config"] == best) & (frame["char_edits"] > 0)]
     for sample_id in wrong.sort_values("char_edits", ascending=False)["sample_id"].head(10):
-        assert f"<td>{sample_id}<br><small>{best}</small>" in page
+        assert f">{sample_id}<br><small>{best}</small>" in page
     assert "<del>" in page or "<ins>" in page or frame["char_edits"].sum() == 0
     assert f"| {best} |" in (out / "summary.md").read_text(encoding="utf-8")
     return frame
