@@ -235,18 +235,15 @@ def _gate(spec: Any, out: Path) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ocrbench import report, results, rundir, terminal
+    from ocrbench import report, results, terminal
 
     # A bad --by is said before anything is written.
     sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
-    path = report.render(Path(args.run_dir))
+    path = report.render(Path(args.run_dir), by=[args.by] if args.by else [])
     print(f"report: {path}\nsummary: {path.with_name('summary.md')}")
     if sliced is not None:
         print(terminal.text(sliced, wide=args.wide, by=args.by))
-        table = report.summary_table(sliced)
-        table.insert(2, args.by, sliced["slice"])
         written = Path(args.run_dir) / f"summary-by-{args.by.removeprefix('meta.')}.md"
-        rundir.write_text(written, f"## by {args.by}\n\n" + report.markdown_table(table))
         print(f"by {args.by}: {written}")
     return 0
 

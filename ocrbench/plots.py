@@ -583,3 +583,52 @@ def cer_histogram(frame: pd.DataFrame) -> Figure:
     axis.set_ylabel("samples")
     _legend(axis, loc="upper left", bbox_to_anchor=(1.02, 1))
     return figure
+
+
+# --- slices ---------------------------------------------------------------------------------------
+
+SLICE_CONFIGS = 8  # lines per panel: the configurations with the lowest corpus CER overall
+
+
+def by_slice(sliced: pd.DataFrame, key: str, order: Sequence[str] = ()) -> Figure:
+    """Corpus CER (with its 95% interval) per value of a sample meta key ("meta.degrade"), one
+    line per configuration, one panel per dataset: where in the data each one fails. `order`:
+    configurations best first (the whole run's summary), of which the first few are drawn."""
+    sliced = _numeric(sliced)
+    datasets = list(dict.fromkeys(sliced["dataset"])) if len(sliced) else [""]
+    figure, axes = plt.subplots(
+        1, len(datasets), figsize=(9 * len(datasets), 4.2), squeeze=False
+    )  # fmt: skip
+    figure.suptitle(f"CER by {key} (95% intervals)")
+    for axis, dataset in zip(axes.flat, datasets, strict=True):
+        table = sliced[sliced["dataset"] == dataset] if len(sliced) else sliced
+        axis.set_title(_plain(dataset), fontsize=10)
+        if table.empty:
+            _message(axis, "no configuration to plot")
+            continue
+        values = sorted(table["slice"].astype(str).unique())
+        present = list(dict.fromkeys(table["config"]))
+        ranked = [c for c in order if c in present] + [c for c in present if c not in order]
+        shown = ranked[:SLICE_CONFIGS]
+        table = table.assign(plot_name=names(table))
+        for config in shown:
+            group = table[table["config"] == config]
+            group = group.assign(plot_x=group["slice"].astype(str).map(values.index))
+            group = group.sort_values("plot_x")
+            cer = group["cer"].astype(float).to_numpy()
+            low = np.nan_to_num(cer - group["cer_low"].astype(float).to_numpy(), nan=0.0)
+            high = np.nan_to_num(group["cer_high"].astype(float).to_numpy() - cer, nan=0.0)
+            axis.errorbar(group["plot_x"], cer, yerr=[low.clip(0), high.clip(0)], marker="o",
+                          capsize=3, label=_plain(group["plot_name"].iloc[0], 50))  # fmt: skip
+        axis.set_xticks(range(len(values)), [_plain(v, 14) for v in values])
+        axis.set_xlim(-0.5, len(values) - 0.5)
+        axis.set_xlabel(key)
+        axis.set_ylabel("corpus CER (95% interval)")
+        axis.set_ylim(bottom=0)
+        axis.grid(alpha=0.3)
+        more = table["config"].nunique() - len(shown)
+        if more > 0:
+            axis.text(0.01, 0.98, f"the {len(shown)} lowest-CER configurations; {more} more in "
+                      "the table", transform=axis.transAxes, va="top", fontsize=7)  # fmt: skip
+        _legend(axis, loc="upper left", bbox_to_anchor=(1.02, 1))
+    return figure

@@ -26,6 +26,7 @@ import pandas as pd
 
 from ocrbench import glossary, results, rundir
 from ocrbench.correctors.channel import edited_runs
+from ocrbench.errors import OcrbenchError
 from ocrbench.sample_tables import (  # noqa: F401  (SHOWN_CHARS, diff_html: the report's too)
     LEGEND,
     SHOWN_CHARS,
@@ -332,6 +333,37 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def slices_section(
+    frame: pd.DataFrame, summary: pd.DataFrame, keys: Sequence[str], run_dir: Path
+) -> str:
+    """Per sample meta key: the summary per value (also written to summary-by-KEY.md) and its
+    chart. A key no sample has is said in a note, not an error: the rows are still worth a page."""
+    from ocrbench import plots
+
+    parts = []
+    for key in keys:
+        try:
+            sliced = results.summary(frame, by=key)
+        except OcrbenchError as error:
+            parts.append(f'<h3>By {html.escape(key)}</h3><p class="note">{html.escape(str(error))}'
+                         "</p>")  # fmt: skip
+            continue
+        table = summary_table(sliced)
+        table.insert(2, key, sliced["slice"])
+        name = key.removeprefix("meta.")
+        rundir.write_text(run_dir / f"summary-by-{name}.md",
+                          f"## by {key}\n\n" + markdown_table(table))  # fmt: skip
+        chart = plots.by_slice(sliced, key, list(summary["config"]))
+        narrow = table[[c for c in ("dataset", "config", key, "samples", "CER [95% CI]",
+                                    "raw CER", "vs raw OCR [95% CI]") if c in table]]  # fmt: skip
+        parts.append(
+            f"<h3>By {html.escape(key)}</h3>{_png(chart, f'CER by {key}')}"
+            f"<details><summary>the table (also summary-by-{html.escape(name)}.md)</summary>"
+            f"{narrow.to_html(index=False, escape=True)}</details>"
+        )
+    return "".join(parts)
+
+
 def default_charts(frame: pd.DataFrame, summary: pd.DataFrame) -> list[tuple[str, Figure]]:
     from ocrbench import plots
 
@@ -416,6 +448,7 @@ existed.</p>
 <p class="note">Charts name configurations by what differs between them; the summary has full
 names.</p>
 {sections["charts"]}
+{'<h2 id="slices">Slices</h2>' + sections["slices"] if sections.get("slices") else ""}
 <h2 id="worst">Worst samples of the best configuration</h2>
 {LEGEND}
 {sections["worst"]}
@@ -473,15 +506,21 @@ def _sections(
     }
 
 
-def render(run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None) -> Path:
+def render(
+    run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None, by: Sequence[str] = ()
+) -> Path:
     """Write `index.html` and `summary.md` into a run directory; returns the HTML's path.
 
     The default charts and the sample tables are reused from the run folder when the rows have not
-    changed; charts given by the caller are drawn as given and leave what is kept alone."""
+    changed; charts given by the caller are drawn as given and leave what is kept alone. `by`
+    (and a sweep spec's `slices`) adds a section per sample meta key: summary and chart."""
     run_dir = Path(run_dir)
     frame = results.load(run_dir)
     manifest = results.load_manifest(run_dir)
     summary = results.summary(frame)
+    spec = manifest.get("spec")
+    declared = spec.get("slices") if isinstance(spec, dict) else None
+    keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
     rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title))
     entry = None  # what to keep for the next render, when it was made here
@@ -493,6 +532,7 @@ def render(run_dir: str | Path, charts: list[tuple[str, Figure]] | None = None) 
         sections = kept if kept is not None else _sections(frame, summary, None, manifest)
         if key is not None and kept is None:
             entry = {"key": key, **sections}
+    sections = {**sections, "slices": slices_section(frame, summary, keys, run_dir)}
     path = rundir.write_text(
         run_dir / "index.html", _page(run_dir, frame, summary, sections, manifest)
     )

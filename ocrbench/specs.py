@@ -31,6 +31,7 @@ TOP_KEYS = {
     "gate",
     "workers",
     "executor",
+    "slices",
 }
 GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance", "allow_missing", "shared"}
 
@@ -74,6 +75,7 @@ class Spec:
     source: Mapping[str, Any] = field(default_factory=dict)
     path: Path = Path("sweep.yaml")
     notes: tuple[str, ...] = ()  # said once when the sweep starts (an axis left out, and why)
+    slices: tuple[str, ...] = ()  # sample meta keys the report also summarises by ("meta.degrade")
 
 
 def _axes(params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -281,6 +283,12 @@ def load(path: str | Path) -> Spec:
             raise ConfigError(
                 f"{path}: gate: unknown key {key!r}{registry.did_you_mean(str(key), GATE_KEYS)}"
             )
+    slices = source.get("slices") or []
+    if not isinstance(slices, list) or not all(
+        isinstance(key, str) and key.startswith("meta.") and len(key) > len("meta.")
+        for key in slices
+    ):
+        raise ConfigError(f"{path}: slices: a list of sample meta keys, as in [meta.degrade]")
     return Spec(
         name=str(source.get("name") or path.stem),
         datasets=tuple(refs),
@@ -293,4 +301,5 @@ def load(path: str | Path) -> Spec:
         source=source,
         path=path,
         notes=tuple(notes),
+        slices=tuple(slices),
     )

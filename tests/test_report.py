@@ -609,3 +609,23 @@ def test_every_summary_column_is_defined_where_it_appears(
         meaning = glossary.COLUMNS[column]  # a KeyError names a column with no definition
         assert f"<dt>{html.escape(column)}</dt><dd>{html.escape(meaning)}</dd>" in page
         assert f"- **{column}**: {meaning}" in markdown
+
+
+def test_a_spec_slice_gets_its_own_section_chart_and_table(tmp_path: Path) -> None:
+    from ocrbench import plots
+
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5))
+    frame = frame.assign(meta=[json.dumps({"degrade": ["clean", "heavy"][int(s[1:]) % 2]})
+                               for s in frame["sample_id"]])  # fmt: skip
+    manifest = {"command": "sweep", "spec": {"slices": ["meta.degrade", "meta.font"]}}
+    page = rendered(tmp_path, frame, manifest)
+    slices = page.split('id="slices"')[1].split('id="worst"')[0]
+    assert "<h3>By meta.degrade</h3>" in slices and '<img alt="CER by meta.degrade"' in slices
+    assert "no sample has meta.font" in slices  # said on the page, not a failed report
+    assert "| heavy |" in (tmp_path / "summary-by-degrade.md").read_text(encoding="utf-8")
+    sliced = results.summary(frame, by="meta.degrade")
+    axis = plots.by_slice(sliced, "meta.degrade", list(results.summary(frame)["config"])).axes[0]
+    assert [t.get_text() for t in axis.get_xticklabels()] == ["clean", "heavy"]
+    assert len(axis.get_legend().get_texts()) == 2  # a line per configuration
+    plain = rendered(tmp_path / "plain", frame)
+    assert 'id="slices"' not in plain  # no slice asked for: no section

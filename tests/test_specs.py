@@ -144,3 +144,12 @@ def test_gpu_layers_auto_with_offload_sweeps_none_half_and_all(
     extra = "correctors:\n  noisy-channel: {model: {gpu_layers: auto}}\n"
     spec = load(spec_file(tmp_path, dataset, extra))
     assert [c.kwargs["gpu_layers"] for c in spec.correctors] == [0, 9, -1] and not spec.notes
+
+
+@pytest.mark.parametrize("slices", ["meta.degrade", "[degrade]", "[meta.]", "[3]"])
+def test_slices_must_be_a_list_of_meta_keys(tmp_path: Path, dataset: Path, slices: str) -> None:
+    one_line_error(spec_file(tmp_path, dataset, f"slices: {slices}\n"),
+                   "slices: a list of sample meta keys")  # fmt: skip
+    assert load(spec_file(tmp_path, dataset, "slices: [meta.degrade]\n")).slices == (
+        "meta.degrade",
+    )
