@@ -247,7 +247,9 @@ def pareto(summary: pd.DataFrame) -> Figure:
         # Every point numbered (best CER first); the numbers are named beside the panel.
         for number, (x, y) in enumerate(zip(seconds, cer, strict=True), start=1):
             color = FRONT if number - 1 in front else "#555555"
-            axis.annotate(str(number), (x, y), xytext=(4, 3), textcoords="offset points",
+            # Four places round the point in turn, so neighbours' numbers do not run together.
+            offset = [(4, 3), (4, -10), (-12, 3), (-12, -10)][(number - 1) % 4]
+            axis.annotate(str(number), (x, y), xytext=offset, textcoords="offset points",
                           fontsize=7, color=color)  # fmt: skip
         legend = [f"{n}. {_plain(label, 60)}" for n, label in enumerate(labels, start=1)]
         axis.text(1.02, 1.0, "\n".join(legend), transform=axis.transAxes, va="top",

@@ -338,10 +338,10 @@ def slices_section(
 ) -> str:
     """Per sample meta key: the summary per value (also written to summary-by-KEY.md) and its
     chart. A key no sample has is said in a note, not an error: the rows are still worth a page."""
-    from ocrbench import plots
-
     parts = []
     for key in keys:
+        from ocrbench import plots  # here: a page without slices never needs matplotlib
+
         try:
             sliced = results.summary(frame, by=key)
         except OcrbenchError as error:
@@ -398,9 +398,18 @@ img.page{max-width:260px;margin:.5em 0;border:1px solid #ccc} td.edits{backgroun
 del{background:#fdd;text-decoration:line-through} ins{background:#dfd;text-decoration:none}
 img{max-width:100%;display:block;margin:.5em 0 1.5em} .note{color:#666;font-size:.9em}
 .warn{background:#fff3cd;border:1px solid #c0392b;padding:.5em 1em;color:#7a1f14}
-nav a{margin-right:1em} dl.columns{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;
+nav a{margin-right:1em} .scroll{overflow-x:auto}
+dl.columns{display:grid;grid-template-columns:max-content auto;gap:.2em 1em;
 font-size:.85em;margin:.5em 0 1.5em} dl.columns dt{font-weight:600} dl.columns dd{margin:0}
 """
+
+
+# The summary's columns shown first on the page; the rest are one click away.
+AT_A_GLANCE = (
+    "dataset", "config", "samples", "CER [95% CI]", "raw CER", "vs raw OCR [95% CI]",
+    "samples better/worse/same", "s/sample", "OCR s", "correct s", "quantization",
+    "GPU layers asked/ran",
+)  # fmt: skip
 
 
 def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: dict[str, str],
@@ -414,6 +423,9 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
         )
     name = html.escape(run_dir.resolve().name)
     table = summary_table(summary)
+    single = table["dataset"].nunique() == 1  # then named in the heading, not in every row
+    glance = table[[c for c in AT_A_GLANCE if c in table and not (single and c == "dataset")]]
+    of = f" of {html.escape(str(table['dataset'].iloc[0]))}" if single and len(table) else ""
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
     warning = ""
@@ -438,8 +450,10 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
 <p class="note">Text normalisation: {html.escape(norm)}. "n/a": rows written before that figure
 existed.</p>
 {warning}
-<h2 id="summary">Summary, best CER first</h2>
-{table.to_html(index=False, escape=True)}
+<h2 id="summary">Summary{of}, best CER first</h2>
+{glance.to_html(index=False, escape=True)}
+<details><summary>Every column</summary><div class="scroll">
+{table.to_html(index=False, escape=True)}</div></details>
 <details open><summary>What the columns mean</summary>{glossary.html_list(table.columns)}</details>
 <h2 id="budgets">Best configuration per time budget</h2>
 <p class="note">The lowest-CER configuration whose mean seconds per sample fit the budget.</p>

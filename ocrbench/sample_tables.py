@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 import pandas as pd
+from rapidfuzz.distance import Levenshtein
 
 from ocrbench import metrics
 from ocrbench.errors import OcrbenchError
@@ -51,13 +52,57 @@ def _clip(text: str) -> tuple[str, int]:
     return (text, 0) if len(text) <= SHOWN_CHARS else (text[:SHOWN_CHARS], len(text) - SHOWN_CHARS)
 
 
+GAP = 0.4  # the cost of a line on one side only; a pair costs its normalised edit distance
+
+
+def _align(reference: list[str], raw: list[str]) -> list[tuple[int | None, int | None]]:
+    """Reference and OCR lines paired by least total cost (Needleman-Wunsch over lines): a pair
+    costs its normalised edit distance, a line left alone GAP, so lines unlike each other (more
+    than 2 x GAP apart) are shown apart rather than side by side."""
+    n, m = len(reference), len(raw)
+    cost = [[0.0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        for j in range(m + 1):
+            if i == 0 or j == 0:
+                cost[i][j] = GAP * (i + j)
+                continue
+            pair = Levenshtein.normalized_distance(reference[i - 1], raw[j - 1])
+            cost[i][j] = min(cost[i - 1][j - 1] + pair, cost[i - 1][j] + GAP,
+                             cost[i][j - 1] + GAP)  # fmt: skip
+    pairs: list[tuple[int | None, int | None]] = []
+    i, j = n, m
+    while i or j:
+        if i and j:
+            pair = Levenshtein.normalized_distance(reference[i - 1], raw[j - 1])
+            if math.isclose(cost[i][j], cost[i - 1][j - 1] + pair):
+                pairs.append((i - 1, j - 1))
+                i, j = i - 1, j - 1
+                continue
+        if i and math.isclose(cost[i][j], cost[i - 1][j] + GAP):
+            pairs.append((i - 1, None))
+            i -= 1
+        else:
+            pairs.append((None, j - 1))
+            j -= 1
+    return pairs[::-1]
+
+
 def aligned_lines(reference: str, raw: str, corrected: str) -> list[tuple[str, str, str]]:
-    """(reference, raw, corrected) line by line when the three have as many lines; else the
-    whole texts as one "line" (a page whose OCR merged or split lines has no line alignment)."""
-    lines = [text.split("\n") for text in (reference, raw, corrected)]
-    if len({len(found) for found in lines}) == 1:
-        return list(zip(*lines, strict=True))
-    return [(reference, raw, corrected)]
+    """(reference, raw, corrected) line by line: blank lines left out, the OCR's lines paired
+    with the reference's (`_align`), "" where one side has no line. A corrector that changed the
+    number of lines leaves no line pairing: then the whole texts, as one "line"."""
+    ref, before, after = ([line for line in text.split("\n") if line.strip()]
+                          for text in (reference, raw, corrected))  # fmt: skip
+    if len(before) != len(after):
+        return [(reference, raw, corrected)]
+    return [
+        (
+            "" if i is None else ref[i],
+            "" if j is None else before[j],
+            "" if j is None else after[j],
+        )
+        for i, j in _align(ref, before)
+    ]
 
 
 def _sample(r: Any, images: Images) -> str:
@@ -76,8 +121,12 @@ def _sample(r: Any, images: Images) -> str:
         + "</td>"
     )  # fmt: skip
     rows = []
+    untouched = all(raw == corrected for _, raw, corrected in lines)
     for number, (reference, raw, corrected) in enumerate(lines):
-        edits = diff_html(raw, corrected) if raw != corrected else '<span class="note">—</span>'
+        # Only the lines the corrector changed; a dash in the first row when it changed none.
+        edits = diff_html(raw, corrected) if raw != corrected else ""
+        if untouched and number == 0:
+            edits = '<span class="note">— no edit</span>'
         rows.append(
             "<tr>" + (head if number == 0 else "")
             + f"<td><pre>{html.escape(reference)}</pre></td>"
@@ -100,8 +149,8 @@ def sample_rows(rows: pd.DataFrame, images: Images | None = None) -> str:
 LEGEND = (
     '<p class="note">Errors: <del>struck</del> is in the reference and missing here, '
     "<ins>green</ins> is wrong here. The corrector's edits: <del>struck</del> is what it removed "
-    "from the raw OCR, <ins>green</ins> what it put there; — where it changed nothing. Lines side "
-    "by side when the three texts have as many lines.</p>"
+    "from the raw OCR, <ins>green</ins> what it put there, on the lines it changed. Each OCR line "
+    "is beside the reference line it reads (blank where one side has none).</p>"
 )
 
 

@@ -19,9 +19,20 @@ def row(reference: str, raw: str, corrected: str, **extra: object) -> dict[str, 
             **extra}  # fmt: skip
 
 
-def test_lines_are_side_by_side_when_the_three_texts_have_as_many() -> None:
-    assert aligned_lines("a\nb", "a\nc", "a\nb") == [("a", "a", "a"), ("b", "c", "b")]
-    assert aligned_lines("a\nb", "a b", "a b") == [("a\nb", "a b", "a b")]  # merged: whole texts
+def test_each_ocr_line_is_beside_the_reference_line_it_reads() -> None:
+    assert aligned_lines("a\nab", "a\nac", "a\nab") == [("a", "a", "a"), ("ab", "ac", "ab")]
+    # Blank lines left out; a line the OCR made up stands alone, the lines after still pair.
+    assert aligned_lines("Total\nB line\nC", "Total\n\nB lime\nzzzzzzzz\nC",
+                         "Total\n\nB line\nzzzzzzzz\nC") == [
+        ("Total", "Total", "Total"), ("B line", "B lime", "B line"),
+        ("", "zzzzzzzz", "zzzzzzzz"), ("C", "C", "C"),
+    ]  # fmt: skip
+    # A reference line the OCR lost.
+    assert aligned_lines("one\ntwo\nthree", "one\nthree", "one\nthree") == [
+        ("one", "one", "one"), ("two", "", ""), ("three", "three", "three"),
+    ]  # fmt: skip
+    # A corrector that joined lines leaves no pairing: the whole texts.
+    assert aligned_lines("a\nb", "a\nb", "a b") == [("a\nb", "a\nb", "a b")]
 
 
 def test_each_line_shows_the_corrector_edits_beside_the_errors() -> None:
@@ -30,7 +41,7 @@ def test_each_line_shows_the_corrector_edits_beside_the_errors() -> None:
     first, second = table.split("</tr>")[1:3]
     assert '<td class="edits"><pre>Tota<del>1</del><ins>l</ins>: 10</pre></td>' in first
     assert "<td><pre>Tota<del>l</del><ins>1</ins>: 10</pre></td>" in first  # raw OCR's error
-    assert '<span class="note">—</span>' in second  # nothing edited on that line
+    assert '<td class="edits"><pre></pre></td>' in second  # nothing edited on that line
     assert 'rowspan="2"' in first
 
 
@@ -48,3 +59,8 @@ def test_a_report_of_fabricated_rows_without_images_still_renders(tmp_path: Path
     results.write(tmp_path, records(fabricate(*sweep_configs())), {"command": "fabricated"})
     page = report.render(tmp_path).read_text(encoding="utf-8")
     assert "corrector's edits (raw → corrected)" in page and 'class="page"' not in page
+
+
+def test_a_sample_the_corrector_left_alone_says_so_once() -> None:
+    table = sample_rows(pd.DataFrame([row("a\nb", "a\nc", "a\nc")]))
+    assert table.count("— no edit") == 1
