@@ -245,10 +245,12 @@ def pareto(summary: pd.DataFrame) -> Figure:
         axis.scatter(seconds[front], cer[front], color=FRONT, zorder=3, label="Pareto front")
         labels = names(table)
         # Every point numbered (best CER first); the numbers are named beside the panel.
+        # Four places round a point, in turn from left to right, so that the numbers of points
+        # close together do not run into each other.
+        turn = {int(i): k % 4 for k, i in enumerate(np.argsort(seconds, kind="stable"))}
         for number, (x, y) in enumerate(zip(seconds, cer, strict=True), start=1):
             color = FRONT if number - 1 in front else "#555555"
-            # Four places round the point in turn, so neighbours' numbers do not run together.
-            offset = [(4, 3), (4, -10), (-12, 3), (-12, -10)][(number - 1) % 4]
+            offset = [(4, 3), (-12, -10), (4, -10), (-12, 3)][turn[number - 1]]
             axis.annotate(str(number), (x, y), xytext=offset, textcoords="offset points",
                           fontsize=7, color=color)  # fmt: skip
         legend = [f"{n}. {_plain(label, 60)}" for n, label in enumerate(labels, start=1)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,16 @@ def test_screenshot_shows_the_page(page: Path, tmp_path: Path) -> None:
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
     assert len(data) > 100_000  # a page of tables and charts, not a blank canvas
+
+
+def test_the_screenshot_script_takes_each_section(page: Path, tmp_path: Path) -> None:
+    script = Path(__file__).resolve().parents[1] / "scripts" / "report-screenshots.py"
+    done = subprocess.run([sys.executable, str(script), str(page.parent), str(tmp_path / "shots")],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    names = [Path(line).name for line in done.stdout.split()]
+    assert names[:4] == ["00-top.png", "01-summary.png", "02-budgets.png", "03-charts.png"]
+    assert "04-worst.png" in names and names[-1].endswith("-manifest.png")
+    for name in names:
+        data = (tmp_path / "shots" / name).read_bytes()
+        assert data[:4] == b"\x89PNG" and int.from_bytes(data[16:20], "big") == 1300
