@@ -21,6 +21,7 @@ from typing import Any
 from ocrbench.errors import OcrbenchError
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+CONNECT_SECONDS = 10  # to reach a Dask scheduler before saying it cannot be reached
 PARENT_CHECK_SECONDS = 0.5
 
 
@@ -36,6 +37,12 @@ def thread_share() -> int | None:
     """A sweep worker's share of the cores (`limit_threads`); None outside one."""
     share = os.environ.get("OCRBENCH_THREADS")
     return int(share) if share and share.isdigit() and int(share) > 0 else None
+
+
+def threads() -> int:
+    """The threads this process's work may use: a sweep worker's share, else every core. The one
+    place every component asks (llama.cpp loading and scoring, torch, onnxruntime)."""
+    return thread_share() or os.cpu_count() or 1
 
 
 def die_with_parent() -> None:
@@ -120,7 +127,14 @@ def _dask(address: str, workers: int) -> Executor:
             'executor dask needs the dask extra: pip install "ocrbench[dask]"'
         ) from None
     if address:
-        client = Client(address)
+        try:
+            client = Client(address, timeout=CONNECT_SECONDS)
+        except (OSError, TimeoutError) as error:  # refused, unresolvable, nobody answering
+            raise OcrbenchError(
+                f"cannot reach the Dask scheduler at {address} ({type(error).__name__}: "
+                f"{str(error).splitlines()[0] if str(error) else 'no answer'}); start one there "
+                "with `dask scheduler`, or check the address"
+            ) from None
         cluster = None
     else:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)

@@ -15,7 +15,6 @@ parallel sequences (the shared `Llama` object's context holds a single sequence)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ocrbench.errors import SetupError
+from ocrbench.executors import threads as worker_threads
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,8 @@ class Scorer:
         self._llama = llama  # keeps the weights alive as long as this context
         self.batch_tokens = batch_tokens
         self.max_sequences = min(max_sequences, int(llama_cpp.llama_max_parallel_sequences()))
-        threads = n_threads or os.cpu_count() or 1
+        threads = n_threads or worker_threads()
+        self.threads = threads  # what llama.cpp was given: a sweep worker's share by default
         params = llama_cpp.llama_context_default_params()
         params.n_ctx = batch_tokens  # the cache holds one batch: it is cleared after each decode
         params.n_batch = batch_tokens

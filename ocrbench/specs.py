@@ -8,6 +8,7 @@ is one axis of the grid, and every problem is one `ConfigError` naming its place
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,8 @@ TOP_KEYS = {
     "executor",
     "slices",
 }
+# What `dask scheduler` prints as its address: a protocol, a host (name, IPv4 or [IPv6]), a port.
+SCHEDULER_ADDRESS = re.compile(r"(tcp|tls|ws|wss|ucx)://(\[[0-9a-fA-F:]+\]|[\w.-]+):\d{1,5}")
 GATE_KEYS = {"baseline", "cer_tolerance", "wer_tolerance", "allow_missing", "shared"}
 
 
@@ -272,6 +275,12 @@ def load(path: str | Path) -> Spec:
     executor = source.get("executor", "processes")
     if executor not in ("processes", "dask") and not str(executor).startswith("dask:"):
         raise ConfigError(f"{path}: executor must be 'processes', 'dask' or 'dask:ADDRESS'")
+    address = str(executor).partition(":")[2]
+    if address and not SCHEDULER_ADDRESS.fullmatch(address):
+        raise ConfigError(
+            f"{path}: executor: {address!r} is not a scheduler address; write it as "
+            "dask:tcp://HOST:PORT (e.g. dask:tcp://10.0.0.5:8786)"
+        )
     workers = source.get("workers")
     if workers is not None and (not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"{path}: workers must be a positive integer")

@@ -153,3 +153,12 @@ def test_slices_must_be_a_list_of_meta_keys(tmp_path: Path, dataset: Path, slice
     assert load(spec_file(tmp_path, dataset, "slices: [meta.degrade]\n")).slices == (
         "meta.degrade",
     )
+
+
+@pytest.mark.parametrize("address", ["localhost", "tcp://host", "http://h:1", "tcp://h:port"])
+def test_a_malformed_scheduler_address_is_one_line(
+    tmp_path: Path, dataset: Path, address: str
+) -> None:
+    one_line_error(spec_file(tmp_path, dataset, f'executor: "dask:{address}"\n'),
+                   "is not a scheduler address; write it as dask:tcp://HOST:PORT")  # fmt: skip
+    assert load(spec_file(tmp_path, dataset, 'executor: "dask:tcp://10.0.0.5:8786"\n'))

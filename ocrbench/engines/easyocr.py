@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from typing import Any, ClassVar, Literal
 from ocrbench.engines.base import load_rgb
 from ocrbench.engines.layout import bounding_box, layout_text
 from ocrbench.errors import ConfigError, SetupError
+from ocrbench.executors import threads
 from ocrbench.types import OcrResult, Word
 
 INSTALL_HINT = 'pip install "ocrbench[easyocr]"'
@@ -128,8 +128,7 @@ def _reader(languages: tuple[str, ...], gpu: bool, folder: Path, allow_download:
     """One EasyOCR Reader per process and configuration: building one loads ~100 MB of weights."""
     torch = _import("torch")
     easyocr = _import("easyocr")
-    # A sweep worker gets its share of the cores in OCRBENCH_THREADS; alone, take them all.
-    torch.set_num_threads(int(os.environ.get("OCRBENCH_THREADS") or os.cpu_count() or 1))
+    torch.set_num_threads(threads())  # a sweep worker's share of the cores; alone, all of them
     if gpu and _device(gpu) == "cpu":
         warnings.warn(
             "easyocr: gpu=true but torch sees no CUDA or MPS device; running on the CPU",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ocrbench.errors import SetupError
-from ocrbench.executors import thread_share
+from ocrbench.executors import threads
 from ocrbench.models.files import Log, resolve, say
 from ocrbench.models.hashing import sha256_of
 from ocrbench.models.quantizations import canonical_quantization
@@ -127,7 +127,7 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
                 str(path),
                 n_gpu_layers=spec.gpu_layers if offload else 0,
                 n_ctx=spec.n_ctx,
-                n_threads=spec.n_threads or thread_share(),  # else llama.cpp decides
+                n_threads=spec.n_threads or threads(),  # a sweep worker's share, else all
                 seed=spec.seed,
                 logits_all=logits_all,
                 verbose=False,
