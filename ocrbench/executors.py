@@ -10,12 +10,14 @@ from __future__ import annotations
 import concurrent.futures as futures
 import contextlib
 import ctypes
+import itertools
+import logging
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from ocrbench.errors import OcrbenchError
@@ -73,29 +75,56 @@ def _start_worker(workers: int) -> None:
 
 
 class Executor:
-    """`submit` like concurrent.futures, `close()` when done, `abort()` on an error or interrupt."""
+    """`map_unordered` over tasks, `close()` when done, `close(abort=True)` on an error or an
+    interrupt. `lost` turns a pool's "the workers are gone" error into one clear line."""
 
-    def __init__(self, pool: futures.Executor | None, close: Callable[[bool], None]):
+    def __init__(
+        self,
+        pool: futures.Executor | None,
+        close: Callable[[bool], None],
+        workers: int = 1,
+        lost: Callable[[BaseException], OcrbenchError | None] = lambda error: None,
+    ):
         self.pool = pool
         self._close = close
+        self.window = 4 * workers  # tasks in flight: every worker busy, the rest not yet sent
+        self._lost = lost
 
     def map_unordered(
-        self, work: Callable[[Any], Any], tasks: Sequence[Any]
+        self,
+        work: Callable[[Any], Any],
+        tasks: Iterable[Any],
+        prepare: Callable[[Any], Any] | None = None,
     ) -> Iterator[tuple[Any, Any]]:
-        """(task, its result) as soon as each is done; in this process when there is no pool."""
+        """(task, its result) as soon as each is done; in this process when there is no pool.
+        `prepare` makes what is sent from a task, as it is sent (a page's bytes, read then)."""
+        ready = prepare or (lambda task: task)
         if self.pool is None:
             for task in tasks:
-                yield task, work(task)
+                yield task, work(ready(task))
             return
-        pending = {self.pool.submit(work, task): task for task in tasks}
-        for future in futures.as_completed(pending):
-            try:
-                yield pending[future], future.result()
-            except futures.process.BrokenProcessPool:
-                raise OcrbenchError(
-                    "a worker process died (killed, or out of memory); the rows finished before "
-                    "are kept: run the same command again to resume"
-                ) from None
+        waiting, pending = iter(tasks), {}
+        for task in itertools.islice(waiting, self.window):
+            pending[self.pool.submit(work, ready(task))] = task
+        while pending:
+            done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    result = future.result()
+                except futures.process.BrokenProcessPool:
+                    raise OcrbenchError(
+                        "a worker process died (killed, or out of memory); the rows finished "
+                        "before are kept: run the same command again to resume"
+                    ) from None
+                except Exception as error:
+                    said = self._lost(error)
+                    if said is None:
+                        raise
+                    raise said from None
+                for following in itertools.islice(waiting, 1):
+                    pending[self.pool.submit(work, ready(following))] = following
+                yield task, result
 
     def close(self, abort: bool = False) -> None:
         self._close(abort)
@@ -116,7 +145,7 @@ def _process_pool(workers: int) -> Executor:
         else:
             pool.shutdown(cancel_futures=True)
 
-    return Executor(pool, close)
+    return Executor(pool, close, workers)
 
 
 def _dask(address: str, workers: int) -> Executor:
@@ -126,6 +155,9 @@ def _dask(address: str, workers: int) -> Executor:
         raise OcrbenchError(
             'executor dask needs the dask extra: pip install "ocrbench[dask]"'
         ) from None
+    # distributed logs its connection troubles as tracebacks; ocrbench says them in one line.
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     if address:
         try:
             client = Client(address, timeout=CONNECT_SECONDS)
@@ -141,11 +173,30 @@ def _dask(address: str, workers: int) -> Executor:
         client = Client(cluster)
 
     def close(abort: bool) -> None:
-        client.close()
+        with contextlib.suppress(Exception):  # a scheduler already gone has nothing to close
+            client.close()
         if cluster is not None:
             cluster.close()
 
-    return Executor(client.get_executor(), close)
+    where = address or "the local Dask cluster"
+
+    def lost(error: BaseException) -> OcrbenchError | None:
+        """A dead scheduler, or a task whose workers kept dying; not a task's own error."""
+        kind = type(error).__name__
+        if kind == "KilledWorker":
+            return OcrbenchError(
+                f"a task's workers died each time it ran ({error}); out of memory? The rows "
+                "finished before are kept: run the same command again to resume"
+            )
+        if isinstance(error, (futures.CancelledError, OSError)) or kind == "CommClosedError":
+            return OcrbenchError(
+                f"lost the Dask scheduler at {where} ({kind}); the rows finished before are "
+                "kept: run the same command again to resume"
+            )
+        return None
+
+    share = sum(client.nthreads().values()) if address else workers
+    return Executor(client.get_executor(), close, max(1, share), lost)
 
 
 def open_executor(kind: str, workers: int) -> Executor:

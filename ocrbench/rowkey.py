@@ -26,12 +26,19 @@ ROW_FORMAT = 1
 Component = tuple[str, Mapping[str, Any], str]  # (name, parameters, version)
 
 
+def image_sha256(sample: Sample) -> str | None:
+    """The sample's image by its bytes: the hash it carries, else its file's."""
+    if sample.image_sha256 is not None:
+        return sample.image_sha256
+    return None if sample.image is None else file_hash(sample.image)
+
+
 def sample_content(sample: Sample) -> dict[str, Any]:
     """What a row reads from its sample: the image by its bytes, not its path."""
     return {
         "id": sample.id,
         "text": sample.text,
-        "image_sha256": None if sample.image is None else file_hash(sample.image),
+        "image_sha256": image_sha256(sample),
         "ocr": sample.ocr,
     }
 

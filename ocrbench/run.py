@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from ocrbench import metrics, registry, rowkey
-from ocrbench.cache import Cache, file_hash, key, text_hash
+from ocrbench.cache import Cache, key, text_hash
 from ocrbench.correctors.base import Corrector
 from ocrbench.correctors.identity import Identity
 from ocrbench.datasets import Dataset
@@ -93,10 +93,22 @@ def meta_json(meta: Mapping[str, Any] | None) -> str:
     return json.dumps(dict(meta or {}), sort_keys=True, ensure_ascii=False, default=str)
 
 
-def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
+def ocr_key(engine: Step, sample: Sample) -> str | None:
+    """The cache entry of a sample's OCR by this engine; None when it is not cached."""
     if not engine.cacheable or sample.image is None:
+        return None
+    return engine.key(rowkey.image_sha256(sample) or "")
+
+
+def correction_key(corrector: Step, ocr: OcrResult) -> str | None:
+    """The cache entry of a correction of this OCR text; None when it is not cached."""
+    return corrector.key(text_hash(ocr.text)) if corrector.cacheable else None
+
+
+def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
+    entry = ocr_key(engine, sample)
+    if entry is None:
         return read(engine.component, sample)
-    entry = engine.key(file_hash(sample.image))
     hit = cache.get("ocr", entry)
     if hit is not None:
         try:
@@ -113,9 +125,9 @@ def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> Ocr
 
 
 def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Correction:
-    if not corrector.cacheable:
+    entry = correction_key(corrector, ocr)
+    if entry is None:
         return corrector.component.correct(ocr)
-    entry = corrector.key(text_hash(ocr.text))
     hit = cache.get("correct", entry)
     if hit is not None:
         try:

@@ -18,9 +18,13 @@ a worker builds the trained corrector from it once per process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 import os
 import re
+import socket
+import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -30,14 +34,24 @@ from typing import Any
 from tqdm import tqdm
 
 from ocrbench import datasets, metrics, provenance, registry, results, rundir, training
-from ocrbench.cache import Cache
+from ocrbench.cache import Cache, RecordingCache
 from ocrbench.correctors.base import learns
 from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.executors import open_executor
 from ocrbench.journal import KEY, Journal
 from ocrbench.rowkey import Component as Identity
-from ocrbench.rowkey import row_key
-from ocrbench.run import Counts, Step, config_id, iter_rows, label, meta_json, recognize
+from ocrbench.rowkey import image_sha256, row_key
+from ocrbench.run import (
+    Counts,
+    Step,
+    config_id,
+    correction_key,
+    iter_rows,
+    label,
+    meta_json,
+    ocr_key,
+    recognize,
+)
 from ocrbench.specs import Component, DatasetRef, Spec
 from ocrbench.training import TrainingSet
 from ocrbench.types import OcrResult, Sample
@@ -53,6 +67,9 @@ class OcrTask:
     engine: Component
     samples: tuple[Sample, ...]
     cache_root: str | None
+    # For a worker without this machine's disk (a Dask cluster): each image's bytes, which it
+    # reads from a temporary file of its own; its cache entries come back with the result.
+    images: tuple[bytes | None, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,7 @@ class CorrectionTask:
     norm: metrics.Normalization
     train: TrainingSet | None = None  # the dataset's training set, which its rows record
     fit: tuple[str, dict[str, Any]] | None = None  # (key, state) when the corrector learned
+    remote: bool = False  # on a worker without this machine's disk: cache entries come back
 
 
 @functools.cache
@@ -88,21 +106,61 @@ def _trained(component: Component, fit: str, state: dict[str, Any]) -> Any:
     return found
 
 
-def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts]:
+Written = list[tuple[str, str, dict[str, Any]]]  # cache entries a remote task made: the client's
+
+
+def _task_cache(cache_root: str | None, remote: bool) -> Cache:
+    return RecordingCache() if remote else Cache(Path(cache_root) if cache_root else None)
+
+
+@contextlib.contextmanager
+def _on_this_disk(task: OcrTask) -> Iterator[tuple[Sample, ...]]:
+    """The task's samples with images this process can open: as they are, or, for a task that
+    carries the bytes, written to temporary files of its own (removed afterwards)."""
+    if task.images is None:
+        yield task.samples
+        return
+    with tempfile.TemporaryDirectory(prefix="ocrbench-task-") as folder:
+        samples = []
+        for number, (sample, data) in enumerate(zip(task.samples, task.images, strict=True)):
+            if data is not None and sample.image is not None:
+                path = Path(folder) / f"{number}{sample.image.suffix}"
+                path.write_bytes(data)
+                sample = replace(sample, image=path)
+            samples.append(sample)
+        yield tuple(samples)
+
+
+def _on_worker(work: Any) -> Any:
+    """An ocrbench error on a Dask worker names the worker: its model or files are its own."""
+
+    @functools.wraps(work)
+    def run(task: Any) -> Any:
+        try:
+            return work(task)
+        except OcrbenchError as error:
+            where = f"on worker {socket.gethostname()} (pid {os.getpid()})"
+            raise OcrbenchError(f"{where}: {error}") from None
+
+    return run
+
+
+def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts, Written]:
     """Each sample's OCR result, or why its OCR failed (the client decides what that means)."""
-    cache, counts = Cache(Path(task.cache_root) if task.cache_root else None), Counts()
+    cache, counts = _task_cache(task.cache_root, task.images is not None), Counts()
     step = Step(_component("engine", task.engine))
     read: list[tuple[str, OcrResult | str]] = []
-    for sample in task.samples:
-        try:
-            read.append((sample.id, recognize(step, sample, cache, counts)))
-        except SampleError as error:
-            read.append((sample.id, str(error)))
-    return read, counts
+    with _on_this_disk(task) as samples:
+        for sample in samples:
+            try:
+                read.append((sample.id, recognize(step, sample, cache, counts)))
+            except SampleError as error:
+                read.append((sample.id, str(error)))
+    return read, counts, getattr(cache, "written", [])
 
 
-def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts]:
-    cache, counts = Cache(Path(task.cache_root) if task.cache_root else None), Counts()
+def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts, Written]:
+    cache, counts = _task_cache(task.cache_root, task.remote), Counts()
     engine = _component("engine", task.engine)
     untrained = _component("corrector", task.corrector)
     corrector = untrained if task.fit is None else _trained(task.corrector, *task.fit)
@@ -115,7 +173,56 @@ def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts]:
         iter_rows(task.dataset, engine, corrector, cache=cache, norm=task.norm, progress=False,
                   counts=counts, samples=task.samples, ocr_results=given, training=applied)
     )  # fmt: skip
-    return rows, counts
+    return rows, counts, getattr(cache, "written", [])
+
+
+def _cached_ocr(
+    step: Step, samples: list[Sample], cache: Cache, found: dict[str, OcrResult], counts: Counts
+) -> list[Sample]:
+    """The samples whose OCR this machine's cache lacks; the others' results go into `found`."""
+    missing = []
+    for sample in samples:
+        entry = ocr_key(step, sample)
+        hit = None if entry is None else cache.get("ocr", entry)
+        try:
+            found[sample.id] = OcrResult.from_json(hit)
+            counts.ocr_cached += 1
+        except (KeyError, TypeError, ValueError):  # absent (None), or of another shape
+            missing.append(sample)
+    return missing
+
+
+def _split_cached(
+    step: Step, samples: list[Sample], ocr: dict[str, OcrResult], cache: Cache
+) -> tuple[list[Sample], list[Sample]]:
+    """(samples to correct on a worker, samples whose correction this machine's cache holds)."""
+    missing: list[Sample] = []
+    kept: list[Sample] = []
+    for sample in samples:
+        entry = correction_key(step, ocr[sample.id])
+        (kept if entry is not None and cache.get("correct", entry) else missing).append(sample)
+    return missing, kept
+
+
+def _with_images(task: OcrTask) -> OcrTask:
+    """The task with its images' bytes (and hashes), for a worker that cannot open the files;
+    read when the task is sent, so a sweep holds only the pages in flight."""
+    images = []
+    for sample in task.samples:
+        try:
+            images.append(None if sample.image is None else sample.image.read_bytes())
+        except OSError as error:
+            raise OcrbenchError(
+                f"{sample.image}: cannot read the image ({error.strerror or error})"
+            ) from None
+    samples = tuple(replace(s, image_sha256=image_sha256(s)) for s in task.samples)
+    return replace(task, samples=samples, images=tuple(images))
+
+
+def _store(cache: Cache, written: Written) -> None:
+    """What a remote task computed, into this machine's cache."""
+    for kind, entry, value in written:
+        cache.put(kind, entry, value)
 
 
 def _chunks(samples: Sequence[Sample], size: int) -> Iterator[tuple[Sample, ...]]:
@@ -251,7 +358,8 @@ def _run(
     ]
     # The versions that key the rows are asked here, once, of components built in this process
     # (cheap: engines and models load lazily).
-    engines = {e: Step(_component("engine", e)).identity for e in spec.engines}
+    engine_steps = {e: Step(_component("engine", e)) for e in spec.engines}
+    engines = {e: step.identity for e, step in engine_steps.items()}
     correctors = {c: Step(_component("corrector", c)).identity for c in spec.correctors}
     learners = {c for c in spec.correctors if learns(_component("corrector", c))}
     if train_sets:
@@ -289,19 +397,31 @@ def _run(
     fits: list[dict[str, Any]] = []
     computed = 0
 
+    # On a Dask cluster the workers have neither this machine's disk nor its cache: tasks carry
+    # the images' bytes, the cache is looked up here before anything is sent, and what the
+    # workers compute is stored here when it comes back.
+    remote = spec.executor.startswith("dask")
     executor = open_executor(spec.executor, workers)
     aborted = True
     try:
         ocr_tasks = []
         for (index, engine), samples in plan.to_read.items():
+            todo = list(samples.values())
+            if remote:
+                found = read.setdefault((index, engine), {})
+                todo = _cached_ocr(engine_steps[engine], todo, cache, found, counts)
             # Small chunks: the progress bar moves, and a slow engine's pages spread evenly.
-            size = chunk_size or max(1, min(4, -(-len(samples) // (2 * workers))))
-            for chunk in _chunks(list(samples.values()), size):
-                ocr_tasks.append(OcrTask(index, engine, chunk, cache_root))
+            size = chunk_size or max(1, min(4, -(-len(todo) // (2 * workers))))
+            for chunk in _chunks(todo, size):
+                ocr_tasks.append(OcrTask(index, engine, chunk, None if remote else cache_root))
         sources = [*(d.root for d in loaded), *train_sets]
+        reading = _on_worker(_read) if remote else _read
         with tqdm(total=sum(len(t.samples) for t in ocr_tasks), desc=f"sweep {spec.name}: OCR",
                   unit="page", disable=not progress or not ocr_tasks) as bar:  # fmt: skip
-            for task, (done, work) in executor.map_unordered(_read, ocr_tasks):
+            for task, (done, work, written) in executor.map_unordered(
+                reading, ocr_tasks, prepare=_with_images if remote else None
+            ):
+                _store(cache, written)
                 counts.add(work)
                 for sample_id, result in done:
                     if isinstance(result, OcrResult):
@@ -325,20 +445,39 @@ def _run(
             counts.fit_run += 1
         fits = _fit_records(refs, names, trains, engines, correctors, learners, states)
 
-        tasks = []
+        # `here`: corrections this machine's cache holds (remote only): rows made in this process.
+        tasks: list[CorrectionTask] = []
+        here: list[CorrectionTask] = []
         for (index, engine, corrector), missing in plan.to_correct.items():
             todo = [s for s in missing if s.id not in failed[loaded[index].root]]
             size = chunk_size or max(1, min(16, -(-len(todo) // (2 * workers))))
             train_root = refs[index].train
             fit = None if train_root is None else states.get((train_root, engine, corrector))
-            for chunk in _chunks(todo, size):
-                ocr = tuple(read[(index, engine)][s.id] for s in chunk)
-                tasks.append(CorrectionTask(headers[index], engine, corrector, chunk, ocr,
-                                            cache_root, spec.normalization, trains[index],
-                                            fit))  # fmt: skip
-        with tqdm(total=sum(len(t.samples) for t in tasks), desc=f"sweep {spec.name}",
+            kept: list[Sample] = []
+            if remote:
+                used = _component("corrector", corrector) if fit is None else _trained(
+                    corrector, *fit
+                )  # fmt: skip
+                todo, kept = _split_cached(Step(used), todo, read[(index, engine)], cache)
+            for samples_of, into, on_worker in ((todo, tasks, remote), (kept, here, False)):
+                for chunk in _chunks(samples_of, size):
+                    ocr = tuple(read[(index, engine)][s.id] for s in chunk)
+                    if on_worker:  # no image file there: the row key needs the image's hash
+                        chunk = tuple(replace(s, image_sha256=image_sha256(s)) for s in chunk)
+                    into.append(CorrectionTask(
+                        headers[index], engine, corrector, chunk, ocr,
+                        None if on_worker else cache_root, spec.normalization, trains[index],
+                        fit, remote=on_worker,
+                    ))  # fmt: skip
+        correcting = _on_worker(_correct) if remote else _correct
+        finished = itertools.chain(
+            ((task, _correct(task)) for task in here),  # cached: rows made here, nothing computed
+            executor.map_unordered(correcting, tasks),
+        )
+        with tqdm(total=sum(len(t.samples) for t in [*here, *tasks]), desc=f"sweep {spec.name}",
                   unit="row", disable=not progress) as bar:  # fmt: skip
-            for _, (rows, work) in executor.map_unordered(_correct, tasks):
+            for _, (rows, work, written) in finished:
+                _store(cache, written)
                 unexpected = [row for row in rows if row[KEY] not in plan.expected]
                 if unexpected:
                     raise OcrbenchError(

@@ -40,6 +40,9 @@ class Sample:
     image: Path | None = None
     ocr: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    # The image's sha256 where the sample travels without its file (a Dask worker reads its bytes
+    # from the task, keys its rows by this): None means "hash the file".
+    image_sha256: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,208 @@
+"""A real Dask cluster with no shared filesystem: `dask scheduler` and two `dask worker` processes
+on localhost, each in an empty folder of its own and in a mount namespace where the client's folder
+(its dataset, cache and run folder) is an empty tmpfs. A sweep through them gives the local
+executor's rows; a second sweep finishes though one worker is killed in the middle; nothing is
+left running."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import make_dataset, needs_tesseract
+
+pytestmark = [pytest.mark.slow, pytest.mark.tesseract]
+
+DASK = Path(sys.executable).with_name("dask")
+UNSHARE = shutil.which("unshare")
+COMPARED = ["row_key", "ocr_text", "hypothesis", "char_edits", "word_edits", "cer", "flex_errors"]
+
+
+def _isolation_works(tmp_path: Path) -> bool:
+    hidden = tmp_path / "probe"
+    hidden.mkdir()
+    (hidden / "file").write_text("x")
+    if UNSHARE is None:
+        return False
+    done = subprocess.run([UNSHARE, "-m", "sh", "-c", f"mount -t tmpfs tmpfs {hidden} && ls "
+                           f"{hidden}"], capture_output=True, text=True)  # fmt: skip
+    return done.returncode == 0 and "file" not in done.stdout
+
+
+class Cluster:
+    def __init__(self, root: Path, hidden: Path):
+        self.root, self.hidden = root, hidden
+        self.file = root / "scheduler.json"
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, command: list[str], folder: Path) -> subprocess.Popen[bytes]:
+        folder.mkdir(parents=True)
+        env = {"PATH": os.environ["PATH"], "HOME": str(folder),
+               "OCRBENCH_CACHE": str(folder / "cache")}  # fmt: skip
+        # The client's folder is an empty tmpfs in the process's own mount namespace.
+        wrapped = [UNSHARE or "unshare", "-m", "sh", "-c",
+                   f'mount -t tmpfs tmpfs "{self.hidden}" && exec "$@"', "sh", *command]  # fmt: skip
+        process = subprocess.Popen(wrapped, cwd=folder, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        self.processes.append(process)
+        return process
+
+    def worker(self, name: str) -> subprocess.Popen[bytes]:
+        return self.start([str(DASK), "worker", "--scheduler-file", str(self.file), "--nthreads",
+                           "1", "--no-nanny", "--no-dashboard", "--name", name,
+                           "--local-directory", str(self.root / name / "dask")],
+                          self.root / name)  # fmt: skip
+
+    def address(self) -> str:
+        deadline = time.monotonic() + 60
+        while not self.file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return str(json.loads(self.file.read_text())["address"])
+
+    def wait_for_workers(self, count: int) -> None:
+        from dask.distributed import Client
+
+        with Client(self.address(), timeout=30) as client:
+            client.wait_for_workers(count, timeout=120)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Cluster]:
+    pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    if not DASK.exists():
+        pytest.skip(f"{DASK} is absent (the dask extra's command)")
+    if not _isolation_works(tmp_path):
+        pytest.skip("no mount namespace here (unshare -m with a tmpfs needs CAP_SYS_ADMIN): "
+                    "the workers could not be kept off the client's disk")  # fmt: skip
+    (tmp_path / "client").mkdir()
+    found = Cluster(tmp_path / "cluster", tmp_path / "client")
+    found.start([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                 "--scheduler-file", str(found.file)], found.root / "scheduler")  # fmt: skip
+    for name in ("w1", "w2"):
+        found.worker(name)
+    try:
+        found.wait_for_workers(2)
+        yield found
+    finally:
+        found.stop()
+
+
+def spec(path: Path, dataset: Path, executor: str, psm: str = "7") -> Path:
+    path.write_text(f"name: cluster\ndatasets: [{dataset}]\nengines: {{tesseract: {{psm: {psm}}}}}\n"
+                    f"correctors: {{identity: {{}}, lexicon: {{}}}}\nexecutor: '{executor}'\n"
+                    "workers: 2\n")  # fmt: skip
+    return path
+
+
+def sweep(spec_path: Path, out: Path, *options: str) -> list[str]:
+    return [sys.executable, "-m", "ocrbench.cli", "sweep", str(spec_path), "--out", str(out),
+            "--quiet", "--no-report", *options]  # fmt: skip
+
+
+def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None:
+    needs_tesseract()
+    client = cluster.hidden
+    dataset = make_dataset(client / "data", [f"Invoice {n} Total {n * 7}.50" for n in range(6)])
+    address = cluster.address()
+    local = subprocess.run(sweep(spec(client / "local.yaml", dataset, "processes"),
+                                 client / "local", "--cache", str(client / "cache-local")),
+                           capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    remote = subprocess.run(sweep(spec(client / "remote.yaml", dataset, f"dask:{address}"),
+                                  client / "remote", "--cache", str(client / "cache")),
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert remote.returncode == 0, remote.stderr
+    a = pd.read_parquet(client / "local" / "results.parquet").sort_values(["config", "sample_id"])
+    b = pd.read_parquet(client / "remote" / "results.parquet").sort_values(["config", "sample_id"])
+    assert len(a) == len(b) == 12
+    pd.testing.assert_frame_equal(a[COMPARED].reset_index(drop=True),
+                                  b[COMPARED].reset_index(drop=True))  # fmt: skip
+    # What the workers computed came back and was cached here; they wrote no cache of their own.
+    assert len(list((client / "cache" / "ocr").rglob("*.json"))) == 6
+    assert not list(cluster.root.rglob("cache"))
+    again = subprocess.run(sweep(client / "remote.yaml", client / "again", "--cache",
+                                 str(client / "cache")), capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert "OCR: 6 cached, 0 run; corrections: 6 cached, 0 run" in again.stdout, again.stdout
+
+
+def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster) -> None:
+    needs_tesseract()
+    client = cluster.hidden
+    lines = [f"Invoice {n} Total {n * 7}.50 due {n % 5} days" for n in range(40)]
+    dataset = make_dataset(client / "data", lines)
+    spec_path = spec(client / "spec.yaml", dataset, f"dask:{cluster.address()}", "[7, 13]")
+    running = subprocess.Popen(sweep(spec_path, client / "run", "--no-cache"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(4)
+    assert running.poll() is None, "the sweep ended before a worker could be killed"
+    victim = cluster.processes[1]  # w1
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    out, err = running.communicate(timeout=600)
+    assert running.returncode == 0, err
+    journal = [
+        json.loads(line) for line in (client / "run" / "rows.jsonl").read_text().splitlines()
+    ]
+    keys = [row["row_key"] for row in journal]
+    assert len(keys) == len(set(keys)) == 2 * 2 * 40  # each row once: 2 engines x 2 correctors
+    assert len(pd.read_parquet(client / "run" / "results.parquet")) == 160
+
+
+def test_the_scheduler_gone_is_one_line_and_the_journal_is_whole(cluster: Cluster) -> None:
+    needs_tesseract()
+    client = cluster.hidden
+    lines = [f"Invoice {n} Total {n * 7}.50 due {n % 5} days" for n in range(40)]
+    dataset = make_dataset(client / "data", lines)
+    spec_path = spec(client / "spec.yaml", dataset, f"dask:{cluster.address()}", "[7, 13]")
+    running = subprocess.Popen(sweep(spec_path, client / "run", "--no-cache"),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    time.sleep(4)
+    assert running.poll() is None, "the sweep ended before the scheduler could be stopped"
+    os.kill(cluster.processes[0].pid, signal.SIGKILL)
+    _, err = running.communicate(timeout=300)
+    assert running.returncode != 0
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("ocrbench: error:") and "Dask scheduler" in last, err[-2000:]
+    assert "Traceback" not in err
+    journal = client / "run" / "rows.jsonl"  # what was journaled is whole: the next run resumes
+    if journal.is_file():
+        assert all(json.loads(line)["row_key"] for line in journal.read_text().splitlines())
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("dask.distributed", reason="the dask extra is not installed")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Inv0ice", "text": "Invoice"}\n')
+    spec_path = tmp_path / "s.yaml"
+    spec_path.write_text(f"datasets: [{data}]\nengines: {{given: {{}}}}\n"
+                         "executor: 'dask:tcp://127.0.0.1:9'\n")  # fmt: skip
+    done = subprocess.run(sweep(spec_path, tmp_path / "out"), capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode != 0
+    assert done.stderr.startswith("ocrbench: error: cannot reach the Dask scheduler at "
+                                  "tcp://127.0.0.1:9"), done.stderr  # fmt: skip
+    assert len(done.stderr.strip().splitlines()) == 1
