@@ -195,8 +195,19 @@ def _dask(address: str, workers: int) -> Executor:
             )
         return None
 
+    share_cores(client)
     share = sum(client.nthreads().values()) if address else workers
     return Executor(client.get_executor(), close, max(1, share), lost)
+
+
+def share_cores(client: Any) -> None:
+    """Each Dask worker's share of its own machine's cores (`limit_threads`), counted per host:
+    two workers on a 2-core machine take one thread each, as local worker processes do."""
+    hosts: dict[str, list[str]] = {}
+    for address, worker in client.scheduler_info()["workers"].items():
+        hosts.setdefault(str(worker.get("host")), []).append(address)
+    for addresses in hosts.values():
+        client.run(limit_threads, len(addresses), workers=addresses)
 
 
 def open_executor(kind: str, workers: int) -> Executor:

@@ -146,6 +146,14 @@ def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None
                            timeout=300)  # fmt: skip
     assert again.returncode == 0, again.stderr
     assert "OCR: 6 cached, 0 run; corrections: 6 cached, 0 run" in again.stdout, again.stdout
+    # Each worker was given its share of this machine's cores, as local worker processes are.
+    from dask.distributed import Client
+
+    from ocrbench.executors import thread_share
+
+    with Client(address, timeout=30) as connected:
+        shares = connected.run(thread_share)
+    assert list(shares.values()) == [max(1, (os.cpu_count() or 1) // 2)] * 2
 
 
 def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster) -> None:
