@@ -3,7 +3,9 @@
 Execution happens in two phases so that each engine configuration reads each image once, whatever
 the correctors and with or without a cache: first OCR, whose results come back to this process,
 then corrections, each task carrying the OCR results it corrects, in chunks spread over local
-processes (or a Dask cluster). Finished rows are appended to the journal (`journal.py`) as they
+processes or a Dask cluster (`executors.py` picks; `tasks.py` is what runs there). On a cluster
+the workers share neither disk nor cache with this process: it looks the cache up before sending,
+and stores what comes back. Finished rows are appended to the journal (`journal.py`) as they
 arrive, so a sweep killed at any point, even by SIGKILL, resumes with only what is missing; a row
 is reused only when its key (`rowkey.py`: the sample's content, the normalisation, every
 component's version) is the one it would have now. `results.parquet` is written from the journal
@@ -18,13 +20,9 @@ a worker builds the trained corrector from it once per process.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import itertools
 import os
 import re
-import socket
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,8 +31,9 @@ from typing import Any
 
 from tqdm import tqdm
 
-from ocrbench import datasets, metrics, provenance, registry, results, rundir, training
-from ocrbench.cache import Cache, RecordingCache
+from ocrbench import datasets, provenance, results, rundir, training
+from ocrbench import tasks as worker
+from ocrbench.cache import Cache
 from ocrbench.correctors.base import learns
 from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.executors import open_executor
@@ -46,134 +45,15 @@ from ocrbench.run import (
     Step,
     config_id,
     correction_key,
-    iter_rows,
     label,
     meta_json,
     ocr_key,
-    recognize,
 )
 from ocrbench.specs import Component, DatasetRef, Spec
 from ocrbench.training import TrainingSet
 from ocrbench.types import OcrResult, Sample
 
 JOURNAL = "rows.jsonl"
-
-
-@dataclass(frozen=True)
-class OcrTask:
-    """A chunk of samples for one engine configuration: the first phase."""
-
-    dataset: int  # its index in the sweep
-    engine: Component
-    samples: tuple[Sample, ...]
-    cache_root: str | None
-    # For a worker without this machine's disk (a Dask cluster): each image's bytes, which it
-    # reads from a temporary file of its own; its cache entries come back with the result.
-    images: tuple[bytes | None, ...] | None = None
-
-
-@dataclass(frozen=True)
-class CorrectionTask:
-    """A chunk of samples with their OCR results, for one corrector: the second phase."""
-
-    dataset: datasets.Dataset  # its sweep name and folder; no samples (they travel below)
-    engine: Component
-    corrector: Component
-    samples: tuple[Sample, ...]
-    ocr: tuple[OcrResult, ...]  # one per sample
-    cache_root: str | None
-    norm: metrics.Normalization
-    train: TrainingSet | None = None  # the dataset's training set, which its rows record
-    fit: tuple[str, dict[str, Any]] | None = None  # (key, state) when the corrector learned
-    remote: bool = False  # on a worker without this machine's disk: cache entries come back
-
-
-@functools.cache
-def _component(kind: str, component: Component) -> Any:
-    """One instance per configuration per process, so a model loads once per process."""
-    known = registry.engines if kind == "engine" else registry.correctors
-    return known.create(component.name, component.kwargs)
-
-
-_TRAINED: dict[tuple[Component, str], Any] = {}
-
-
-def _trained(component: Component, fit: str, state: dict[str, Any]) -> Any:
-    """One trained corrector per (configuration, fitted state) per process, as `_component`."""
-    found = _TRAINED.get((component, fit))
-    if found is None:
-        found = _TRAINED[(component, fit)] = _component("corrector", component).trained(state)
-    return found
-
-
-Written = list[tuple[str, str, dict[str, Any]]]  # cache entries a remote task made: the client's
-
-
-def _task_cache(cache_root: str | None, remote: bool) -> Cache:
-    return RecordingCache() if remote else Cache(Path(cache_root) if cache_root else None)
-
-
-@contextlib.contextmanager
-def _on_this_disk(task: OcrTask) -> Iterator[tuple[Sample, ...]]:
-    """The task's samples with images this process can open: as they are, or, for a task that
-    carries the bytes, written to temporary files of its own (removed afterwards)."""
-    if task.images is None:
-        yield task.samples
-        return
-    with tempfile.TemporaryDirectory(prefix="ocrbench-task-") as folder:
-        samples = []
-        for number, (sample, data) in enumerate(zip(task.samples, task.images, strict=True)):
-            if data is not None and sample.image is not None:
-                path = Path(folder) / f"{number}{sample.image.suffix}"
-                path.write_bytes(data)
-                sample = replace(sample, image=path)
-            samples.append(sample)
-        yield tuple(samples)
-
-
-def _on_worker(work: Any) -> Any:
-    """An ocrbench error on a Dask worker names the worker: its model or files are its own."""
-
-    @functools.wraps(work)
-    def run(task: Any) -> Any:
-        try:
-            return work(task)
-        except OcrbenchError as error:
-            where = f"on worker {socket.gethostname()} (pid {os.getpid()})"
-            raise OcrbenchError(f"{where}: {error}") from None
-
-    return run
-
-
-def _read(task: OcrTask) -> tuple[list[tuple[str, OcrResult | str]], Counts, Written]:
-    """Each sample's OCR result, or why its OCR failed (the client decides what that means)."""
-    cache, counts = _task_cache(task.cache_root, task.images is not None), Counts()
-    step = Step(_component("engine", task.engine))
-    read: list[tuple[str, OcrResult | str]] = []
-    with _on_this_disk(task) as samples:
-        for sample in samples:
-            try:
-                read.append((sample.id, recognize(step, sample, cache, counts)))
-            except SampleError as error:
-                read.append((sample.id, str(error)))
-    return read, counts, getattr(cache, "written", [])
-
-
-def _correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts, Written]:
-    cache, counts = _task_cache(task.cache_root, task.remote), Counts()
-    engine = _component("engine", task.engine)
-    untrained = _component("corrector", task.corrector)
-    corrector = untrained if task.fit is None else _trained(task.corrector, *task.fit)
-    applied = None
-    if task.train is not None:  # keyed by this process's own identity of the corrector
-        before = None if task.fit is None else Step(untrained).identity
-        applied = training.Applied(task.train, before)
-    given = {sample.id: ocr for sample, ocr in zip(task.samples, task.ocr, strict=True)}
-    rows = list(
-        iter_rows(task.dataset, engine, corrector, cache=cache, norm=task.norm, progress=False,
-                  counts=counts, samples=task.samples, ocr_results=given, training=applied)
-    )  # fmt: skip
-    return rows, counts, getattr(cache, "written", [])
 
 
 def _cached_ocr(
@@ -204,22 +84,7 @@ def _split_cached(
     return missing, kept
 
 
-def _with_images(task: OcrTask) -> OcrTask:
-    """The task with its images' bytes (and hashes), for a worker that cannot open the files;
-    read when the task is sent, so a sweep holds only the pages in flight."""
-    images = []
-    for sample in task.samples:
-        try:
-            images.append(None if sample.image is None else sample.image.read_bytes())
-        except OSError as error:
-            raise OcrbenchError(
-                f"{sample.image}: cannot read the image ({error.strerror or error})"
-            ) from None
-    samples = tuple(replace(s, image_sha256=image_sha256(s)) for s in task.samples)
-    return replace(task, samples=samples, images=tuple(images))
-
-
-def _store(cache: Cache, written: Written) -> None:
+def _store(cache: Cache, written: worker.Written) -> None:
     """What a remote task computed, into this machine's cache."""
     for kind, entry, value in written:
         cache.put(kind, entry, value)
@@ -358,10 +223,10 @@ def _run(
     ]
     # The versions that key the rows are asked here, once, of components built in this process
     # (cheap: engines and models load lazily).
-    engine_steps = {e: Step(_component("engine", e)) for e in spec.engines}
+    engine_steps = {e: Step(worker.build("engine", e)) for e in spec.engines}
     engines = {e: step.identity for e, step in engine_steps.items()}
-    correctors = {c: Step(_component("corrector", c)).identity for c in spec.correctors}
-    learners = {c for c in spec.correctors if learns(_component("corrector", c))}
+    correctors = {c: Step(worker.build("corrector", c)).identity for c in spec.correctors}
+    learners = {c for c in spec.correctors if learns(worker.build("corrector", c))}
     if train_sets:
         for name in dict.fromkeys(c.name for c in spec.correctors if c not in learners):
             training.warn(training.learns_nothing(name, "train:"))
@@ -381,7 +246,7 @@ def _run(
                     TrainingSet.of(train),
                     engines[engine],
                     correctors[corrector],
-                    training.fit_version(_component("corrector", corrector)),
+                    training.fit_version(worker.build("corrector", corrector)),
                 )
                 state = training.cached_state(cache, entry)
                 if state is not None:
@@ -413,13 +278,15 @@ def _run(
             # Small chunks: the progress bar moves, and a slow engine's pages spread evenly.
             size = chunk_size or max(1, min(4, -(-len(todo) // (2 * workers))))
             for chunk in _chunks(todo, size):
-                ocr_tasks.append(OcrTask(index, engine, chunk, None if remote else cache_root))
+                ocr_tasks.append(
+                    worker.OcrTask(index, engine, chunk, None if remote else cache_root)
+                )
         sources = [*(d.root for d in loaded), *train_sets]
-        reading = _on_worker(_read) if remote else _read
+        reading = worker.on_worker(worker.read) if remote else worker.read
         with tqdm(total=sum(len(t.samples) for t in ocr_tasks), desc=f"sweep {spec.name}: OCR",
                   unit="page", disable=not progress or not ocr_tasks) as bar:  # fmt: skip
             for task, (done, work, written) in executor.map_unordered(
-                reading, ocr_tasks, prepare=_with_images if remote else None
+                reading, ocr_tasks, prepare=worker.with_images if remote else None
             ):
                 _store(cache, written)
                 counts.add(work)
@@ -438,7 +305,7 @@ def _run(
         for root, engine, corrector, entry in to_fit:
             train = train_sets[root]
             pairs = training.pairs(train.samples, read.get((train_index[root], engine), {}))
-            learner = _component("corrector", corrector)
+            learner = worker.build("corrector", corrector)
             states[(root, engine, corrector)] = (
                 entry, training.fit(learner, corrector.name, pairs, cache, entry)
             )  # fmt: skip
@@ -446,8 +313,8 @@ def _run(
         fits = _fit_records(refs, names, trains, engines, correctors, learners, states)
 
         # `here`: corrections this machine's cache holds (remote only): rows made in this process.
-        tasks: list[CorrectionTask] = []
-        here: list[CorrectionTask] = []
+        tasks: list[worker.CorrectionTask] = []
+        here: list[worker.CorrectionTask] = []
         for (index, engine, corrector), missing in plan.to_correct.items():
             todo = [s for s in missing if s.id not in failed[loaded[index].root]]
             size = chunk_size or max(1, min(16, -(-len(todo) // (2 * workers))))
@@ -455,7 +322,7 @@ def _run(
             fit = None if train_root is None else states.get((train_root, engine, corrector))
             kept: list[Sample] = []
             if remote:
-                used = _component("corrector", corrector) if fit is None else _trained(
+                used = worker.build("corrector", corrector) if fit is None else worker.trained(
                     corrector, *fit
                 )  # fmt: skip
                 todo, kept = _split_cached(Step(used), todo, read[(index, engine)], cache)
@@ -464,14 +331,16 @@ def _run(
                     ocr = tuple(read[(index, engine)][s.id] for s in chunk)
                     if on_worker:  # no image file there: the row key needs the image's hash
                         chunk = tuple(replace(s, image_sha256=image_sha256(s)) for s in chunk)
-                    into.append(CorrectionTask(
+                    into.append(worker.CorrectionTask(
                         headers[index], engine, corrector, chunk, ocr,
                         None if on_worker else cache_root, spec.normalization, trains[index],
                         fit, remote=on_worker,
                     ))  # fmt: skip
-        correcting = _on_worker(_correct) if remote else _correct
+        correcting = worker.on_worker(worker.correct) if remote else worker.correct
         finished = itertools.chain(
-            ((task, _correct(task)) for task in here),  # cached: rows made here, nothing computed
+            (
+                (task, worker.correct(task)) for task in here
+            ),  # cached: rows made here, nothing computed
             executor.map_unordered(correcting, tasks),
         )
         with tqdm(total=sum(len(t.samples) for t in [*here, *tasks]), desc=f"sweep {spec.name}",
@@ -493,8 +362,7 @@ def _run(
         aborted = False
     finally:
         executor.close(abort=aborted)
-        _component.cache_clear()
-        _TRAINED.clear()
+        worker.forget()
 
     model_files = _model_files(spec)
     metas = [{s.id: s.meta for s in dataset.samples} for dataset in loaded]
@@ -589,8 +457,8 @@ def _fit_records(
             for corrector in correctors:
                 learned = corrector in learners
                 applied = training.Applied(train, correctors[corrector] if learned else None)
-                engine_step = Step(_component("engine", engine))
-                corrector_step = Step(_component("corrector", corrector))
+                engine_step = Step(worker.build("engine", engine))
+                corrector_step = Step(worker.build("corrector", corrector))
                 described = None
                 if learned:
                     _, state = states[(ref.train, engine, corrector)]
