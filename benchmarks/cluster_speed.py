@@ -70,6 +70,19 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
     return address, processes
 
 
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """End the cluster, workers first (a worker told to stop while its scheduler is gone waits
+    for it), then SIGKILL for one still there after 10 s."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--spec", default="sweeps/default.yaml")
@@ -83,17 +96,16 @@ def main() -> None:
         single = [*sweep, "--workers", "1", "--out", str(work / "s1")]
         double = [*sweep, "--workers", "2", "--out", str(work / "s2")]
         one, one_work = timed(single, work / "c1")
+        print(f"1 process: {one:.1f} s", file=sys.stderr)
         two, two_work = timed(double, work / "c2")
+        print(f"2 processes: {two:.1f} s", file=sys.stderr)
         address, processes = start_cluster(work)
         try:
             on_dask = ["sweep", str(dask_spec(spec, address, work)), "--quiet", "--out",
                        str(work / "s3")]  # fmt: skip
             cluster, cluster_work = timed(on_dask, work / "c3")
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(30)
+            stop(processes)
         rows.append(("sweep, cold, 1 process", single, one, one_work))
         rows.append(("sweep, cold, 2 local processes", double, two, two_work))
         rows.append(("sweep, cold, 2-worker localhost Dask cluster (spec with executor: "

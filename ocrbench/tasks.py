@@ -68,7 +68,7 @@ _TRAINED: dict[tuple[Component, str], Any] = {}
 
 
 def trained(component: Component, fit: str, state: dict[str, Any]) -> Any:
-    """One trained corrector per (configuration, fitted state) per process, as `_component`."""
+    """One trained corrector per (configuration, fitted state) per process, as `build`."""
     found = _TRAINED.get((component, fit))
     if found is None:
         found = _TRAINED[(component, fit)] = build("corrector", component).trained(state)

@@ -76,7 +76,8 @@ class Cluster:
             client.wait_for_workers(count, timeout=120)
 
     def stop(self) -> None:
-        for process in self.processes:
+        # Workers first: one told to stop while its scheduler is gone waits for it.
+        for process in reversed(self.processes):
             if process.poll() is None:
                 process.terminate()
         for process in self.processes:
@@ -156,7 +157,9 @@ def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None
     assert list(shares.values()) == [max(1, (os.cpu_count() or 1) // 2)] * 2
 
 
-def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster) -> None:
+def sweep_under_way(cluster: Cluster) -> subprocess.Popen[str]:
+    """A 160-row sweep on the cluster (40 pages, 2 engine settings, 2 correctors, no cache),
+    4 seconds into its work: still running, or the test could not interrupt it."""
     needs_tesseract()
     client = cluster.hidden
     lines = [f"Invoice {n} Total {n * 7}.50 due {n % 5} days" for n in range(40)]
@@ -165,7 +168,13 @@ def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster
     running = subprocess.Popen(sweep(spec_path, client / "run", "--no-cache"),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     time.sleep(4)
-    assert running.poll() is None, "the sweep ended before a worker could be killed"
+    assert running.poll() is None, "the sweep ended before the test could interrupt it"
+    return running
+
+
+def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster) -> None:
+    client = cluster.hidden
+    running = sweep_under_way(cluster)
     victim = cluster.processes[1]  # w1
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(10)
@@ -180,15 +189,8 @@ def test_a_sweep_finishes_when_a_worker_is_killed_in_the_middle(cluster: Cluster
 
 
 def test_the_scheduler_gone_is_one_line_and_the_journal_is_whole(cluster: Cluster) -> None:
-    needs_tesseract()
     client = cluster.hidden
-    lines = [f"Invoice {n} Total {n * 7}.50 due {n % 5} days" for n in range(40)]
-    dataset = make_dataset(client / "data", lines)
-    spec_path = spec(client / "spec.yaml", dataset, f"dask:{cluster.address()}", "[7, 13]")
-    running = subprocess.Popen(sweep(spec_path, client / "run", "--no-cache"),
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    time.sleep(4)
-    assert running.poll() is None, "the sweep ended before the scheduler could be stopped"
+    running = sweep_under_way(cluster)
     os.kill(cluster.processes[0].pid, signal.SIGKILL)
     _, err = running.communicate(timeout=300)
     assert running.returncode != 0
@@ -214,3 +216,32 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.startswith("ocrbench: error: cannot reach the Dask scheduler at "
                                   "tcp://127.0.0.1:9"), done.stderr  # fmt: skip
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_worker_without_the_model_fails_in_one_line_naming_it(cluster: Cluster) -> None:
+    """A model file in a folder only the client has (here: a q8_0 made from the embedded Q4_K_M,
+    which no package installs): the workers cannot resolve it, and the sweep says so in one line
+    that names the worker and the model."""
+    pytest.importorskip("llama_cpp")
+    client = cluster.hidden
+    models = client / "models"
+    source = Path.home() / ".cache" / "ocrbench" / "models" / "hugginllam"
+    made = list(source.glob("gemma-3-270m-Q4_K_M-GGUF/gemma-3-270m-Q8_0.gguf*"))
+    if not made:
+        pytest.skip(f"no q8_0 made from the embedded model in {source} (make models makes one)")
+    folder = models / "hugginllam" / made[0].parent.name
+    folder.mkdir(parents=True)
+    (folder / made[0].name).symlink_to(made[0])  # hidden from the workers with the client's folder
+    data = client / "data"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Inv0ice tota1", "text": "x"}\n')
+    spec_path = client / "spec.yaml"
+    spec_path.write_text(f"datasets: [{data}]\nengines: {{given: {{}}}}\ncorrectors:\n"
+                         f"  noisy-channel: {{model: {{quantization: q8_0, model_dir: {models}}}}}\n"
+                         f"executor: 'dask:{cluster.address()}'\n")  # fmt: skip
+    done = subprocess.run(sweep(spec_path, client / "run", "--no-cache"), capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ocrbench: error: on worker "), done.stderr
+    assert "q8_0" in lines[0] and str(models) in lines[0], lines[0]
