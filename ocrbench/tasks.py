@@ -101,14 +101,17 @@ def _on_this_disk(task: OcrTask) -> Iterator[tuple[Sample, ...]]:
 
 
 def on_worker(work: Any) -> Any:
-    """An ocrbench error on a Dask worker names the worker: its model or files are its own."""
+    """An ocrbench error on a Dask worker names the worker and the component it was building
+    (a corrector's model settings among its parameters): its models and files are its own."""
 
     @functools.wraps(work)
     def run(task: Any) -> Any:
         try:
             return work(task)
         except OcrbenchError as error:
-            where = f"on worker {socket.gethostname()} (pid {os.getpid()})"
+            part = getattr(task, "corrector", None) or task.engine
+            settings = ", ".join(f"{k}={v}" for k, v in part.params if v is not None)
+            where = f"on worker {socket.gethostname()} (pid {os.getpid()}), {part.name}({settings})"
             raise OcrbenchError(f"{where}: {error}") from None
 
     return run
