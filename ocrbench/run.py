@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -24,6 +24,8 @@ from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.registry import params_of
 from ocrbench.training import UNTRAINED, Applied, row_components
 from ocrbench.types import Correction, OcrResult, Sample
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -105,19 +107,38 @@ def correction_key(corrector: Step, ocr: OcrResult) -> str | None:
     return corrector.key(text_hash(ocr.text)) if corrector.cacheable else None
 
 
+def _entry(cache: Cache, kind: str, entry: str, parse: Callable[[Any], T]) -> T | None:
+    """A cache entry read back, or None: absent, or of another shape (an older layout, a damaged
+    file), which is recomputed."""
+    hit = cache.get(kind, entry)
+    if hit is None:
+        return None
+    try:
+        return parse(hit)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def cached_ocr(engine: Step, sample: Sample, cache: Cache) -> OcrResult | None:
+    """The sample's OCR by this engine as the cache holds it; None when it does not."""
+    entry = ocr_key(engine, sample)
+    return None if entry is None else _entry(cache, "ocr", entry, OcrResult.from_json)
+
+
+def cached_correction(corrector: Step, ocr: OcrResult, cache: Cache) -> Correction | None:
+    """This corrector's correction of the OCR text as the cache holds it; None when it does not."""
+    entry = correction_key(corrector, ocr)
+    return None if entry is None else _entry(cache, "correct", entry, Correction.from_json)
+
+
 def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
     entry = ocr_key(engine, sample)
     if entry is None:
         return read(engine.component, sample)
-    hit = cache.get("ocr", entry)
-    if hit is not None:
-        try:
-            result = OcrResult.from_json(hit)
-        except (KeyError, TypeError, ValueError):
-            pass  # an entry of another shape (an older layout, a damaged file): recompute it
-        else:
-            counts.ocr_cached += 1
-            return result
+    found = _entry(cache, "ocr", entry, OcrResult.from_json)
+    if found is not None:
+        counts.ocr_cached += 1
+        return found
     result = read(engine.component, sample)
     counts.ocr_run += 1
     cache.put("ocr", entry, asdict(result))
@@ -128,15 +149,10 @@ def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Co
     entry = correction_key(corrector, ocr)
     if entry is None:
         return corrector.component.correct(ocr)
-    hit = cache.get("correct", entry)
-    if hit is not None:
-        try:
-            result = Correction.from_json(hit)
-        except (KeyError, TypeError, ValueError):
-            pass
-        else:
-            counts.correct_cached += 1
-            return result
+    found = _entry(cache, "correct", entry, Correction.from_json)
+    if found is not None:
+        counts.correct_cached += 1
+        return found
     result = corrector.component.correct(ocr)
     counts.correct_run += 1
     cache.put("correct", entry, asdict(result))

@@ -39,15 +39,15 @@ from ocrbench.errors import OcrbenchError, SampleError
 from ocrbench.executors import open_executor
 from ocrbench.journal import KEY, Journal
 from ocrbench.rowkey import Component as Identity
-from ocrbench.rowkey import image_sha256, row_key
+from ocrbench.rowkey import row_key
 from ocrbench.run import (
     Counts,
     Step,
+    cached_correction,
+    cached_ocr,
     config_id,
-    correction_key,
     label,
     meta_json,
-    ocr_key,
 )
 from ocrbench.specs import Component, DatasetRef, Spec
 from ocrbench.training import TrainingSet
@@ -62,13 +62,12 @@ def _cached_ocr(
     """The samples whose OCR this machine's cache lacks; the others' results go into `found`."""
     missing = []
     for sample in samples:
-        entry = ocr_key(step, sample)
-        hit = None if entry is None else cache.get("ocr", entry)
-        try:
-            found[sample.id] = OcrResult.from_json(hit)
-            counts.ocr_cached += 1
-        except (KeyError, TypeError, ValueError):  # absent (None), or of another shape
+        hit = cached_ocr(step, sample, cache)
+        if hit is None:
             missing.append(sample)
+        else:
+            found[sample.id] = hit
+            counts.ocr_cached += 1
     return missing
 
 
@@ -79,8 +78,8 @@ def _split_cached(
     missing: list[Sample] = []
     kept: list[Sample] = []
     for sample in samples:
-        entry = correction_key(step, ocr[sample.id])
-        (kept if entry is not None and cache.get("correct", entry) else missing).append(sample)
+        hit = cached_correction(step, ocr[sample.id], cache)
+        (missing if hit is None else kept).append(sample)
     return missing, kept
 
 
@@ -330,7 +329,7 @@ def _run(
                 for chunk in _chunks(samples_of, size):
                     ocr = tuple(read[(index, engine)][s.id] for s in chunk)
                     if on_worker:  # no image file there: the row key needs the image's hash
-                        chunk = tuple(replace(s, image_sha256=image_sha256(s)) for s in chunk)
+                        chunk = worker.hashed(chunk)
                     into.append(worker.CorrectionTask(
                         headers[index], engine, corrector, chunk, ocr,
                         None if on_worker else cache_root, spec.normalization, trains[index],
@@ -338,9 +337,7 @@ def _run(
                     ))  # fmt: skip
         correcting = worker.on_worker(worker.correct) if remote else worker.correct
         finished = itertools.chain(
-            (
-                (task, worker.correct(task)) for task in here
-            ),  # cached: rows made here, nothing computed
+            ((task, worker.correct(task)) for task in here),  # cached: made here, nothing computed
             executor.map_unordered(correcting, tasks),
         )
         with tqdm(total=sum(len(t.samples) for t in [*here, *tasks]), desc=f"sweep {spec.name}",

@@ -159,8 +159,12 @@ def with_images(task: OcrTask) -> OcrTask:
             raise OcrbenchError(
                 f"{sample.image}: cannot read the image ({error.strerror or error})"
             ) from None
-    samples = tuple(replace(s, image_sha256=image_sha256(s)) for s in task.samples)
-    return replace(task, samples=samples, images=tuple(images))
+    return replace(task, samples=hashed(task.samples), images=tuple(images))
+
+
+def hashed(samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
+    """The samples carrying their image's sha256: a worker without the files keys rows by it."""
+    return tuple(replace(s, image_sha256=image_sha256(s)) for s in samples)
 
 
 def forget() -> None:
