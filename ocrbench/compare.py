@@ -67,23 +67,19 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
     names = _names(b)
     rows = []
     for (dataset, config_id), group in joined.groupby(["dataset", "config_id"], sort=False):
-        low, high = metrics.paired_bootstrap_ci(
+        paired = metrics.paired_change(
             group["char_edits_b"].tolist(), group["char_edits_a"].tolist(),
             group["reference_chars_a"].tolist(),
         )  # fmt: skip
         cer_a = metrics.rate(group["char_edits_a"], group["reference_chars_a"])
         cer_b = metrics.rate(group["char_edits_b"], group["reference_chars_a"])
-        delta = metrics.rate(group["char_edits_b"] - group["char_edits_a"],
-                             group["reference_chars_a"])  # fmt: skip
-        better = int((group["char_edits_b"] < group["char_edits_a"]).sum())
-        worse = int((group["char_edits_b"] > group["char_edits_a"]).sum())
         rows.append({
             "dataset": dataset, "config": names[str(config_id)], "shared samples": len(group),
             "CER A": _rounded(cer_a), "CER B": _rounded(cer_b),
-            "change [95% CI]": "-" if delta is None else
-                               f"{delta:+.4f} [{low:+.4f}, {high:+.4f}]",
-            "verdict": metrics.verdict(low, high),
-            "better/worse/same": f"{better}/{worse}/{len(group) - better - worse}",
+            "change [95% CI]": "-" if paired.change is None else
+                               f"{paired.change:+.4f} [{paired.low:+.4f}, {paired.high:+.4f}]",
+            "verdict": paired.verdict,
+            "better/worse/same": f"{paired.better}/{paired.worse}/{paired.same}",
         })  # fmt: skip
     change = joined.assign(delta=joined["char_edits_b"] - joined["char_edits_a"])
     change = change[change["delta"] != 0]

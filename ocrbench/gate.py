@@ -222,7 +222,7 @@ def _compare(
 ) -> Comparison:
     full = base["samples"]
     base, run, unfit = _shared(base, run, shared)
-    on = f"on {run['samples']} of the baseline's {full} samples" if shared else ""
+    on = f"on {run['samples']} of the baseline's {full} samples" if shared and not unfit else ""
 
     def made(verdict: str, reason: str = "") -> Comparison:
         why = "; ".join(filter(None, [reason, on]))
@@ -230,7 +230,6 @@ def _compare(
                           verdict, why)  # fmt: skip
 
     if unfit:
-        on = ""
         return made(NOT_COMPARABLE, unfit)
     norm = base.get("normalization")
     if norm is not None and norm != run["normalization"]:

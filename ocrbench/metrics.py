@@ -311,6 +311,36 @@ def verdict(low: float, high: float) -> str:
 
 
 @dataclass(frozen=True)
+class PairedChange:
+    """What one side did against another on the same samples: the change in corpus rate (None
+    where there is no rate), its paired interval and verdict, and how many samples moved."""
+
+    change: float | None
+    low: float
+    high: float
+    verdict: str
+    better: int  # samples with fewer edits than the baseline side
+    worse: int
+    same: int
+
+
+def paired_change(
+    edits: Sequence[int], baseline_edits: Sequence[int], lengths: Sequence[int], *, seed: int = 0
+) -> PairedChange:
+    """`edits` against `baseline_edits` on the same samples (the summary's "vs raw OCR", and
+    `ocrbench compare`'s run B against run A)."""
+    low, high = paired_bootstrap_ci(edits, baseline_edits, lengths, seed=seed)
+    pairs = list(zip(edits, baseline_edits, strict=True))
+    better = sum(1 for after, before in pairs if after < before)
+    worse = sum(1 for after, before in pairs if after > before)
+    return PairedChange(
+        change=rate([after - before for after, before in pairs], lengths),
+        low=low, high=high, verdict=verdict(low, high),
+        better=better, worse=worse, same=len(pairs) - better - worse,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class WordEffect:
     """What a corrector did to the reference words, compared with the raw OCR it was given.
 

@@ -65,27 +65,23 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         group["word_edits"].tolist(), group["reference_words"].tolist(), seed=seed
     )
     # Paired against the configuration's own raw OCR, on the same samples.
-    change_low, change_high = metrics.paired_bootstrap_ci(
+    paired = metrics.paired_change(
         group["char_edits"].tolist(), group["raw_char_edits"].tolist(),
         group["reference_chars"].tolist(), seed=seed,
     )  # fmt: skip
-    better = int((group["char_edits"] < group["raw_char_edits"]).sum())
-    worse = int((group["char_edits"] > group["raw_char_edits"]).sum())
     return {
         "samples": len(group),
         "cer": metrics.rate(group["char_edits"], group["reference_chars"]),
         "cer_low": cer_low,
         "cer_high": cer_high,
         "raw_cer": metrics.rate(group["raw_char_edits"], group["reference_chars"]),
-        "cer_change": metrics.rate(
-            group["char_edits"] - group["raw_char_edits"], group["reference_chars"]
-        ),
-        "change_low": change_low,
-        "change_high": change_high,
-        "verdict": metrics.verdict(change_low, change_high),
-        "samples_better": better,
-        "samples_worse": worse,
-        "samples_same": len(group) - better - worse,
+        "cer_change": paired.change,
+        "change_low": paired.low,
+        "change_high": paired.high,
+        "verdict": paired.verdict,
+        "samples_better": paired.better,
+        "samples_worse": paired.worse,
+        "samples_same": paired.same,
         "wer": metrics.rate(group["word_edits"], group["reference_words"]),
         # Beside the corpus rates, labelled as what they are (metrics.py defines each):
         "mean_cer": float(group["cer"].mean()) if group["cer"].notna().any() else float("nan"),
