@@ -2,7 +2,11 @@
 
 One seam, `open_executor`, so the sweep does not care which. Local workers end with the sweep that
 started them, however it ends: a normal end shuts them down, an error or an interrupt terminates
-them, and a sweep killed outright (SIGKILL) takes them along, since each worker watches its parent.
+them, and a sweep killed outright (SIGKILL) takes them along, since each worker watches the sweep.
+
+Local workers start as fresh processes (from a fork server), not as forks of the sweep: by the time
+a sweep forks, it has loaded llama.cpp and its OpenMP runtime (to ask whether the build offloads to
+a GPU), and forks of it ran the models up to 2.4x slower (benchmarks/RESULTS.md, cluster_speed).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import contextlib
 import ctypes
 import itertools
 import logging
+import multiprocessing
 import os
 import signal
 import sys
@@ -47,31 +52,61 @@ def threads() -> int:
     return thread_share() or os.cpu_count() or 1
 
 
-def die_with_parent() -> None:
-    """End this process when its parent ends. On Linux the kernel kills it at once; everywhere a
-    thread checks the parent twice a second, since a worker blocked on its task pipe would
-    otherwise wait for work forever (pipes of a dead parent stay open in its sibling workers)."""
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone (or the pid is another user's now)
+        return False
+    return True
+
+
+def die_with(sweep: int) -> None:
+    """End this process when the sweep (process `sweep`) ends. On Linux the kernel kills it as soon
+    as its parent (the fork server, which ends with the sweep) ends; everywhere a thread checks
+    the sweep and the parent twice a second, since a worker blocked on its task pipe would
+    otherwise wait for work forever. Checked once at once too: a sweep killed while this worker
+    was starting is gone before the kernel was told to watch."""
     parent = os.getppid()
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
+    def ended() -> bool:  # a killed sweep its shell has not reaped yet still answers: ask both
+        return os.getppid() != parent or not _alive(sweep)
+
+    if ended():
+        os._exit(1)
+
     def watch() -> None:
-        while True:
+        while not ended():
             time.sleep(PARENT_CHECK_SECONDS)
-            if os.getppid() != parent:
-                os._exit(1)
+        os._exit(1)
 
-    threading.Thread(target=watch, name="ocrbench-parent-watch", daemon=True).start()
+    threading.Thread(target=watch, name="ocrbench-sweep-watch", daemon=True).start()
 
 
-def _start_worker(workers: int) -> None:
+def _start_worker(workers: int, sweep: int, environment: dict[str, str]) -> None:
     # The sweep decides what an interrupt means and ends its workers itself (SIGTERM, default
     # action): Ctrl-C in the terminal reaches every process of the group, workers included.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    die_with_parent()
+    die_with(sweep)
+    # The fork server holds the environment of when it started; a worker has the sweep's, as a
+    # fork of it would (a notebook may have set OCRBENCH_* since).
+    os.environ.clear()
+    os.environ.update(environment)
     limit_threads(workers)
+
+
+def _fresh_processes() -> multiprocessing.context.BaseContext:
+    """Processes started clean: from a fork server where there is one (Linux, macOS), else spawned.
+    The fork server imports nothing of the sweep's (not its main module: a worker has no use for
+    it), so what it forks is a bare interpreter."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([])
+    return context
 
 
 class Executor:
@@ -131,7 +166,12 @@ class Executor:
 
 
 def _process_pool(workers: int) -> Executor:
-    pool = futures.ProcessPoolExecutor(workers, initializer=_start_worker, initargs=(workers,))
+    pool = futures.ProcessPoolExecutor(
+        workers,
+        mp_context=_fresh_processes(),
+        initializer=_start_worker,
+        initargs=(workers, os.getpid(), dict(os.environ)),
+    )
 
     def close(abort: bool) -> None:
         if abort:

@@ -32,6 +32,16 @@ def sweep_command(spec: Path, out: Path, cache: Path) -> list[str]:
             "--cache", str(cache), "--quiet", "--no-report"]  # fmt: skip
 
 
+def pool_workers(sweep: psutil.Process) -> list[psutil.Process]:
+    """The pool's worker processes: the fork server's children (the sweep's own children are the
+    fork server and multiprocessing's resource tracker), Tesseract's processes left out."""
+    try:
+        servers = [p for p in sweep.children() if "forkserver" in " ".join(p.cmdline())]
+        return [p for s in servers for p in s.children() if "tesseract" not in p.name()]
+    except psutil.NoSuchProcess:
+        return []
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals) -> None:
     needs_tesseract()
@@ -45,14 +55,15 @@ def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals) ->
     while len(workers) < 2:  # the pool's two worker processes have started
         assert process.poll() is None, "the sweep ended before its workers could be killed"
         assert time.monotonic() < deadline, "no worker processes appeared"
-        workers = [p for p in parent.children() if "tesseract" not in p.name()]
+        workers = pool_workers(parent)
         time.sleep(0.05)
+    everything = parent.children(recursive=True)  # workers, the fork server, its helpers
     process.send_signal(sig)
     process.wait(timeout=30)
-    gone, alive = psutil.wait_procs(workers, timeout=10)
+    gone, alive = psutil.wait_procs(everything, timeout=10)
     for survivor in alive:
         survivor.kill()
-    assert not alive, f"{len(alive)} worker(s) outlived a sweep ended by {sig.name}"
+    assert not alive, f"{[p.name() for p in alive]} outlived a sweep ended by {sig.name}"
     if sig == signal.SIGTERM:
         assert process.returncode == 143
         assert "Traceback" not in process.stderr.read().decode()  # type: ignore[union-attr]

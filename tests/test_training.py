@@ -87,10 +87,19 @@ class Memorize:
 
 @pytest.fixture(autouse=True)
 def memorize(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
-    """`memorize` registered (worker processes fork from here, so they see it too), and the log
-    its fits and trained builds write to."""
-    builtins = {**registry.correctors._builtins, "memorize": "test_training:Memorize"}
-    monkeypatch.setattr(registry.correctors, "_builtins", builtins)
+    """`memorize` installed as a third party's corrector is (an entry point, which worker
+    processes find too: they start fresh, with this sys.path), and the log its fits and trained
+    builds write to."""
+    installed = tmp_path / "site" / "memorize_plugin-0.dist-info"
+    installed.mkdir(parents=True)
+    (installed / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: memorize-plugin\nVersion: 0\n"
+    )
+    (installed / "entry_points.txt").write_text(
+        "[ocrbench.correctors]\nmemorize = test_training:Memorize\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    assert "memorize" in registry.correctors.names()
     log = tmp_path / "fits.log"
     monkeypatch.setenv(FIT_LOG, str(log))
     yield log
