@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -150,11 +151,24 @@ def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None
     # Each worker was given its share of this machine's cores, as local worker processes are.
     from dask.distributed import Client
 
-    from ocrbench.executors import thread_share
+    from ocrbench.executors import pause_profiling, resume_profiling, thread_share
 
     with Client(address, timeout=30) as connected:
         shares = connected.run(thread_share)
-    assert list(shares.values()) == [max(1, (os.cpu_count() or 1) // 2)] * 2
+        assert list(shares.values()) == [max(1, (os.cpu_count() or 1) // 2)] * 2
+
+        # Their stack samplers (GIL-holding, 17% of EasyOCR's seconds) were paused for the sweep
+        # and run again after it.
+        def sampling(dask_worker: Any) -> list[str]:
+            names = ("profile", "profile-cycle")
+            return [n for n in names if dask_worker.periodic_callbacks[n].is_running()]
+
+        both = ["profile", "profile-cycle"]
+        assert list(connected.run(sampling).values()) == [both, both]
+        assert list(connected.run(pause_profiling).values()) == [both, both]
+        assert list(connected.run(sampling).values()) == [[], []]
+        connected.run(resume_profiling, both)
+        assert list(connected.run(sampling).values()) == [both, both]
 
 
 def sweep_under_way(cluster: Cluster) -> subprocess.Popen[str]:
