@@ -316,6 +316,18 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
                 f" in training, joined in the reference {html.escape(str(joins.get('right', '?')))}"
                 f" times, so joins are {'proposed' if joins.get('used') else 'not proposed'}."
             )
+        rewrites = [r for r in learned.get("rewrites") or [] if isinstance(r, dict)]
+        if rewrites:
+            note += (
+                " Characters the references never hold, rewritten everywhere: "
+                + ", ".join(
+                    f"{_characters(r.get('ocr', ''))} -> {_characters(r.get('truth', ''))}"
+                    f" (right {html.escape(str(r.get('right', '?')))} of "
+                    f"{html.escape(str(r.get('printed', '?')))} times)"
+                    for r in rewrites
+                )
+                + "."
+            )
         parts.append(
             f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
             f'{html.escape(str(fit.get("config", "")))}</h3><p class="note">{note}</p>'

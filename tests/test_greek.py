@@ -135,3 +135,25 @@ def test_lowers_cer_on_commentary_lines_read_by_tesseract(
     assert after["corpus_cer"] < before["corpus_cer"]
     effects = [metrics.word_effect(*texts) for texts in zip(truths, raw, fixed, strict=True)]
     assert sum(e.fixed for e in effects) > 2 * sum(e.broken for e in effects)
+
+
+def test_a_training_sets_greek_joins_the_list(lexicon: greek.GreekWords) -> None:
+    assert not lexicon.knows("σθένοντος")  # a commentary word Tesseract's list lacks
+    more = lexicon.with_words(["σθένοντος", "σθένοντ᾽", "Invoice", "ΚΑΤΑ", "λόγος"])
+    assert more.knows("σθένοντος") and "σθένοντος" in more.respellings("σθενοντος", 6)
+    # Not Greek, elided, in capitals (made on demand), known: nothing else is added.
+    assert not more.knows("Invoice") and more.forms - lexicon.forms == {"σθένοντος"}
+    assert more.sha256 != lexicon.sha256 and lexicon.with_words(["λόγος"]) is lexicon
+    assert not lexicon.knows("σθένοντος")  # the installed list is left as it was
+
+
+def test_trained_its_references_greek_words_are_proposed(lexicon: greek.GreekWords) -> None:
+    corrector = NoisyChannel(lang="eng+grc")
+    pairs = [("Cf. σθένοντος, strong", "Cf. σθένοντος, strong")]
+    trained = corrector.trained(corrector.fit(pairs))
+
+    def readings(chosen: NoisyChannel) -> set[str]:
+        found = {e["token"]: e["readings"] for e in chosen.explain("τοῦ σθενοντος")}
+        return {reading for reading, _, _ in found.get("σθενοντος", [])}
+
+    assert "σθένοντος" in readings(trained) and "σθένοντος" not in readings(corrector)

@@ -30,6 +30,7 @@ PAIRS = [
     ("xhen tbey came liome", "when they came home"),
     ("a xord of xisdom and a liorse", "a word of wisdom and a horse"),
     ("tbe qxz was rare", "the qxy was rare"),
+    ("a blue bell", "a blue bell"),  # "b" and "l" are letters of the references too
 ] * 3
 
 
@@ -224,3 +225,30 @@ def test_what_fit_learns_is_the_same_in_every_process() -> None:
         for seed in ("1", "2", "3")
     }
     assert len(states) == 1
+
+
+# Tesseract's "᾽" where the transcribers wrote "ʼ" (the references never hold "᾽"); "|" it
+# prints for nothing; "é", which the references also hold, and "~", right once only: no rewrite.
+ELIDED = [
+    ("ἀλλ᾽ ἔστιν | καλόν", "ἀλλʼ ἔστιν καλόν"),
+    ("τ᾽ ἐστὶ café", "τʼ ἐστὶ café"),
+    ("πάντ᾽ ~ ὁρᾷ", "πάντʼ ὁρᾷ"),
+    ("| λόγος δ᾽", "λόγος δʼ"),
+    ("a word |", "a word"),
+    ("| a | word", "a word"),
+] * 3
+
+
+def test_characters_foreign_to_the_references_are_rewritten_as_learned() -> None:
+    state = channel.learn(ELIDED)
+    rewrites = {r[0]: r[1:] for r in state["rewrites"]}  # as printed: [meant, right, printed]
+    assert rewrites == {"᾽": ["ʼ", 12, 12], "|": ["", 15, 15]}
+    corrector = NoisyChannel(lang="eng+grc")
+    trained = corrector.trained(state)
+    fixed = trained.correct(OcrResult("οὐδ᾽ ἔστιν | café"))  # nothing else is suspicious here
+    assert fixed.text == "οὐδʼ ἔστιν café"  # the emptied word went with its space
+    assert fixed.changes == (("οὐδ᾽ ἔστιν | café", "οὐδʼ ἔστιν café"),)  # words: 4 -> 3
+    assert trained.correct(OcrResult("οὐδ᾽ ἔστιν")).changes == (("οὐδ᾽", "οὐδʼ"),)
+    assert corrector.correct(OcrResult("οὐδ᾽ ἔστιν | café")).text == "οὐδ᾽ ἔστιν | café"
+    described = corrector.describe(state)["rewrites"]
+    assert {"ocr": "᾽", "truth": "ʼ", "right": 12, "printed": 12} in described

@@ -467,7 +467,9 @@ def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> 
             {"dataset": row["dataset"], "config_id": row["config_id"], "config": row["config"],
              "train": "/data/<train>", "trained": True,
              "learned": {"pairs": 70, "vocabulary": 123,
-                         "joins": {"seen": 12, "right": 2, "used": False}, "confusions": [
+                         "joins": {"seen": 12, "right": 2, "used": False},
+                         "rewrites": [{"ocr": "᾽", "truth": "ʼ", "right": 13, "printed": 20}],
+                         "confusions": [
                  {"ocr": ocr, "truth": truth, "count": 9, "cost": 0.25},
                  {"ocr": "<", "truth": "c", "count": 3, "cost": 1.5},
                  {"ocr": " ", "truth": "", "count": 2, "cost": 2.0}]}},
@@ -497,6 +499,10 @@ def test_the_page_shows_the_training_set_and_what_was_learned_and_used(tmp_path:
     assert (
         "Tokens OCR split that make a word: 12 in training, joined in the reference 2 times, "
         "so joins are not proposed." in page
+    )
+    assert (
+        "Characters the references never hold, rewritten everywhere: <code>᾽</code> -> "
+        "<code>ʼ</code> (right 13 of 20 times)." in page
     )
     assert_self_contained(page)
 

@@ -8,6 +8,11 @@ learned as such. A rule's probability is its count over the count of what was me
 references, smoothed towards the hand-made table (`confusions.py`), which stays the prior for what
 the data never showed; its cost is that probability in nats, over the corrector's weight. The
 references' words, with their counts, are a vocabulary (names, places, period spellings).
+
+Characters OCR prints that the references (almost) never hold, and that stand for one other
+character (or none) at least half the times OCR printed them, are rewritten outright: Tesseract
+prints the Greek elision as "᾽" where a collection's transcribers wrote "ʼ". No language model
+judges those; a rewrite is learned only where the training set shows it right more often than not.
 """
 
 from __future__ import annotations
@@ -29,7 +34,10 @@ MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
 MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
 PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
 UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
-STATE_FORMAT = 2
+STATE_FORMAT = 3
+REWRITE_MIN_COUNT = 10  # times a rewrite must be seen right: a few lines prove no letter foreign
+REWRITE_MIN_SHARE = 0.5  # of the times OCR printed the character
+FOREIGN_SHARE = 0.01  # the references hold the character at most this often per time it is printed
 
 
 def _clean(text: str) -> str:
@@ -177,7 +185,40 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
         ],  # fmt: skip
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
         "joins": _joins(pairs, lexicon(dict(vocabulary))),
+        "rewrites": _rewrites(pairs),
     }
+
+
+def _rewrites(pairs: Sequence[tuple[str, str]]) -> list[list[object]]:
+    """[[as printed, as meant (one character or ""), times right, times printed]]: the characters
+    foreign to the references that OCR prints for one other character (or for nothing)."""
+    printed: Counter[str] = Counter()
+    written: Counter[str] = Counter()
+    meant: dict[str, Counter[str]] = {}
+    for ocr, reference in pairs:
+        ocr, reference = _clean(ocr), _clean(reference)
+        printed.update(ocr)
+        written.update(reference)
+        for op in Levenshtein.opcodes(ocr, reference):
+            seen = ocr[op.src_start : op.src_end]
+            if op.tag == "equal":
+                pairs_of = [(c, c) for c in seen]
+            elif op.tag == "delete":
+                pairs_of = [(c, "") for c in seen]
+            elif op.tag == "replace" and len(seen) == op.dest_end - op.dest_start:
+                pairs_of = list(zip(seen, reference[op.dest_start : op.dest_end], strict=True))
+            else:
+                continue
+            for char, was in pairs_of:
+                meant.setdefault(char, Counter())[was] += 1
+    found = []
+    for char, times in _by_count(printed):
+        if char == " " or written[char] > FOREIGN_SHARE * times or char not in meant:
+            continue
+        (was, right), *_ = _by_count(meant[char])
+        if was != char and right >= max(REWRITE_MIN_COUNT, REWRITE_MIN_SHARE * times):
+            found.append([char, was, right, times])
+    return found
 
 
 def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
@@ -200,6 +241,17 @@ class Channel:
     # printed one for the other ("tbe" for "the", "ho" for "he")
     words: dict[str, dict[str, float]]
     joins: tuple[int, int]  # (tokens OCR split that make a word, of those joined in the reference)
+    rewrites: dict[str, str]  # a character OCR prints -> what the references hold there
+
+    def rewrite(self, text: str) -> str:
+        """`text` with the learned rewrites made; a word they leave empty goes with its space."""
+        if not self.rewrites or not any(char in self.rewrites for char in text):
+            return text
+        lines = []
+        for line in text.split("\n"):
+            words = [(w, "".join(self.rewrites.get(c, c) for c in w)) for w in line.split(" ")]
+            lines.append(" ".join(new for old, new in words if new or not old))
+        return "\n".join(lines)
 
     @classmethod
     def of(cls, state: dict[str, object], nats_per_unit: float) -> Channel:
@@ -235,9 +287,10 @@ class Channel:
             right = max(printed[seen] - wrong[seen], 0.5)  # how often it was printed rightly
             misread.setdefault(seen, {})[meant] = math.log(right / n) / nats_per_unit
         seen, right = state["joins"]  # type: ignore[misc]
+        rewrites = {str(r[0]): str(r[1]) for r in state["rewrites"]}  # type: ignore[attr-defined]
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
                    int(state["pairs"]), misread,  # type: ignore[call-overload]
-                   (int(seen), int(right)))  # fmt: skip
+                   (int(seen), int(right)), rewrites)  # fmt: skip
 
     @property
     def joins_right(self) -> bool:

@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import tempfile
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -137,18 +137,35 @@ class GreekWords:
         by_look: dict[str, list[str]] = {}
         for raw in words:
             word = _marks_joined(unicodedata.normalize("NFC", raw.strip()))
-            # The list repeats many words in capitals ("ΚΑΤΑΣΤΡΟΦΗ͂Σ"); capitals are made on demand.
-            if not is_greek(word) or (len(word) > 1 and word.isupper()):
-                continue
-            forms.add(word)
-            key = bare(word)
-            by_bare.setdefault(key, []).append(word)
-            by_look.setdefault(key.translate(_LOOK_KEY).translate(_FOLD), []).append(word)
+            if _listable(word):
+                forms.add(word)
+                _index(word, by_bare, by_look)
         return cls(
             frozenset(forms),
             {k: tuple(v) for k, v in by_bare.items()},
             {k: tuple(v) for k, v in by_look.items()},
             sha256,
+        )
+
+    def with_words(self, extra: Iterable[str]) -> GreekWords:
+        """This list with the Greek words of `extra` it lacks (a training set's references: the
+        commentary's own Greek, half of which Tesseract's list does not have)."""
+        added = sorted(
+            {w for w in (_marks_joined(unicodedata.normalize("NFC", x)) for x in extra)
+             if _listable(w) and w not in self.forms and w[-1] not in ELISION}
+        )  # fmt: skip
+        if not added:
+            return self
+        by_bare = {k: list(v) for k, v in self.by_bare.items()}
+        by_look = {k: list(v) for k, v in self.by_look.items()}
+        for word in added:
+            _index(word, by_bare, by_look)
+        digest = hashlib.sha256("\n".join([self.sha256, *added]).encode()).hexdigest()
+        return GreekWords(
+            self.forms | frozenset(added),
+            {k: tuple(v) for k, v in by_bare.items()},
+            {k: tuple(v) for k, v in by_look.items()},
+            digest,
         )
 
     def knows(self, word: str) -> bool:
@@ -202,6 +219,17 @@ class GreekWords:
         # Latin capitals are no evidence of Greek ones: the Latin model prints τοῦ as "TOU"
         # and καίπερ as "Kaimep". Both spellings go to the model.
         return kept | {_case_like(form, word): cost for form, cost in kept.items()}
+
+
+def _listable(word: str) -> bool:
+    # The list repeats many words in capitals ("ΚΑΤΑΣΤΡΟΦΗ͂Σ"); capitals are made on demand.
+    return is_greek(word) and not (len(word) > 1 and word.isupper())
+
+
+def _index(word: str, by_bare: dict[str, list[str]], by_look: dict[str, list[str]]) -> None:
+    key = bare(word)
+    by_bare.setdefault(key, []).append(word)
+    by_look.setdefault(key.translate(_LOOK_KEY).translate(_FOLD), []).append(word)
 
 
 def _plausible_for_known(seen: str, meant: str) -> bool:

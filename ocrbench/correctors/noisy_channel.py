@@ -39,7 +39,7 @@ from ocrbench.types import Correction, OcrResult
 
 LANGUAGES = ("eng", "grc")  # English words (symspellpy's list); Greek (Tesseract's grc list)
 ALGORITHM = "nc3"  # bump when the output for the same input and parameters could change
-TRAINED = "t1"  # bump when a trained corrector's output for the same state could change
+TRAINED = "t2"  # bump when a trained corrector's output for the same state could change
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,10 @@ class NoisyChannel(ModelSettings):
             "rules": len(learned.costs),
             "vocabulary": len(learned.vocabulary),
             "joins": {"seen": seen, "right": right, "used": learned.joins_right},
+            "rewrites": [
+                {"ocr": r[0], "truth": r[1], "right": r[2], "printed": r[3]}
+                for r in state["rewrites"]
+            ],
             "confusions": [
                 {
                     "ocr": seen,
@@ -203,7 +207,7 @@ class NoisyChannel(ModelSettings):
             return None
         ready: _Learned | None = self.__dict__.get("_learned_")
         if ready is None:
-            ready = _Learned.of(channel.Channel.of(state, self.channel_weight))
+            ready = _Learned.of(channel.Channel.of(state, self.channel_weight), self._greek)
             object.__setattr__(self, "_learned_", ready)
         return ready
 
@@ -245,7 +249,10 @@ class NoisyChannel(ModelSettings):
 
     def correct(self, ocr: OcrResult) -> Correction:
         start = time.perf_counter()
-        lines = [_Line.of(text) for text in ocr.text.split("\n")]
+        learned = self._learned()
+        text = ocr.text if learned is None else learned.source.rewrite(ocr.text)
+        rewritten = _changed_words(ocr.text, text)
+        lines = [_Line.of(line) for line in text.split("\n")]
         joins = {(i, k): joined for i, line in enumerate(lines) for k, joined in self._joins(line)}
         found = {
             (i, k): readings
@@ -254,7 +261,7 @@ class NoisyChannel(ModelSettings):
             if (readings := self._readings(line, k))
         }
         if not found and not joins:  # nothing suspicious: the model is not even loaded
-            return Correction(text=ocr.text, seconds=time.perf_counter() - start)
+            return Correction(text=text, seconds=time.perf_counter() - start, changes=rewritten)
         scorer = self._scorer()
         before = scorer.tokens
         changed: set[tuple[int, int]] = set()
@@ -306,7 +313,7 @@ class NoisyChannel(ModelSettings):
             }
             if not pending:
                 break
-        changes = tuple(
+        changes = rewritten + tuple(
             (lines[i].printed(k), lines[i].texts[k])
             for i, k in sorted(changed)
             if lines[i].texts[k] != lines[i].printed(k)
@@ -337,6 +344,8 @@ class NoisyChannel(ModelSettings):
         """The suspicious tokens of a text and their readings, each with its channel cost and the
         source that proposed it; what the model would score (it is not loaded)."""
         found = []
+        learned = self._learned()
+        text = text if learned is None else learned.source.rewrite(text)  # as `correct` reads it
         for i, line in enumerate(_Line.of(text) for text in text.split("\n")):
             joins = dict(self._joins(line))
             for k, token in enumerate(line.tokens):
@@ -355,9 +364,13 @@ class NoisyChannel(ModelSettings):
         token = line.tokens[slot]
         if slot == len(line.tokens) - 1 and token.text.endswith("-"):
             return {}  # "im-": the word goes on on the next line, and is no word alone
-        if self._greek and greek.is_greek(token.core):
-            return _from(GREEK_RESPELLING, self._greek_respellings(token.core))
         learned = self._learned()
+        if self._greek and greek.is_greek(token.core):
+            respelled = _from(GREEK_RESPELLING, self._greek_respellings(token.core))
+            if learned is not None:
+                # Whole Greek words the training OCR printed for others, as for English below.
+                respelled = _cheapest(_from(LEARNED_WORD, learned.misread(token.core)), respelled)
+            return _first(respelled, self.max_candidates)
         lexicon = words.english() if learned is None else learned.words
         unknown = suspicious(token.core, lexicon)
         if unknown and abbreviation(token.core, token.trail):
@@ -387,7 +400,7 @@ class NoisyChannel(ModelSettings):
         ("ws" for ὡς), or a known one beside Greek ("Alas" for Αἴας, "ye" for γε), at a price."""
         if not unknown and not line.beside_greek(slot):
             return {}
-        found = greek.words().greek_readings(line.tokens[slot].core, self.max_candidates)
+        found = self._greek_words().greek_readings(line.tokens[slot].core, self.max_candidates)
         extra = 0.0 if unknown else greek.REAL_WORD_COST
         return {reading: cost + extra for reading, cost in found.items()}
 
@@ -396,12 +409,17 @@ class NoisyChannel(ModelSettings):
         words (δ᾽) and words cut at the line's end are not in any list."""
         if core[-1] in greek.ELISION or core.endswith("-"):
             return {}
-        lexicon = greek.words()
+        lexicon = self._greek_words()
         if not lexicon.knows(core):
             return lexicon.respellings(core, self.max_candidates)
         # A real word may still be a misreading: σον for σου, τών for τῶν.
         found = lexicon.respellings(core, self.max_candidates, known=True)
         return {r: c + greek.REAL_WORD_COST for r, c in found.items()}
+
+    def _greek_words(self) -> greek.GreekWords:
+        """Tesseract's Greek word list; trained, with the training references' Greek added."""
+        learned = self._learned()
+        return greek.words() if learned is None or learned.greek is None else learned.greek
 
     def _choose(self, site: _Site, logprobs: list[float]) -> str | None:
         """The winning reading of the token's core, or None to keep it as printed."""
@@ -466,6 +484,19 @@ JOIN = "join"  # trained: two tokens that are one word the OCR split with a spac
 _Readings = dict[str, tuple[float, str]]  # reading -> (cost, source)
 
 
+def _changed_words(before: str, after: str) -> tuple[tuple[str, str], ...]:
+    """(before, after) of the words a learned rewrite changed (a line, where it changed its
+    words' count)."""
+    if before == after:
+        return ()
+    found: list[tuple[str, str]] = []
+    for old, new in zip(before.split("\n"), after.split("\n"), strict=True):
+        split = old.split(), new.split()
+        pairs = zip(*split, strict=True) if len(split[0]) == len(split[1]) else [(old, new)]
+        found += [(a, b) for a, b in pairs if a != b]
+    return tuple(found)
+
+
 def _from(source: str, found: dict[str, float]) -> _Readings:
     return {reading: (cost, source) for reading, cost in found.items()}
 
@@ -500,15 +531,17 @@ class _Learned:
     words: words.WordList
     prefixes: search.Lexicon
     rules: search.RuleIndex
+    greek: greek.GreekWords | None  # with lang=...+grc: the Greek list, the references' added
 
     @classmethod
-    def of(cls, learned: channel.Channel) -> _Learned:
+    def of(cls, learned: channel.Channel, with_greek: bool) -> _Learned:
         lexicon = channel.lexicon(learned.vocabulary)
         return cls(
             learned,
             lexicon,
             search.Lexicon.of(lexicon.counts),
             search.RuleIndex.of(learned.rules()),
+            greek.words().with_words(learned.vocabulary) if with_greek else None,
         )
 
     def misread(self, core: str) -> dict[str, float]:
