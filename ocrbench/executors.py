@@ -53,6 +53,8 @@ def threads() -> int:
 
 
 def _alive(pid: int) -> bool:
+    if os.name != "posix":
+        return True  # Windows' os.kill ends the process it is given: the parent watch decides
     try:
         os.kill(pid, 0)
     except (ProcessLookupError, PermissionError):  # gone (or the pid is another user's now)
@@ -100,8 +102,8 @@ def _start_worker(workers: int, sweep: int, environment: dict[str, str]) -> None
 
 def _fresh_processes() -> multiprocessing.context.BaseContext:
     """Processes started clean: from a fork server where there is one (Linux, macOS), else spawned.
-    The fork server imports nothing of the sweep's (not its main module: a worker has no use for
-    it), so what it forks is a bare interpreter."""
+    The fork server imports nothing of the sweep's, so what it forks is a bare interpreter; each
+    worker then imports what its tasks need (and, as under spawn, the sweep's main script)."""
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
