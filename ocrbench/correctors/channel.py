@@ -22,7 +22,7 @@ import math
 import unicodedata
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz.distance import Levenshtein
@@ -44,12 +44,24 @@ def _clean(text: str) -> str:
     return " ".join(unicodedata.normalize("NFC", text).split())
 
 
+Aligned = tuple[str, str, Any]  # (OCR, reference), cleaned, and the opcodes between them
+
+
+def _aligned(ocr: str, reference: str) -> Aligned:
+    ocr, reference = _clean(ocr), _clean(reference)
+    return ocr, reference, Levenshtein.opcodes(ocr, reference)
+
+
 def chunks(ocr: str, reference: str) -> Iterator[tuple[str, str]]:
     """(as printed, as meant) pieces of an aligned pair, cut at the spaces both sides share."""
-    ocr, reference = _clean(ocr), _clean(reference)
+    return _chunks(_aligned(ocr, reference))
+
+
+def _chunks(aligned: Aligned) -> Iterator[tuple[str, str]]:
+    ocr, reference, opcodes = aligned
     printed: list[str] = []
     meant: list[str] = []
-    for op in Levenshtein.opcodes(ocr, reference):
+    for op in opcodes:
         i1, i2, j1, j2 = op.src_start, op.src_end, op.dest_start, op.dest_end
         if op.tag != "equal":
             printed.append(ocr[i1:i2])
@@ -157,11 +169,14 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
     vocabulary: Counter[str] = Counter()
     printed_words: Counter[str] = Counter()
     word_errors: Counter[tuple[str, str]] = Counter()
+    characters = _Characters()
     count = 0
     for ocr, reference in pairs:
         count += 1
         vocabulary.update(_words(reference))
-        for printed, meant in chunks(ocr, reference):
+        aligned = _aligned(ocr, reference)  # once: the chunks and the characters both read it
+        characters.add(aligned)
+        for printed, meant in _chunks(aligned):
             for word in meant.split(" "):
                 meant_counts.update(_substrings(word))
             seen_core, meant_core = printed.strip(_PUNCTUATION), meant.strip(_PUNCTUATION)
@@ -185,21 +200,23 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
         ],  # fmt: skip
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
         "joins": _joins(pairs, lexicon(dict(vocabulary))),
-        "rewrites": _rewrites(pairs),
+        "rewrites": characters.rewrites(),
     }
 
 
-def _rewrites(pairs: Sequence[tuple[str, str]]) -> list[list[object]]:
-    """[[as printed, as meant (one character or ""), times right, times printed]]: the characters
-    foreign to the references that OCR prints for one other character (or for nothing)."""
-    printed: Counter[str] = Counter()
-    written: Counter[str] = Counter()
-    meant: dict[str, Counter[str]] = {}
-    for ocr, reference in pairs:
-        ocr, reference = _clean(ocr), _clean(reference)
-        printed.update(ocr)
-        written.update(reference)
-        for op in Levenshtein.opcodes(ocr, reference):
+@dataclass
+class _Characters:
+    """What each character OCR printed stood for in the references, counted pair by pair."""
+
+    printed: Counter[str] = field(default_factory=Counter)
+    written: Counter[str] = field(default_factory=Counter)
+    meant: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def add(self, aligned: Aligned) -> None:
+        ocr, reference, opcodes = aligned
+        self.printed.update(ocr)
+        self.written.update(reference)
+        for op in opcodes:
             seen = ocr[op.src_start : op.src_end]
             if op.tag == "equal":
                 pairs_of = [(c, c) for c in seen]
@@ -210,15 +227,19 @@ def _rewrites(pairs: Sequence[tuple[str, str]]) -> list[list[object]]:
             else:
                 continue
             for char, was in pairs_of:
-                meant.setdefault(char, Counter())[was] += 1
-    found = []
-    for char, times in _by_count(printed):
-        if char == " " or written[char] > FOREIGN_SHARE * times or char not in meant:
-            continue
-        (was, right), *_ = _by_count(meant[char])
-        if was != char and right >= max(REWRITE_MIN_COUNT, REWRITE_MIN_SHARE * times):
-            found.append([char, was, right, times])
-    return found
+                self.meant.setdefault(char, Counter())[was] += 1
+
+    def rewrites(self) -> list[list[object]]:
+        """[[as printed, as meant (one character or ""), times right, times printed]]: the
+        characters foreign to the references that OCR prints for one other (or for nothing)."""
+        found = []
+        for char, times in _by_count(self.printed):
+            if char == " " or self.written[char] > FOREIGN_SHARE * times or char not in self.meant:
+                continue
+            (was, right), *_ = _by_count(self.meant[char])
+            if was != char and right >= max(REWRITE_MIN_COUNT, REWRITE_MIN_SHARE * times):
+                found.append([char, was, right, times])
+        return found
 
 
 def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
