@@ -316,6 +316,11 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
                 f" in training, joined in the reference {html.escape(str(joins.get('right', '?')))}"
                 f" times, so joins are {'proposed' if joins.get('used') else 'not proposed'}."
             )
+        if _numeric(learned.get("prior_scale")):
+            note += (
+                " The hand-made table's costs, calibrated on the rules it shares with the data,"
+                f" are multiplied by {_number(learned.get('prior_scale'), 2)} here."
+            )
         rewrites = [r for r in learned.get("rewrites") or [] if isinstance(r, dict)]
         if rewrites:
             note += (

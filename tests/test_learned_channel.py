@@ -4,6 +4,7 @@ search that turns those rules into readings, and the trained corrector that uses
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -94,6 +95,34 @@ def test_learned_costs_follow_the_data_and_the_prior_stays_for_the_rest() -> Non
     few = channel.Channel.of(channel.learn(PAIRS + [("the hat", "the hat")] * 50), 2.0)
     assert few.costs[("li", "h")] > learned.costs[("li", "h")]
     assert learned.costs[("x", "w")] < 1.5 and ("x", "w") not in prior
+
+
+def test_the_hand_made_table_is_scaled_by_how_far_the_shared_rules_are_off() -> None:
+    prior = {(a, b): c for a, b, c in confusions.rules()}
+    learned = channel.Channel.of(channel.learn(PAIRS), 2.0)
+    shared = [rule for rule in learned.costs if rule in prior]
+    assert shared  # "li" -> "h" and "tb" -> "th" are in the table too
+    # here the data show them likelier than the table says: the table's other rules get cheaper
+    assert all(learned.costs[rule] < prior[rule] for rule in shared)
+    assert learned.prior_scale < 1.0
+    untouched = next(r for r in prior if r not in learned.costs)
+    scaled = {(a, b): c for a, b, c in learned.rules()}[untouched]
+    assert scaled == pytest.approx(prior[untouched] * learned.prior_scale)
+    # many more sightings of the same ratios move the scale further from 1 (less shrinkage)
+    more = channel.Channel.of(channel.learn(PAIRS * 20), 2.0)
+    assert abs(math.log(more.prior_scale)) > abs(math.log(learned.prior_scale))
+    # nothing shared: the table as it is
+    assert channel.Channel.of(channel.learn([("a cat", "a cat")] * 3), 2.0).prior_scale == 1.0
+    # the corrector's hand-made readings follow the scale
+    corrector = NoisyChannel()
+    trained = corrector.trained(corrector.fit(PAIRS))
+    before, after = _readings(corrector, "Tota1"), _readings(trained, "Tota1")
+    hand = [r for r, (_, s) in after["Tota1"].items() if s == HAND_MADE and r in before["Tota1"]]
+    assert hand
+    for reading in hand:
+        assert after["Tota1"][reading][0] == pytest.approx(
+            before["Tota1"][reading][0] * learned.prior_scale, abs=1e-3
+        )
 
 
 def test_the_search_reaches_the_word_through_learned_rules_and_is_bounded() -> None:

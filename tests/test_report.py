@@ -468,6 +468,7 @@ def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> 
              "train": "/data/<train>", "trained": True,
              "learned": {"pairs": 70, "vocabulary": 123,
                          "joins": {"seen": 12, "right": 2, "used": False},
+                         "prior_scale": 1.538,
                          "rewrites": [{"ocr": "᾽", "truth": "ʼ", "right": 13, "printed": 20}],
                          "confusions": [
                  {"ocr": ocr, "truth": truth, "count": 9, "cost": 0.25},
@@ -500,6 +501,7 @@ def test_the_page_shows_the_training_set_and_what_was_learned_and_used(tmp_path:
         "Tokens OCR split that make a word: 12 in training, joined in the reference 2 times, "
         "so joins are not proposed." in page
     )
+    assert "are multiplied by 1.54 here." in page
     assert (
         "Characters the references never hold, rewritten everywhere: <code>᾽</code> -> "
         "<code>ʼ</code> (right 13 of 20 times)." in page
