@@ -9,7 +9,7 @@ references, smoothed towards the hand-made table (`confusions.py`), which stays 
 the data never showed; its cost is that probability in nats, over the corrector's weight. Where
 the data and the table both have a rule, their costs say how far the table's guesses are off on
 this collection (ICDAR 2017's OCR makes its confusions rarer than the table assumes: its learned
-costs are 1.5 times the table's): the table's other rules are scaled by that ratio, shrunk towards
+costs are 1.6 times the table's): the table's other rules are scaled by that ratio, shrunk towards
 1 where few rules were seen. The references' words, with their counts, are a vocabulary (names,
 places, period spellings).
 
