@@ -218,11 +218,7 @@ def _dask(address: str, workers: int) -> Executor:
     paused = client.run(pause_profiling)
 
     def close(abort: bool) -> None:
-        with contextlib.suppress(Exception):  # a scheduler already gone has nothing to close
-            for address, names in paused.items():
-                if names:
-                    client.run(resume_profiling, names, workers=[address])
-            client.close()
+        _release(client, paused)
         if cluster is not None:
             cluster.close()
 
@@ -273,6 +269,20 @@ def pause_profiling(dask_worker: Any) -> list[str]:
 def resume_profiling(names: list[str], dask_worker: Any) -> None:
     for name in names:
         dask_worker.periodic_callbacks[name].start()
+
+
+def _release(client: Any, paused: dict[str, list[str]]) -> None:
+    """The samplers `pause_profiling` stopped started again on the workers still there (a run on
+    a dead one waits 30 s for a connection, then fails), then the client closed; a scheduler
+    already gone stops neither."""
+    with contextlib.suppress(Exception):
+        alive = set(client.scheduler_info()["workers"])
+        for address, names in paused.items():
+            if names and address in alive:
+                with contextlib.suppress(Exception):  # it died since: nothing to start
+                    client.run(resume_profiling, names, workers=[address])
+    with contextlib.suppress(Exception):  # a scheduler already gone has nothing to close
+        client.close()
 
 
 def open_executor(kind: str, workers: int) -> Executor:

@@ -33,3 +33,51 @@ def test_workers_start_fresh_with_the_sweeps_environment(monkeypatch: pytest.Mon
     assert {probe for _, probe, _ in seen} == {"set later"}
     assert {share for _, _, share in seen} == {max(1, (os.cpu_count() or 1) // 2)}
     assert executors.thread_share() is None  # the sweep process itself keeps every core
+
+
+class _Client:
+    """Dask's Client as `_dask` uses it, for two workers of which one dies during the sweep."""
+
+    instances: list[_Client] = []
+
+    def __init__(self, address: str, timeout: float) -> None:
+        self.workers = {"tcp://a:1": {"host": "a"}, "tcp://a:2": {"host": "a"}}
+        self.resumed: list[str] = []
+        self.closed = False
+        _Client.instances.append(self)
+
+    def scheduler_info(self) -> dict[str, object]:
+        return {"workers": dict(self.workers)}
+
+    def run(self, function: object, *args: object, workers: list[str] | None = None) -> object:
+        for address in workers or list(self.workers):
+            if address not in self.workers:
+                raise OSError(f"Timed out trying to connect to {address} after 30 s")
+        if function is executors.pause_profiling:
+            return {address: ["profile"] for address in self.workers}
+        if function is executors.resume_profiling:
+            self.resumed += workers or list(self.workers)
+        return {}
+
+    def nthreads(self) -> dict[str, int]:
+        return dict.fromkeys(self.workers, 1)
+
+    def get_executor(self) -> None:
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_closing_a_cluster_whose_worker_died_resumes_the_rest_and_closes_the_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    monkeypatch.setattr(distributed, "Client", _Client)
+    executor = executors.open_executor("dask:tcp://a:0", 1)
+    client = _Client.instances[-1]
+    del client.workers["tcp://a:1"]  # killed during the sweep: a run there times out
+    executor.close()
+    # the dead worker is not waited for (30 s each), the live one samples again, the client closes
+    assert client.resumed == ["tcp://a:2"]
+    assert client.closed
