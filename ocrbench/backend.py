@@ -3,6 +3,12 @@ are present, else "cpu"; OCRBENCH_LLAMA_BACKEND=cpu|cuda overrides. Set-up keeps
 wheel in its own folder (`wheel_folder`), so a CPU wheel is never reused on a GPU machine nor the
 reverse.
 
+On a CPU with AMX (Intel Sapphire Rapids and later) llama.cpp's -march=native build takes its AMX
+kernels for the model's weights, and those of llama-cpp-python 0.3.36 crash (a segfault in
+ggml_backend_amx_mul_mat at the first decode). There the build leaves them out (AVX-512 and the
+weight repacking stay), and the wheel goes to a folder of its own, so one built with them is never
+reused.
+
 Standard library only: `scripts/llama-wheel.sh` runs this file before ocrbench is installed
 (`python -I ocrbench/backend.py WHEELS` prints the backend and its wheel folder; -I keeps this
 folder off sys.path, where ocrbench/types.py would shadow the standard library's `types`).
@@ -18,6 +24,8 @@ from pathlib import Path
 
 BACKENDS = ("cpu", "cuda")
 CMAKE_ARGS = {"cpu": "", "cuda": "-DGGML_CUDA=on"}
+_NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+NO_AMX_ARGS = f"-DCMAKE_C_FLAGS='{_NO_AMX}' -DCMAKE_CXX_FLAGS='{_NO_AMX}'"
 
 
 def choose(env: Mapping[str, str], gpu: bool, compiler: bool) -> str:
@@ -39,8 +47,29 @@ def found() -> tuple[bool, bool]:
     return gpu, compiler
 
 
-def wheel_folder(wheels: Path, backend: str) -> Path:
-    return wheels / backend
+def has_amx(cpuinfo: str) -> bool:
+    """Whether /proc/cpuinfo's flags name AMX."""
+    return any(
+        "amx_int8" in line.split() for line in cpuinfo.splitlines() if line.startswith("flags")
+    )
+
+
+def cmake_args(backend: str, cpuinfo: str) -> str:
+    """CMake arguments of a backend's build on a CPU that `cpuinfo` (/proc/cpuinfo) describes."""
+    args = CMAKE_ARGS[backend]
+    return f"{args} {NO_AMX_ARGS}".strip() if has_amx(cpuinfo) else args
+
+
+def wheel_folder(wheels: Path, backend: str, args: str = "") -> Path:
+    """Each build's own folder: the backend's, with "-noamx" where AMX was compiled out."""
+    return wheels / (f"{backend}-noamx" if NO_AMX_ARGS in args else backend)
+
+
+def _cpuinfo() -> str:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""  # not Linux: no flags to read, the default build
 
 
 def main(argv: list[str]) -> int:
@@ -49,9 +78,8 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    print(
-        backend, wheel_folder(Path(argv[1]), backend) if len(argv) > 1 else "", CMAKE_ARGS[backend]
-    )
+    args = cmake_args(backend, _cpuinfo())
+    print(backend, wheel_folder(Path(argv[1]), backend, args) if len(argv) > 1 else "", args)
     return 0
 
 

@@ -28,6 +28,9 @@ def llama() -> str:
 
     offload = bool(llama_cpp.llama_supports_gpu_offload())
     what = "GPU offload: yes" if offload else "GPU offload: absent (a CPU build; gpu_layers runs 0)"
+    if "AMX" in llama_cpp.llama_print_system_info().decode(errors="replace"):
+        # backend.py says why: these kernels crash at the first decode.
+        what += "; AMX kernels compiled in (they crash: delete the wheel, run make setup)"
     return f"llama-cpp-python {version}; {what}"
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # PyPI has only llama-cpp-python's source, and compiling llama.cpp takes minutes. Build the wheel once
-# into a folder outside the repository, one folder per backend (cpu, cuda: ocrbench/backend.py
-# chooses; OCRBENCH_LLAMA_BACKEND overrides), and install from it every time after.
+# into a folder outside the repository, one folder per build (cpu, cuda, and -noamx where the CPU has AMX:
+# ocrbench/backend.py chooses; OCRBENCH_LLAMA_BACKEND overrides), and install from it every time after.
 set -euo pipefail
 python=$1
 wheels=$2
@@ -12,7 +12,7 @@ read -r backend folder cmake_args < <("$python" -I "$(dirname "$0")/../ocrbench/
 [ -n "$backend" ] || exit 2
 mkdir -p "$folder"
 # A wheel from before the folders were keyed was built without CMAKE_ARGS: a CPU one.
-if [ "$backend" = cpu ]; then
+if [ "$folder" = "$wheels/cpu" ]; then
     for old in "$wheels"/llama_cpp_python-"$version"-*.whl; do
         [ -e "$old" ] && mv "$old" "$folder"/
     done
@@ -20,7 +20,8 @@ fi
 wheel=$(ls "$folder"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -n 1 || true)
 if [ -z "$wheel" ]; then
     echo "building llama-cpp-python $version ($backend) once into $folder (about 7 minutes on 2 cores)"
-    CMAKE_ARGS="$cmake_args ${CMAKE_ARGS:-}" "$python" -m pip wheel --quiet --no-deps -w "$folder" \
+    # --no-cache-dir: pip would otherwise take a wheel it built earlier, whatever CMAKE_ARGS said.
+    CMAKE_ARGS="$cmake_args ${CMAKE_ARGS:-}" "$python" -m pip wheel --quiet --no-cache-dir --no-deps -w "$folder" \
         "llama-cpp-python==$version"
     wheel=$(ls "$folder"/llama_cpp_python-"$version"-*.whl | head -n 1)
 fi

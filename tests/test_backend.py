@@ -45,7 +45,10 @@ def test_each_backend_has_its_own_wheel_folder_and_the_script_reads_it() -> None
     done = subprocess.run([sys.executable, "-I", str(ROOT / "ocrbench/backend.py"), "/w"],
                           env={"OCRBENCH_LLAMA_BACKEND": "cuda", "PATH": "/usr/bin:/bin"},
                           capture_output=True, text=True, timeout=60)  # fmt: skip
-    assert done.returncode == 0 and done.stdout.split() == ["cuda", "/w/cuda", "-DGGML_CUDA=on"]
+    args = backend.cmake_args("cuda", backend._cpuinfo())  # -noamx on a CPU with AMX
+    assert args.startswith("-DGGML_CUDA=on")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"cuda {backend.wheel_folder(Path('/w'), 'cuda', args)} {args}"
     assert "ocrbench/backend.py" in (ROOT / "scripts/llama-wheel.sh").read_text()
 
 
@@ -84,3 +87,38 @@ def test_the_set_up_script_runs_the_chooser_off_the_package_folder() -> None:
                               capture_output=True, text=True, timeout=60)  # fmt: skip
     assert plain.returncode != 0 and "types" in plain.stderr  # why -I is needed
     assert isolated.returncode == 0 and isolated.stdout.split()[1].startswith("/w/")
+
+
+AMX_CPU = "flags\t\t: fpu sse avx2 avx512f amx_bf16 avx512_fp16 amx_tile amx_int8\n"
+
+
+def test_a_cpu_with_amx_gets_a_build_without_its_kernels_in_a_folder_of_its_own() -> None:
+    """llama.cpp compiled with -march=native on an AMX CPU (Sapphire Rapids) takes AMX kernels
+    for the model's weights, and llama-cpp-python 0.3.36's crash in ggml_backend_amx_mul_mat
+    (a segfault at the first decode). Set-up compiles them out there, into another wheel
+    folder, so a wheel built with them is never reused."""
+    plain = "flags\t\t: fpu sse avx2 avx512f\n"
+    for name in backend.BACKENDS:
+        assert "amx" not in backend.cmake_args(name, plain)
+        args = backend.cmake_args(name, AMX_CPU)
+        for flag in ("-mno-amx-tile", "-mno-amx-int8", "-mno-amx-bf16"):
+            assert args.count(flag) == 2  # C and C++
+        assert backend.wheel_folder(Path("/w"), name, args) != backend.wheel_folder(
+            Path("/w"), name, backend.cmake_args(name, plain)
+        )
+    assert "-DGGML_CUDA=on" in backend.cmake_args("cuda", AMX_CPU)
+
+
+def test_the_set_up_script_never_takes_a_wheel_pip_built_with_other_flags() -> None:
+    # pip caches a wheel built from an sdist by the sdist's name alone, CMAKE_ARGS aside.
+    assert "--no-cache-dir" in (ROOT / "scripts/llama-wheel.sh").read_text()
+
+
+@pytest.mark.llm
+def test_the_installed_llama_cpp_has_no_amx_kernels_on_a_cpu_with_amx() -> None:
+    llama_cpp = pytest.importorskip("llama_cpp")
+    cpu = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "amx_int8" not in cpu:
+        pytest.skip("this CPU has no AMX: nothing to check")
+    info = llama_cpp.llama_print_system_info().decode()
+    assert "AMX" not in info, f"rebuild the wheel (make setup): {info}"
