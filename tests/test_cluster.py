@@ -240,12 +240,16 @@ def test_a_worker_without_the_model_fails_in_one_line_naming_it(cluster: Cluster
     client = cluster.hidden
     models = client / "models"
     source = Path.home() / ".cache" / "ocrbench" / "models" / "hugginllam"
-    made = list(source.glob("gemma-3-270m-Q4_K_M-GGUF/gemma-3-270m-Q8_0.gguf*"))
-    if not made:
+    made = source / "gemma-3-270m-Q4_K_M-GGUF" / "gemma-3-270m-Q8_0.gguf"
+    if not made.is_file():
         pytest.skip(f"no q8_0 made from the embedded model in {source} (make models makes one)")
-    folder = models / "hugginllam" / made[0].parent.name
+    folder = models / "hugginllam" / made.parent.name
     folder.mkdir(parents=True)
-    (folder / made[0].name).symlink_to(made[0])  # hidden from the workers with the client's folder
+    # The file and the note of what it was made from, hidden from the workers with the client's
+    # folder (a glob for both once linked whichever the directory listed first: the note alone).
+    for path in (made, made.with_name(made.name + ".origin.json")):
+        if path.is_file():
+            (folder / path.name).symlink_to(path)
     data = client / "data"
     data.mkdir()
     (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Inv0ice tota1", "text": "x"}\n')
