@@ -4,8 +4,10 @@ Scoring is what a language model does fastest: no sampling, one forward pass ove
 Three things keep it near llama.cpp's raw throughput:
 
 - Many texts go in one batch as parallel sequences (one KV cache, its cells tagged by sequence).
-- Texts that start alike share their common tokens: the texts of a request form a trie, and a
-  trie node is evaluated once, tagged with every sequence that passes through it.
+- Texts that start alike share their common tokens: the texts of all the requests of a decode
+  form one trie, and a trie node is evaluated once, tagged with every sequence that passes
+  through it (a reading's alternatives share their window's start; two suspicious words of a
+  line share the line's start).
 - Logits are asked for only where a scored token is predicted, and the log-softmax over the
   vocabulary (262k entries for Gemma 3) is computed once per such row.
 
@@ -50,23 +52,37 @@ class _Node:
     pos: int
     seqs: list[int] = field(default_factory=list)
     children: dict[int, _Node] = field(default_factory=dict)
+    wanted: bool = False  # its logits predict a scored token
     row: int = -1  # its row in the decode's logits, when one is asked for
 
 
-def _trie(request: Request, first_seq: int) -> list[_Node]:
-    """The request's texts as a trie: nodes in parent-before-child order."""
+def _trie(requests: Sequence[Request]) -> tuple[list[_Node], list[list[list[_Node]]]]:
+    """The texts of all the requests as one trie, so that what texts of different requests share
+    (the start of a line that two suspicious words are read in) is evaluated once: its nodes in
+    parent-before-child order, and per request, per text, the nodes along it."""
     root: dict[int, _Node] = {}
     order: list[_Node] = []
-    for offset, text in enumerate(request.texts):
-        children = root
-        for pos, token in enumerate(text):
-            node = children.get(token)
-            if node is None:
-                node = children[token] = _Node(token, pos)
-                order.append(node)
-            node.seqs.append(first_seq + offset)
-            children = node.children
-    return order
+    paths: list[list[list[_Node]]] = []
+    seq = 0
+    for request in requests:
+        per_text = []
+        for text in request.texts:
+            children = root
+            path = []
+            for pos, token in enumerate(text):
+                node = children.get(token)
+                if node is None:
+                    node = children[token] = _Node(token, pos)
+                    order.append(node)
+                node.seqs.append(seq)
+                path.append(node)
+                children = node.children
+            for pos in range(request.first, len(text)):
+                path[pos - 1].wanted = True
+            per_text.append(path)
+            seq += 1
+        paths.append(per_text)
+    return order, paths
 
 
 def _size(request: Request) -> int:
@@ -168,32 +184,24 @@ class Scorer:
 
     def _decode(self, requests: list[Request], out: list[list[float]]) -> None:
         lib, batch = self._lib, self._batch
-        tries: list[list[_Node]] = []
-        seq = 0
-        n = rows = 0
-        for request in requests:
-            nodes = _trie(request, seq)
-            seq += len(request.texts)
-            for node in nodes:
-                # Logits where the next token is scored: any node at pos >= first - 1 with children.
-                wants = node.pos >= request.first - 1 and bool(node.children)
-                batch.token[n] = node.token
-                batch.pos[n] = node.pos
-                batch.n_seq_id[n] = len(node.seqs)
-                for k, s in enumerate(node.seqs):
-                    batch.seq_id[n][k] = s
-                batch.logits[n] = wants
-                if wants:
-                    node.row = rows
-                    rows += 1
-                n += 1
-            tries.append(nodes)
-        batch.n_tokens = n
+        nodes, paths = _trie(requests)
+        rows = 0
+        for n, node in enumerate(nodes):
+            batch.token[n] = node.token
+            batch.pos[n] = node.pos
+            batch.n_seq_id[n] = len(node.seqs)
+            for k, s in enumerate(node.seqs):
+                batch.seq_id[n][k] = s
+            batch.logits[n] = node.wanted
+            if node.wanted:
+                node.row = rows
+                rows += 1
+        batch.n_tokens = len(nodes)
         lib.llama_memory_clear(self._memory, True)
         status = lib.llama_decode(self._ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode failed with status {status}")
-        self.tokens += n
+        self.tokens += len(nodes)
         self.decodes += 1
         if rows == 0:
             for request, result in zip(requests, out, strict=True):
@@ -204,19 +212,14 @@ class Scorer:
         wanted_rows: list[int] = []
         wanted_tokens: list[int] = []
         plan: list[list[list[int]]] = []  # per request, per text: indices into wanted
-        for request, nodes in zip(requests, tries, strict=True):
-            roots = [node for node in nodes if node.pos == 0]
+        for request, per_path in zip(requests, paths, strict=True):
             per_text = []
-            for text in request.texts:
-                node = next(r for r in roots if r.token == text[0])
+            for text, path in zip(request.texts, per_path, strict=True):
                 picks = []
-                for pos in range(1, len(text)):
-                    child = node.children[text[pos]]
-                    if pos >= request.first:
-                        picks.append(len(wanted_rows))
-                        wanted_rows.append(node.row)
-                        wanted_tokens.append(text[pos])
-                    node = child
+                for pos in range(request.first, len(text)):
+                    picks.append(len(wanted_rows))
+                    wanted_rows.append(path[pos - 1].row)
+                    wanted_tokens.append(text[pos])
                 per_text.append(picks)
             plan.append(per_text)
         picked = logits[wanted_rows, wanted_tokens].astype(np.float64)  # before the rows are reused

@@ -261,3 +261,26 @@ def test_scorer_matches_llama_cpp_and_shares_prefixes(model_dir: str) -> None:
         expected = sum(logsoftmax[i - 1, tokens[i]] for i in range(1, len(tokens)))
         assert score == pytest.approx(expected, abs=1.0)
     assert scores[0] > scores[2] > scores[1]  # "Invoice No" > "Invoice N0" > "Inv0ice N0"
+
+
+def test_requests_of_one_decode_share_what_their_texts_share(model_dir: str) -> None:
+    """Two suspicious words of a line: the second one's window starts with the first one's text.
+    Scored together, the shared tokens are evaluated once, and each text scores as it does alone."""
+    from ocrbench.scoring import Request, Scorer
+
+    llama = models.load(ModelSpec(model_dir=model_dir, n_ctx=256)).llama
+    with Scorer(llama, batch_tokens=256, max_sequences=16) as scorer:
+        start = [scorer.bos, *scorer.tokenize("The total am0unt of the")]
+        first = Request(
+            tuple(tuple(start + scorer.tokenize(w)) for w in (" inv0ice", " invoice")), len(start)
+        )
+        longer = start + scorer.tokenize(" inv0ice is")
+        second = Request(
+            tuple(tuple(longer + scorer.tokenize(w)) for w in (" pa1d", " paid")), len(longer)
+        )
+        alone = [scorer.score([request])[0] for request in (first, second)]
+        tokens = scorer.tokens
+        together = scorer.score([first, second])
+        assert scorer.tokens - tokens < tokens  # the second window's start was not evaluated again
+    assert together == [pytest.approx(a, abs=0.05) for a in alone]
+    assert together[0][1] > together[0][0] and together[1][1] > together[1][0]
