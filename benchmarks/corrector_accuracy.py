@@ -18,7 +18,11 @@ that shares no document, book or page with it: raw OCR, untrained and trained, s
     .venv/bin/python benchmarks/corrector_accuracy.py --protocol --part dev  # for development
 
 `--part dev` splits each training part again (seed 1) and scores on that: what a developer may
-look at. The test parts are meant to be read as totals only (RESULTS.md says how often they were).
+look at. `--part folds` looks more like the test parts, still inside the training parts: ICDAR's
+training periodicals held out one at a time, fitted on the rest of the training part (its test
+part is mostly periodicals, while its training part is mostly one monograph), and each book's
+development part scored by a fit on the other book's development training part. The test parts
+are meant to be read as totals only (RESULTS.md says how often they were).
 
 Corpus CER is total character edits / total reference characters after NFC and whitespace
 collapsing (ocrbench.metrics). Needs ../shared (the real data) and Tesseract with eng and grc.
@@ -201,8 +205,11 @@ def protocols(part: str, only: set[str] | None) -> list[Protocol]:
     if wanted(name):
         icdar_lines(0, 0)  # converts once
         samples = datasets.load(CACHE / "icdar2017-eng-lines").samples
-        train, test = _parts(samples, "meta.group", part)
-        found.append(Protocol(name, _given(train), _given(test), "noisy-channel"))
+        if part == "folds":
+            found += _periodical_folds(name, samples)
+        else:
+            train, test = _parts(samples, "meta.group", part)
+            found.append(Protocol(name, _given(train), _given(test), "noisy-channel"))
     books = {}
     if wanted("gt4histcomment-en"):
         dest = CACHE / "gt4histcomment-en-pairs"
@@ -215,6 +222,10 @@ def protocols(part: str, only: set[str] | None) -> list[Protocol]:
         train, test = books[first], books[second]
         if part == "dev":  # the other book stays unread: the training book's pages, split
             train, test = splits.assign(books[first], 0.3, 1, None)
+        elif part == "folds":  # across books, on the parts `dev` reads
+            train = splits.assign(books[first], 0.3, 1, None)[0]
+            test = splits.assign(books[second], 0.3, 1, None)[1]
+            name += " (dev parts)"
         found.append(
             Protocol(
                 name,
@@ -224,16 +235,38 @@ def protocols(part: str, only: set[str] | None) -> list[Protocol]:
             )
         )
     name = "invoices-synth tesseract eng, by id"
-    if wanted(name):
+    if wanted(name) and part != "folds":
         samples = datasets.load(ROOT / "datasets" / "invoices-synth").samples
         train, test = _parts(samples, None, part)
         found.append(Protocol(name, _read(train, "eng", 3), _read(test, "eng", 3), "noisy-channel"))
     return found
 
 
+def _periodical_folds(name: str, samples: list[Sample]) -> list[Protocol]:
+    """ICDAR's training periodicals, each held out in turn from the training part."""
+    train, _ = _parts(samples, "meta.group", "test")
+    held = sorted({str(s.meta[datasets.GROUP]) for s in train} & _periodicals(train))
+    return [
+        Protocol(
+            f"{name}, {doc} held out",
+            _given([s for s in train if s.meta[datasets.GROUP] != doc]),
+            _given([s for s in train if s.meta[datasets.GROUP] == doc]),
+            "noisy-channel",
+        )
+        for doc in held
+    ]
+
+
+def _periodicals(samples: Sequence[Sample]) -> set[str]:
+    return {str(s.meta[datasets.GROUP]) for s in samples if "periodical" in str(s.meta["source"])}
+
+
 def protocol_main(part: str, lines: int | None, only: set[str] | None) -> int:
     """Raw OCR, untrained and trained corrector on each dataset's scored part."""
-    again = "; then the training part split again, seed 1" if part == "dev" else ""
+    again = {
+        "dev": "; then the training part split again, seed 1",
+        "folds": "; then folds of the training parts",
+    }.get(part, "")
     print(f"part: {part} (70/30 by group, seed 0{again})")
     header = (
         f"{'dataset':52} {'corrector':10} {'CER':>7} {'change':>8} {'words':>6} "
@@ -293,7 +326,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: all)")
     parser.add_argument("--protocol", action="store_true", help="train/test: fit, then score")
-    parser.add_argument("--part", choices=("test", "dev"), default="test", help="with --protocol")
+    parser.add_argument(
+        "--part", choices=("test", "dev", "folds"), default="test", help="with --protocol"
+    )
     args = parser.parse_args(argv)
     if not SHARED.is_dir():
         print(

@@ -18,6 +18,7 @@ from ocrbench.correctors.noisy_channel import (
     JOIN,
     LEARNED_CHANNEL,
     LEARNED_WORD,
+    UNSEEN_EDIT,
     NoisyChannel,
 )
 from ocrbench.types import OcrResult
@@ -162,6 +163,30 @@ def test_trained_corrector_proposes_what_the_training_ocr_got_wrong_and_says_whe
     assert "of" not in after
 
 
+def test_where_no_learned_rule_reaches_a_word_one_edit_no_rule_names_may() -> None:
+    """Each collection misreads in ways its training set never showed ("wiqdom"): where the
+    learned rules (and the table behind them) read an unknown word into no word at all, one edit
+    no rule names is allowed, at the price of a rule never seen; not beside Greek."""
+    corrector = NoisyChannel()
+    trained = corrector.trained(corrector.fit(PAIRS))
+    unseen = trained._learned().source.unseen_cost  # type: ignore[union-attr]
+    assert unseen == pytest.approx(-math.log(channel.UNSEEN_PROBABILITY) / 2.0)
+    found = _readings(trained, "the wiqdom of it")["wiqdom"]  # q for s: no rule has it
+    assert found["wisdom"] == (round(unseen, 3), UNSEEN_EDIT)  # explain rounds to 0.001
+    # a capitalised word is more often a name the lexicon lacks than a misreading
+    assert all(
+        src != UNSEEN_EDIT for _, src in _readings(trained, "Wiqdom").get("Wiqdom", {}).values()
+    )
+    # a word the rules do reach gets no reading through an unseen edit
+    assert all(source != UNSEEN_EDIT for _, source in _readings(trained, "xind")["xind"].values())
+    # untrained, nothing changes
+    assert "wisdom" not in _readings(corrector, "the wiqdom of it").get("wiqdom", {})
+    # with Greek on the page a Latin word may be Greek the Latin model read: no English mimic
+    greek = NoisyChannel(lang="eng+grc")
+    beside = _readings(greek.trained(greek.fit(PAIRS)), "the wiqdom of it").get("wiqdom", {})
+    assert all(source != UNSEEN_EDIT for _, source in beside.values())
+
+
 def test_trained_corrector_proposes_joining_words_split_by_a_space() -> None:
     corrector = NoisyChannel()
     trained = corrector.trained(corrector.fit(PAIRS))
@@ -214,6 +239,20 @@ def test_trained_corrector_fixes_the_collections_misreadings_with_the_model(mode
     assert result.text == "He went to see the world again."
     assert "xent" in untrained_text and "xorld" in untrained_text
     assert ("xorld", "world") in result.changes
+
+
+def test_an_unseen_edit_fixes_a_misreading_the_training_set_never_showed(model_dir: str) -> None:
+    corrector = NoisyChannel(model_dir=model_dir)
+    trained = corrector.trained(corrector.fit(PAIRS))
+    text = "It was a tale of great wiqdom and courage."
+    try:
+        untrained_text = corrector.correct(OcrResult(text=text)).text
+        result = trained.correct(OcrResult(text=text))
+    finally:
+        trained.close()
+        corrector.close()
+    assert "wiqdom" in untrained_text
+    assert result.text == "It was a tale of great wisdom and courage."
 
 
 def test_joins_change_only_the_space_they_remove(model_dir: str) -> None:

@@ -282,6 +282,8 @@ class Channel:
     rewrites: dict[str, str]  # a character OCR prints -> what the references hold there
     # what the hand-made table's costs are multiplied by on this collection (see the docstring)
     prior_scale: float = 1.0
+    # the cost of an edit no rule names: a rule neither the table nor the data has
+    unseen_cost: float = 0.0
 
     def rewrite(self, text: str) -> str:
         """`text` with the learned rewrites made; a word they leave empty goes with its space."""
@@ -331,7 +333,8 @@ class Channel:
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
                    int(state["pairs"]), misread,  # type: ignore[call-overload]
                    (int(seen), int(right)), rewrites,
-                   _prior_scale(costs, counts, prior))  # fmt: skip
+                   _prior_scale(costs, counts, prior),
+                   -math.log(UNSEEN_PROBABILITY) / nats_per_unit)  # fmt: skip
 
     @property
     def joins_right(self) -> bool:
