@@ -187,6 +187,17 @@ def test_where_no_learned_rule_reaches_a_word_one_edit_no_rule_names_may() -> No
     assert all(source != UNSEEN_EDIT for _, source in beside.values())
 
 
+def test_the_learned_channel_reads_digits_the_collection_prints_for_letters() -> None:
+    """Headlines of old newspapers print "8" for "S" beside other misreadings ("8EAAON"): the
+    hand-made table reads only a mixed token's digits, the learned rules read all of it."""
+    pairs = [*PAIRS, ("the 8ea xas calm", "the sea was calm")] * 2
+    corrector = NoisyChannel()
+    trained = corrector.trained(corrector.fit(pairs))
+    assert "sweet" not in _readings(corrector, "a 8xeet song").get("8xeet", {})
+    assert _readings(trained, "a 8xeet song")["8xeet"]["sweet"][1] == LEARNED_CHANNEL
+    assert "8xeet" not in _readings(trained, "a 8-xeet song")  # a code: read as printed
+
+
 def test_trained_corrector_proposes_joining_words_split_by_a_space() -> None:
     corrector = NoisyChannel()
     trained = corrector.trained(corrector.fit(PAIRS))
