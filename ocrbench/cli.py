@@ -7,6 +7,7 @@ code; a traceback means a bug in ocrbench.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -602,6 +603,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OcrbenchError as error:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`ocrbench doctor | head -1`): stop quietly, as a SIGPIPE would,
+        # and point stdout at nothing so the flush at exit finds no pipe to fail on.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (KeyboardInterrupt, Terminated) as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"
         print(f"ocrbench: {what}; finished work is kept, run again to resume", file=sys.stderr)

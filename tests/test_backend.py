@@ -122,3 +122,12 @@ def test_the_installed_llama_cpp_has_no_amx_kernels_on_a_cpu_with_amx() -> None:
         pytest.skip("this CPU has no AMX: nothing to check")
     info = llama_cpp.llama_print_system_info().decode()
     assert "AMX" not in info, f"rebuild the wheel (make setup): {info}"
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`ocrbench doctor | head -1`: the reader closes the pipe; the command stops quietly, as
+    command-line tools do (exit 141, a SIGPIPE's), instead of printing a BrokenPipeError."""
+    shell = f"{sys.executable} -m ocrbench.cli doctor | head -c 0; echo ${{PIPESTATUS[0]}} >&2"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip() == "141"
