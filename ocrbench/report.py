@@ -316,6 +316,14 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
                 f" in training, joined in the reference {html.escape(str(joins.get('right', '?')))}"
                 f" times, so joins are {'proposed' if joins.get('used') else 'not proposed'}."
             )
+        shaped = learned.get("abbreviations")
+        if isinstance(shaped, dict):
+            note += (
+                " Words of 4-5 letters before a full stop that the English list lacks:"
+                f" {html.escape(str(shaped.get('seen', '?')))} in training, kept as printed"
+                f" {html.escape(str(shaped.get('kept', '?')))} times, so they are"
+                f" {'left alone as abbreviations' if shaped.get('left alone') else 'corrected'}."
+            )
         if _numeric(learned.get("prior_scale")):
             note += (
                 " The hand-made table's costs, calibrated on the rules it shares with the data,"

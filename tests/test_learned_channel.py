@@ -198,6 +198,26 @@ def test_the_learned_channel_reads_digits_the_collection_prints_for_letters() ->
     assert "8xeet" not in _readings(trained, "a 8-xeet song")  # a code: read as printed
 
 
+def test_the_training_set_says_whether_longer_words_before_a_full_stop_are_abbreviations() -> None:
+    """A short unknown word before a full stop is left alone as an abbreviation ("infr."); of four
+    letters or more, a newspaper's is more often a misreading ("uaual." for "usual."): trained,
+    the training set decides, by how often its references kept such words as printed."""
+    misread = [("it was uaual. then", "it was usual. then"), ("a boat. no", "a boat. no")] * 3
+    learned = channel.learn(misread)
+    assert learned["abbreviations"] == [3, 0]  # "boat." is a word; "no" is no abbreviation
+    corrector = NoisyChannel()
+    assert "baaia" not in _readings(corrector, "its baaia. now")
+    trained = corrector.trained(corrector.fit(PAIRS + misread))
+    assert trained.describe(trained.fit(PAIRS + misread))["abbreviations"]["left alone"] is False
+    assert _readings(trained, "its baaia. now")["baaia"]["basis"][1] == LEARNED_CHANNEL
+    assert "Bt." not in _readings(trained, "as Bt. now") and "Bt" not in _readings(trained, "Bt.")
+    # a commentary whose references keep them: left alone, trained or not
+    scholarly = [*misread, *[("see infr. 95 and supr. 3", "see infr. 95 and supr. 3")] * 3]
+    assert channel.learn(scholarly)["abbreviations"] == [9, 6]
+    kept = corrector.trained(corrector.fit(PAIRS + scholarly))
+    assert "baaia" not in _readings(kept, "its baaia. now")
+
+
 def test_trained_corrector_proposes_joining_words_split_by_a_space() -> None:
     corrector = NoisyChannel()
     trained = corrector.trained(corrector.fit(PAIRS))

@@ -468,6 +468,7 @@ def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> 
              "train": "/data/<train>", "trained": True,
              "learned": {"pairs": 70, "vocabulary": 123,
                          "joins": {"seen": 12, "right": 2, "used": False},
+                         "abbreviations": {"seen": 9, "kept": 2, "left alone": False},
                          "prior_scale": 1.538,
                          "rewrites": [{"ocr": "᾽", "truth": "ʼ", "right": 13, "printed": 20}],
                          "confusions": [
@@ -488,6 +489,7 @@ def test_the_page_shows_the_training_set_and_what_was_learned_and_used(tmp_path:
     assert '<a href="#learned">' in page and '<h2 id="learned">' in page
     assert "/data/&lt;train&gt;" in page and "ab" * 32 in page and "<train>" not in page
     assert "Learned from 70 (OCR, reference) pairs; 123 words of vocabulary" in page
+    assert "in training, kept as printed 2 times, so they are corrected." in page
     # "rn" -> "m" undone twice ("rnany" has it once: its span is "rn" -> "m"), "<" -> "c" once.
     assert (
         "<td><code>rn</code></td><td><code>m</code></td><td>9</td><td>0.25</td><td>2</td>" in page

@@ -56,6 +56,13 @@ def abbreviation(core: str, trail: str) -> bool:
     return trail.startswith(".") and short and normal_case(core) and kind(core) is Kind.WORD
 
 
+def initials(core: str) -> bool:
+    """An abbreviation's shape no data overrules: up to three letters ("J.", "Mr.", "Pte."), or
+    not letters alone ("J.P."). Longer ones ("infr.", "Sergt.", or "uaual." for "usual.") are
+    left alone only where a training set shows such words kept at least as often as not."""
+    return not core.isalpha() or len(core) < 4
+
+
 def fragment(token: Token, first: bool) -> bool:
     """A line that starts with an unknown lowercase word most often starts with the end of a word
     hyphenated on the line before ("tention", "perly"): no reading of it alone is right."""

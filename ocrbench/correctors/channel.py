@@ -38,7 +38,7 @@ MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
 MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
 PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
 UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
-STATE_FORMAT = 3
+STATE_FORMAT = 4
 CALIBRATION_WEIGHT = 50.0  # pseudo-sightings of "the table is right" in the prior's scale
 REWRITE_MIN_COUNT = 10  # times a rewrite must be seen right: a few lines prove no letter foreign
 REWRITE_MIN_SHARE = 0.5  # of the times OCR printed the character
@@ -155,6 +155,21 @@ def _joins(pairs: Sequence[tuple[str, str]], known: words.WordList) -> list[int]
     return [seen, right]
 
 
+def _abbreviation_kept(printed: str, meant: str) -> bool | None:
+    """For a chunk that is one word of four letters or more shaped like an abbreviation (short,
+    unknown to the English list, before a full stop), whether its reference kept it as printed
+    (a commentary's "infr.", not a newspaper's "uaual." for "usual."); None for other chunks."""
+    found = list(words.tokens(printed))
+    if len(found) != 1:
+        return None
+    core, trail = found[0].core, found[0].trail
+    if candidates.initials(core) or not candidates.abbreviation(core, trail):
+        return None
+    if not candidates.suspicious(core, words.english()):
+        return None
+    return meant.strip(_PUNCTUATION) == core
+
+
 def _words(reference: str) -> Iterator[str]:
     """A reference's words, less the halves of a word hyphenated in the line ("pro- bably"),
     which are no words of their own."""
@@ -175,6 +190,7 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
     printed_words: Counter[str] = Counter()
     word_errors: Counter[tuple[str, str]] = Counter()
     characters = _Characters()
+    abbreviations = [0, 0]  # [seen, kept as printed]
     count = 0
     for ocr, reference in pairs:
         count += 1
@@ -184,6 +200,10 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
         for printed, meant in _chunks(aligned):
             for word in meant.split(" "):
                 meant_counts.update(_substrings(word))
+            abbreviated = _abbreviation_kept(printed, meant)
+            if abbreviated is not None:
+                abbreviations[0] += 1
+                abbreviations[1] += abbreviated
             seen_core, meant_core = printed.strip(_PUNCTUATION), meant.strip(_PUNCTUATION)
             if seen_core and " " not in printed:
                 printed_words[seen_core] += 1
@@ -205,6 +225,7 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
         ],  # fmt: skip
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
         "joins": _joins(pairs, lexicon(dict(vocabulary))),
+        "abbreviations": abbreviations,
         "rewrites": characters.rewrites(),
     }
 
@@ -280,6 +301,8 @@ class Channel:
     words: dict[str, dict[str, float]]
     joins: tuple[int, int]  # (tokens OCR split that make a word, of those joined in the reference)
     rewrites: dict[str, str]  # a character OCR prints -> what the references hold there
+    # (words of 4+ letters shaped like abbreviations, of those the reference kept as printed)
+    abbreviations: tuple[int, int]
     # what the hand-made table's costs are multiplied by on this collection (see the docstring)
     prior_scale: float = 1.0
     # the cost of an edit no rule names: a rule neither the table nor the data has
@@ -330,9 +353,12 @@ class Channel:
             misread.setdefault(seen, {})[meant] = math.log(right / n) / nats_per_unit
         seen, right = state["joins"]  # type: ignore[misc]
         rewrites = {str(r[0]): str(r[1]) for r in state["rewrites"]}  # type: ignore[attr-defined]
+        abbreviations = state["abbreviations"]
+        assert isinstance(abbreviations, list)
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
                    int(state["pairs"]), misread,  # type: ignore[call-overload]
                    (int(seen), int(right)), rewrites,
+                   (int(abbreviations[0]), int(abbreviations[1])),
                    _prior_scale(costs, counts, prior),
                    -math.log(UNSEEN_PROBABILITY) / nats_per_unit)  # fmt: skip
 
@@ -341,6 +367,13 @@ class Channel:
         """Whether joining tokens OCR split was right at least as often as not (so with no data)."""
         seen, right = self.joins
         return (right + 1) / (seen + 2) >= 0.5
+
+    @property
+    def abbreviations_kept(self) -> bool:
+        """Whether words of 4+ letters shaped like abbreviations were kept as printed at least as
+        often as not (so with no data): if not, they are misreadings to correct like any other."""
+        seen, kept = self.abbreviations
+        return (kept + 1) / (seen + 2) >= 0.5
 
     def rules(self) -> Sequence[tuple[str, str, float]]:
         """The learned rules, then the prior's for what the data never showed."""
