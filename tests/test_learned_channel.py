@@ -21,7 +21,7 @@ from ocrbench.correctors.noisy_channel import (
     UNSEEN_EDIT,
     NoisyChannel,
 )
-from ocrbench.types import OcrResult
+from ocrbench.types import Correction, OcrResult
 
 pytest.importorskip("symspellpy")  # the English word list the channel checks readings against
 
@@ -257,31 +257,27 @@ def test_describe_lists_the_most_frequent_confusions_with_costs() -> None:
     assert counts == sorted(counts, reverse=True)
 
 
-def test_trained_corrector_fixes_the_collections_misreadings_with_the_model(model_dir: str) -> None:
+def _untrained_and_trained(model_dir: str, text: str) -> tuple[str, Correction]:
+    """`text` corrected by noisy-channel on the model, untrained and trained on PAIRS."""
     corrector = NoisyChannel(model_dir=model_dir)
     trained = corrector.trained(corrector.fit(PAIRS))
-    text = "He xent to see tbe xorld again."
     try:
-        untrained_text = corrector.correct(OcrResult(text=text)).text
-        result = trained.correct(OcrResult(text=text))
+        return corrector.correct(OcrResult(text=text)).text, trained.correct(OcrResult(text=text))
     finally:
         trained.close()
         corrector.close()
+
+
+def test_trained_corrector_fixes_the_collections_misreadings_with_the_model(model_dir: str) -> None:
+    untrained_text, result = _untrained_and_trained(model_dir, "He xent to see tbe xorld again.")
     assert result.text == "He went to see the world again."
     assert "xent" in untrained_text and "xorld" in untrained_text
     assert ("xorld", "world") in result.changes
 
 
 def test_an_unseen_edit_fixes_a_misreading_the_training_set_never_showed(model_dir: str) -> None:
-    corrector = NoisyChannel(model_dir=model_dir)
-    trained = corrector.trained(corrector.fit(PAIRS))
     text = "It was a tale of great wiqdom and courage."
-    try:
-        untrained_text = corrector.correct(OcrResult(text=text)).text
-        result = trained.correct(OcrResult(text=text))
-    finally:
-        trained.close()
-        corrector.close()
+    untrained_text, result = _untrained_and_trained(model_dir, text)
     assert "wiqdom" in untrained_text
     assert result.text == "It was a tale of great wisdom and courage."
 
