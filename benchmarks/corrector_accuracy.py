@@ -245,7 +245,8 @@ def protocols(part: str, only: set[str] | None) -> list[Protocol]:
 def _periodical_folds(name: str, samples: list[Sample]) -> list[Protocol]:
     """ICDAR's training periodicals, each held out in turn from the training part."""
     train, _ = _parts(samples, "meta.group", "test")
-    held = sorted({str(s.meta[datasets.GROUP]) for s in train} & _periodicals(train))
+    periodicals = [s for s in train if "periodical" in str(s.meta["source"])]
+    held = sorted({str(s.meta[datasets.GROUP]) for s in periodicals})
     return [
         Protocol(
             f"{name}, {doc} held out",
@@ -255,10 +256,6 @@ def _periodical_folds(name: str, samples: list[Sample]) -> list[Protocol]:
         )
         for doc in held
     ]
-
-
-def _periodicals(samples: Sequence[Sample]) -> set[str]:
-    return {str(s.meta[datasets.GROUP]) for s in samples if "periodical" in str(s.meta["source"])}
 
 
 def protocol_main(part: str, lines: int | None, only: set[str] | None) -> int:

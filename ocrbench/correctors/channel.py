@@ -159,6 +159,8 @@ def _abbreviation_kept(printed: str, meant: str) -> bool | None:
     """For a chunk that is one word of four letters or more shaped like an abbreviation (short,
     unknown to the English list, before a full stop), whether its reference kept it as printed
     (a commentary's "infr.", not a newspaper's "uaual." for "usual."); None for other chunks."""
+    if "." not in printed:
+        return None  # most chunks: no full stop, no abbreviation (and no tokenizing to see it)
     found = list(words.tokens(printed))
     if len(found) != 1:
         return None

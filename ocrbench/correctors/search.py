@@ -124,10 +124,10 @@ def readings(
             push(cost, i + 1, built + word[i], edits, free, low + word[i].lower())
         if edits >= max_edits:
             continue
+        nexts = following.get(low, "")  # the letters some lexicon word has after this reading
         if i < end:
             # What push would refuse, refused here first, cheaply: too dear, or a next letter no
             # lexicon word has after this reading.
-            nexts = following.get(low, "")
             for length, meant, meant_low, rule_cost in applying[i]:
                 if cost + rule_cost <= max_cost and (not meant_low or meant_low[0] in nexts):
                     push(cost + rule_cost, i + length, built + meant, edits + 1, free,
@@ -137,7 +137,7 @@ def readings(
             if i < end:
                 push(dear, i + 1, built, edits + 1, free + 1, low)  # a letter OCR added
             # Only letters some lexicon word has next: the others' readings would be pruned.
-            for letter in _letters(word, following.get(low, "")):
+            for letter in _letters(word, nexts):
                 if i < end and letter != word[i].lower():
                     push(dear, i + 1, built + letter, edits + 1, free + 1, low + letter.lower())
                 push(dear, i, built + letter, edits + 1, free + 1, low + letter.lower())  # lost
