@@ -59,7 +59,12 @@ def needs_notebook_tools() -> None:
 
 def test_the_notebooks_are_there() -> None:
     names = {p.name for p in NOTEBOOKS}
-    assert {"01-quickstart.ipynb", "02-sweep.ipynb", "03-report.ipynb"} <= names
+    assert {
+        "01-quickstart.ipynb",
+        "02-sweep.ipynb",
+        "03-report.ipynb",
+        "04-training.ipynb",
+    } <= names
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -244,3 +249,76 @@ def test_report_notebook_on_the_sweep(sweep_run: tuple[Path, Path], tmp_path: Pa
     assert ("<del>" in worst or "<ins>" in worst) == (not wrong.empty)
     assert (run_dir / "index.html").is_file() and (run_dir / "summary.md").is_file()
     assert f"report: {run_dir / 'index.html'}" in outputs(done, "render", "stream")
+
+
+# The training notebook on a text-only dataset (the `given` engine: no Tesseract needed): lines of
+# six documents of three lines whose OCR prints "c" for "e" in "the" ("thc"), as a collection's OCR might.
+TRAINING_LINES = [
+    "the mill on the river was built in the spring",
+    "they carried the grain to the market by cart",
+    "the weather turned cold before the harvest ended",
+    "a letter from the town council reached the farm",
+    "the children walked to the school across the field",
+    "the old bridge was repaired after the flood",
+    "the baker opened his shop at the corner",
+    "rain fell on the roofs of the village all night",
+    "the doctor was called to the house at dawn",
+    "the road to the coast was closed for a week",
+    "she read the news aloud to the family",
+    "the church bells rang for the wedding",
+    "the ship left the harbour with the evening tide",
+    "the price of coal rose again in the winter",
+    "the new railway reached the valley last year",
+    "a fire broke out in the warehouse by the docks",
+    "the band played in the park on sunday",
+    "the judge heard the case in the morning",
+]
+
+
+def _text_only_dataset(root: Path) -> Path:
+    from ocrbench.types import Sample
+
+    samples = [
+        Sample(f"d{n // 3}-{n % 3}", line, ocr=line.replace("the ", "thc "),
+               meta={"group": f"doc{n // 3}"})
+        for n, line in enumerate(TRAINING_LINES)
+    ]  # fmt: skip
+    return datasets.write(root, samples).parent
+
+
+@pytest.mark.slow
+@pytest.mark.llm
+def test_training_notebook_splits_fits_and_shows_what_was_learned(
+    tmp_path: Path, cache_dir: Path
+) -> None:
+    needs_notebook_tools()
+    pytest.importorskip("llama_cpp")
+    from ocrbench import splits
+
+    source = _text_only_dataset(tmp_path / "lines")
+    out = tmp_path / "training"
+    parameters = {"dataset": str(source), "engine": "given", "out": str(out), "test": 0.5}
+    done = notebooks.run_notebook("training", parameters, tmp_path / "notebooks")
+    # The split: the one splits.assign makes on its own, documents kept whole.
+    train, test = splits.assign(datasets.load(source).samples, 0.5, 0, "meta.group")
+    shown = outputs(done, "split", "text/html")
+    assert "grouped by meta.group" in outputs(done, "split", "stream")
+    for part, chosen in (("train", train), ("test", test)):
+        groups = len({s.meta["group"] for s in chosen})
+        assert f"<th>{part}</th>\n      <td>{len(chosen)}</td>\n      <td>{groups}</td>" in shown
+    # Both configurations, scored on the test part, as the results hold them.
+    frame = results.load(out / "run")
+    assert set(frame["sample_id"]) == {s.id for s in test}
+    assert sorted(frame["trained"].unique()) == [False, True]
+    table = outputs(done, "summary", "text/html")
+    for row in results.summary(frame).itertuples():
+        assert row.dataset in table and f"{row.cer:.4f}" in table
+    # What it learned: from the training part's pairs, the collection's own confusion among them.
+    learned = outputs(done, "learned", "text/html")
+    assert f"Learned from {len(train)} (OCR, reference) pairs" in learned
+    assert "<td><code>thc</code></td><td><code>the</code></td>" in learned.replace(" ", "")
+    by_part = frame.set_index(["sample_id", "trained"])["hypothesis"].unstack("trained")
+    differ = int((by_part[False] != by_part[True]).sum())
+    assert f"{differ} of {len(test)} test samples corrected differently" in outputs(
+        done, "changes", "stream"
+    )
