@@ -258,8 +258,17 @@ def _periodical_folds(name: str, samples: list[Sample]) -> list[Protocol]:
     ]
 
 
-def protocol_main(part: str, lines: int | None, only: set[str] | None) -> int:
-    """Raw OCR, untrained and trained corrector on each dataset's scored part."""
+def with_params(spec: str, params: str) -> str:
+    """A corrector spec with more parameters: ("noisy-channel:lang=eng+grc", "margin=1") ->
+    "noisy-channel:lang=eng+grc,margin=1"."""
+    if not params:
+        return spec
+    return spec + ("," if ":" in spec else ":") + params
+
+
+def protocol_main(part: str, lines: int | None, only: set[str] | None, params: str = "") -> int:
+    """Raw OCR, untrained and trained corrector on each dataset's scored part; `params` are
+    added to every protocol's corrector (both the untrained and the trained one)."""
     again = {
         "dev": "; then the training part split again, seed 1",
         "folds": "; then folds of the training parts",
@@ -275,16 +284,14 @@ def protocol_main(part: str, lines: int | None, only: set[str] | None) -> int:
         tests = [protocol.test]
         if protocol.name.startswith("gt4histcomment"):
             tests.append([i for i in protocol.test if not has_greek(i.truth)])
-        corrector = correctors.from_spec(protocol.corrector)
+        spec = with_params(protocol.corrector, params)
+        corrector = correctors.from_spec(spec)
         start = time.perf_counter()
         state = corrector.fit([(i.ocr, i.truth) for i in protocol.train])  # type: ignore[attr-defined]
         state = json.loads(json.dumps(state, ensure_ascii=False))  # as the run's cache holds it
         fitted = time.perf_counter() - start
         trained = corrector.trained(state)  # type: ignore[attr-defined]
-        print(
-            f"{protocol.name}: {protocol.corrector}, fitted on {len(protocol.train)} samples "
-            f"in {fitted:.1f} s"
-        )
+        print(f"{protocol.name}: {spec}, fitted on {len(protocol.train)} samples in {fitted:.1f} s")
         for k, items in enumerate(tests):
             if lines is not None and lines < len(items):
                 items = random.Random(0).sample(items, lines)
@@ -322,6 +329,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated corrector specs; ';' separates specs that have parameters",
     )
     parser.add_argument("--datasets", default=None, help="comma-separated names (default: all)")
+    parser.add_argument(
+        "--params",
+        default="",
+        help="with --protocol: k=v[,k=v] added to each protocol's corrector (as in rare_ratio=20)",
+    )
     parser.add_argument("--protocol", action="store_true", help="train/test: fit, then score")
     parser.add_argument(
         "--part", choices=("test", "dev", "folds"), default="test", help="with --protocol"
@@ -339,9 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:])
     )
     print(f"command: {command.strip()}")
+    if args.params and not args.protocol:
+        parser.error("--params goes with --protocol; give parameters in --correctors' specs")
     if args.protocol:
         lines = args.lines if "--lines" in (argv if argv is not None else sys.argv) else None
-        return protocol_main(args.part, lines, only)
+        return protocol_main(args.part, lines, only, args.params)
     print(f"sample: {args.lines} samples per dataset, random.Random({args.seed}).sample")
     built = [correctors.from_spec(spec) for spec in specs]
     header = f"{'dataset':46} {'corrector':28} {'CER':>7} {'edits':>6} {'change':>8} " + (
