@@ -282,6 +282,12 @@ def _prior_scale(
     return math.exp(logs / (sum(counts[rule] for rule in shared) + CALIBRATION_WEIGHT))
 
 
+def _as_often_as_not(seen: int, happened: int) -> bool:
+    """Whether something seen `seen` times happened at least as often as not, by Laplace's rule
+    (one pseudo-sighting each way), so with no sightings at all too."""
+    return (happened + 1) / (seen + 2) >= 0.5
+
+
 def _by_count(counts: Counter[Any]) -> list[tuple[Any, int]]:
     """Most frequent first, ties by key: the same order in every process (a set's is not)."""
     return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -367,15 +373,13 @@ class Channel:
     @property
     def joins_right(self) -> bool:
         """Whether joining tokens OCR split was right at least as often as not (so with no data)."""
-        seen, right = self.joins
-        return (right + 1) / (seen + 2) >= 0.5
+        return _as_often_as_not(*self.joins)
 
     @property
     def abbreviations_kept(self) -> bool:
         """Whether words of 4+ letters shaped like abbreviations were kept as printed at least as
         often as not (so with no data): if not, they are misreadings to correct like any other."""
-        seen, kept = self.abbreviations
-        return (kept + 1) / (seen + 2) >= 0.5
+        return _as_often_as_not(*self.abbreviations)
 
     def rules(self) -> Sequence[tuple[str, str, float]]:
         """The learned rules, then the prior's for what the data never showed."""
