@@ -99,6 +99,23 @@ def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def text_dataset(
+    root: Path, samples: list[tuple[str, str]], prefix: str = "s", groups: list[str] | None = None
+) -> Path:
+    """A text-only dataset: (OCR text, ground truth) per sample, ids s0, s1, ... (or `prefix`);
+    with `groups`, each sample's meta.group (a document's lines, say)."""
+    root.mkdir(parents=True, exist_ok=True)
+    items = [{"id": f"{prefix}{i}", "ocr": ocr, "text": text} for i, (ocr, text) in
+             enumerate(samples)]  # fmt: skip
+    for item, group in zip(items, groups or [], strict=False):
+        item["meta"] = {"group": group}
+    lines = [json.dumps(item) for item in items]
+    (root / "manifest.jsonl").write_text(
+        "\n".join(lines) + ("\n" if lines else ""), encoding="utf-8"
+    )
+    return root
+
+
 def make_dataset(root: Path, lines: list[str]) -> Path:
     """A tiny real dataset: each line rendered into a PNG, with its text as ground truth."""
     root.mkdir(parents=True, exist_ok=True)

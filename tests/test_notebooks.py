@@ -15,7 +15,7 @@ import pytest
 from ocrbench import datasets, metrics, notebooks, results
 from ocrbench.errors import ConfigError, OcrbenchError, SetupError
 
-from conftest import BUNDLED, ROOT, needs_tesseract
+from conftest import BUNDLED, ROOT, needs_tesseract, text_dataset
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 SMALL_SPEC = ROOT / "sweeps" / "notebook-small.yaml"
@@ -251,8 +251,8 @@ def test_report_notebook_on_the_sweep(sweep_run: tuple[Path, Path], tmp_path: Pa
     assert f"report: {run_dir / 'index.html'}" in outputs(done, "render", "stream")
 
 
-# The training notebook on a text-only dataset (the `given` engine: no Tesseract needed): lines of
-# six documents of three lines whose OCR prints "c" for "e" in "the" ("thc"), as a collection's OCR might.
+# The training notebook on a text-only dataset (the `given` engine: no Tesseract needed): six
+# documents of three lines whose OCR prints "c" for "e" in "the" ("thc"), as a collection's might.
 TRAINING_LINES = [
     "the mill on the river was built in the spring",
     "they carried the grain to the market by cart",
@@ -275,17 +275,6 @@ TRAINING_LINES = [
 ]
 
 
-def _text_only_dataset(root: Path) -> Path:
-    from ocrbench.types import Sample
-
-    samples = [
-        Sample(f"d{n // 3}-{n % 3}", line, ocr=line.replace("the ", "thc "),
-               meta={"group": f"doc{n // 3}"})
-        for n, line in enumerate(TRAINING_LINES)
-    ]  # fmt: skip
-    return datasets.write(root, samples).parent
-
-
 @pytest.mark.slow
 @pytest.mark.llm
 def test_training_notebook_splits_fits_and_shows_what_was_learned(
@@ -295,7 +284,9 @@ def test_training_notebook_splits_fits_and_shows_what_was_learned(
     pytest.importorskip("llama_cpp")
     from ocrbench import splits
 
-    source = _text_only_dataset(tmp_path / "lines")
+    pairs = [(line.replace("the ", "thc "), line) for line in TRAINING_LINES]
+    groups = [f"doc{n // 3}" for n in range(len(TRAINING_LINES))]
+    source = text_dataset(tmp_path / "lines", pairs, groups=groups)
     out = tmp_path / "training"
     parameters = {"dataset": str(source), "engine": "given", "out": str(out), "test": 0.5}
     done = notebooks.run_notebook("training", parameters, tmp_path / "notebooks")

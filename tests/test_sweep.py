@@ -17,7 +17,7 @@ from ocrbench import results, specs, sweep
 from ocrbench.cache import Cache
 from ocrbench.errors import ConfigError
 
-from conftest import make_dataset, needs_tesseract
+from conftest import make_dataset, needs_tesseract, text_dataset
 
 LINES = [
     "Invoice No: 12345", "Date: 2023/09/15", "Total Amt: $1,230.00", "Acme Supplies Ltd",
@@ -228,15 +228,6 @@ workers: 2
 
 
 # --- rows computed from what they claim: dataset identity, row keys, OCR once ------------------
-
-
-def text_dataset(root: Path, samples: list[tuple[str, str]]) -> Path:
-    """A text-only dataset: (OCR text, ground truth) per sample, ids s0, s1, ..."""
-    root.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": f"s{i}", "ocr": ocr, "text": text}) for i, (ocr, text) in
-             enumerate(samples)]  # fmt: skip
-    (root / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return root
 
 
 FEW_ERRORS = [("Tbe cat sat", "The cat sat"), ("on the mat", "on the mat"), ("all day", "all day")]

@@ -22,7 +22,7 @@ from ocrbench.correctors.channel import edited_runs
 from ocrbench.errors import ConfigError, DatasetError
 from ocrbench.types import Correction, OcrResult
 
-from conftest import make_dataset, needs_tesseract
+from conftest import make_dataset, needs_tesseract, text_dataset
 
 FIT_LOG = "OCRBENCH_TEST_FIT_LOG"  # a file each fit (and each trained build) appends a line to
 
@@ -109,15 +109,6 @@ def logged(log: Path, what: str) -> int:
     if not log.exists():
         return 0
     return sum(1 for line in log.read_text().splitlines() if line.split()[0] == what)
-
-
-def text_dataset(root: Path, samples: list[tuple[str, str]], prefix: str = "s") -> Path:
-    """A text-only dataset: (OCR text, ground truth) per sample."""
-    root.mkdir(parents=True, exist_ok=True)
-    lines = [json.dumps({"id": f"{prefix}{i}", "ocr": ocr, "text": text})
-             for i, (ocr, text) in enumerate(samples)]  # fmt: skip
-    (root / "manifest.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""))
-    return root
 
 
 # The same OCR errors in both parts ("Tbe", "rnat", "c@t"), different lines.
