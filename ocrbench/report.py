@@ -54,11 +54,6 @@ def _number(value: Any, digits: int = 4) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
-def _figure(value: Any, digits: int) -> str:
-    """A number from a manifest, which may hold anything: '?' for what is not one."""
-    return _number(value, digits) if _numeric(value) else "?"
-
-
 def _ci(value: Any, low: Any, high: Any) -> str:
     if pd.isna(value):
         return "n/a"
@@ -328,15 +323,6 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
                 f" {html.escape(str(shaped.get('seen', '?')))} in training, kept as printed"
                 f" {html.escape(str(shaped.get('kept', '?')))} times, so they are"
                 f" {'left alone as abbreviations' if shaped.get('left alone') else 'corrected'}."
-            )
-        likelier = learned.get("likelier")
-        if isinstance(likelier, dict):
-            ratio, cost = (_figure(likelier.get(k), d) for k, d in (("ratio", 0), ("cost", 2)))
-            note += (
-                f" Known words with a one-misreading neighbour {ratio} times as frequent"
-                f' ("end", "and"): {html.escape(str(likelier.get("checked", "?")))} in training,'
-                f" that neighbour {html.escape(str(likelier.get('misread', '?')))} times, so such"
-                f" readings cost {cost}."
             )
         if _numeric(learned.get("prior_scale")):
             note += (

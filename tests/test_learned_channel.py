@@ -18,8 +18,6 @@ from ocrbench.correctors.noisy_channel import (
     JOIN,
     LEARNED_CHANNEL,
     LEARNED_WORD,
-    LIKELIER,
-    LIKELIER_LEARNED,
     UNSEEN_EDIT,
     NoisyChannel,
 )
@@ -218,36 +216,6 @@ def test_the_training_set_says_whether_longer_words_before_a_full_stop_are_abbre
     assert channel.learn(scholarly)["abbreviations"] == [9, 6]
     kept = corrector.trained(corrector.fit(PAIRS + scholarly))
     assert "baaia" not in _readings(kept, "its baaia. now")
-
-
-def test_the_training_set_says_whether_known_words_are_worth_checking() -> None:
-    """A known word may be a misreading of a much more frequent one ("end" for "and"). Untrained,
-    known words are not checked (`rare_ratio` 0); trained, they are, at the odds the training set
-    shows: how often a word so checked was that misreading, against how often it was right."""
-    misread = [("bread end butter", "bread and butter"), ("the end", "the end")] * 3
-    learned = channel.learn(misread)
-    assert learned["likelier"] == [6, 3]  # "end" checked 6 times, "and" meant 3 times
-    corrector = NoisyChannel()
-    assert "ware" not in _readings(corrector, "they ware here")
-    trained = corrector.trained(corrector.fit(PAIRS + misread))
-    cost, source = _readings(trained, "they ware here")["ware"]["were"]  # a word never seen
-    assert source == LIKELIER_LEARNED and cost == pytest.approx(math.log(4 / 4) / 2.0)
-    assert trained.describe(trained.fit(PAIRS + misread))["likelier"] == {
-        "ratio": 20.0,
-        "checked": 6,
-        "misread": 3,
-        "cost": 0.0,
-    }
-    # A collection whose known words were always right: the check costs its odds, 7 to 1.
-    right = [("the end", "the end")] * 6
-    assert channel.learn(right)["likelier"] == [6, 0]
-    fair = corrector.trained(corrector.fit(PAIRS + right))
-    assert _readings(fair, "they ware here")["ware"]["were"][0] == pytest.approx(
-        math.log(7) / 2.0, abs=1e-3
-    )
-    # Asked for by `rare_ratio`, the check keeps the hand-made costs, trained or not.
-    asked = NoisyChannel(rare_ratio=20).trained(corrector.fit(PAIRS + right))
-    assert _readings(asked, "they ware here")["ware"]["were"][1] == LIKELIER
 
 
 def test_trained_corrector_proposes_joining_words_split_by_a_space() -> None:

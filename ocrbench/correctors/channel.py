@@ -11,8 +11,7 @@ the data and the table both have a rule, their costs say how far the table's gue
 this collection (ICDAR 2017's OCR makes its confusions rarer than the table assumes: its learned
 costs are 1.6 times the table's): the table's other rules are scaled by that ratio, shrunk towards
 1 where few rules were seen. The references' words, with their counts, are a vocabulary (names,
-places, period spellings). A known word may be a misreading of a much more frequent one ("end"
-for "and"): how often such a word was, against how often it was right, prices that reading.
+places, period spellings).
 
 Characters OCR prints that the references (almost) never hold, and that stand for one other
 character (or none) at least half the times OCR printed them, are rewritten outright: Tesseract
@@ -39,12 +38,11 @@ MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
 MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
 PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
 UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
-STATE_FORMAT = 5
+STATE_FORMAT = 4
 CALIBRATION_WEIGHT = 50.0  # pseudo-sightings of "the table is right" in the prior's scale
 REWRITE_MIN_COUNT = 10  # times a rewrite must be seen right: a few lines prove no letter foreign
 REWRITE_MIN_SHARE = 0.5  # of the times OCR printed the character
 FOREIGN_SHARE = 0.01  # the references hold the character at most this often per time it is printed
-LIKELIER_RATIO = 20.0  # a known word is checked against a one-misreading reading this much likelier
 
 
 def _clean(text: str) -> str:
@@ -195,7 +193,6 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
     word_errors: Counter[tuple[str, str]] = Counter()
     characters = _Characters()
     abbreviations = [0, 0]  # [seen, kept as printed]
-    likelier = _Likelier()
     count = 0
     for ocr, reference in pairs:
         count += 1
@@ -211,7 +208,6 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
                 abbreviations[1] += abbreviated
             seen_core, meant_core = printed.strip(_PUNCTUATION), meant.strip(_PUNCTUATION)
             if seen_core and " " not in printed:
-                likelier.add(seen_core, meant_core)
                 printed_words[seen_core] += 1
                 if meant_core != seen_core and meant_core:
                     word_errors[(seen_core, meant_core)] += 1
@@ -232,32 +228,8 @@ def learn(pairs: Sequence[tuple[str, str]]) -> dict[str, object]:
         "printed": {seen: printed_words[seen] for seen in sorted(misread)},
         "joins": _joins(pairs, lexicon(dict(vocabulary))),
         "abbreviations": abbreviations,
-        "likelier": [likelier.checked, likelier.misread],
         "rewrites": characters.rewrites(),
     }
-
-
-@dataclass
-class _Likelier:
-    """Known words that have a one-misreading reading LIKELIER_RATIO times more frequent: how
-    many the training OCR printed, and how many of those were that reading ("end" for "and")."""
-
-    checked: int = 0
-    misread: int = 0
-    readings: dict[str, frozenset[str]] = field(default_factory=dict)  # by word: words repeat
-
-    def add(self, printed: str, meant: str) -> None:
-        found = self.readings.get(printed)
-        if found is None:
-            known = words.english()
-            if candidates.suspicious(printed, known):
-                found = frozenset()
-            else:
-                found = frozenset(candidates.likelier_readings(printed, known, LIKELIER_RATIO))
-            self.readings[printed] = found
-        if found:
-            self.checked += 1
-            self.misread += meant in found
 
 
 @dataclass
@@ -343,10 +315,6 @@ class Channel:
     prior_scale: float = 1.0
     # the cost of an edit no rule names: a rule neither the table nor the data has
     unseen_cost: float = 0.0
-    # (known words with a much likelier one-misreading reading, of those that reading), and the
-    # cost of that reading: the odds against it in training (Laplace: one pseudo-sighting each way)
-    likelier: tuple[int, int] = (0, 0)
-    likelier_cost: float = 0.0
 
     def rewrite(self, text: str) -> str:
         """`text` with the learned rewrites made; a word they leave empty goes with its space."""
@@ -395,15 +363,12 @@ class Channel:
         rewrites = {str(r[0]): str(r[1]) for r in state["rewrites"]}  # type: ignore[attr-defined]
         abbreviations = state["abbreviations"]
         assert isinstance(abbreviations, list)
-        checks, hits = (int(n) for n in state["likelier"])  # type: ignore[attr-defined]
         return cls(costs, counts, {str(w): int(c) for w, c in vocabulary.items()},
                    int(state["pairs"]), misread,  # type: ignore[call-overload]
                    (int(seen), int(right)), rewrites,
                    (int(abbreviations[0]), int(abbreviations[1])),
                    _prior_scale(costs, counts, prior),
-                   -math.log(UNSEEN_PROBABILITY) / nats_per_unit,
-                   (checks, hits),
-                   math.log((checks - hits + 1) / (hits + 1)) / nats_per_unit)  # fmt: skip
+                   -math.log(UNSEEN_PROBABILITY) / nats_per_unit)  # fmt: skip
 
     @property
     def joins_right(self) -> bool:

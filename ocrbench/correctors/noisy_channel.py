@@ -40,7 +40,7 @@ from ocrbench.types import Correction, OcrResult
 
 LANGUAGES = ("eng", "grc")  # English words (symspellpy's list); Greek (Tesseract's grc list)
 ALGORITHM = "nc4"  # bump when the output for the same input and parameters could change
-TRAINED = "t7"  # bump when a trained corrector's output for the same state could change
+TRAINED = "t6"  # bump when a trained corrector's output for the same state could change
 
 
 @dataclass(frozen=True)
@@ -190,12 +190,6 @@ class NoisyChannel(ModelSettings):
                 "seen": learned.abbreviations[0],
                 "kept": learned.abbreviations[1],
                 "left alone": learned.abbreviations_kept,
-            },
-            "likelier": {
-                "ratio": channel.LIKELIER_RATIO,
-                "checked": learned.likelier[0],
-                "misread": learned.likelier[1],
-                "cost": round(learned.likelier_cost, 3),
             },
             "prior_scale": round(learned.prior_scale, 3),
             "rewrites": [
@@ -401,10 +395,6 @@ class NoisyChannel(ModelSettings):
                 found = _cheapest(found, searched)
         elif self.rare_ratio:
             found = _from(LIKELIER, likelier_readings(token.core, lexicon, self.rare_ratio))
-        elif learned is not None:
-            # Known words too, at the odds the training set gives a much likelier neighbour
-            # ("end" for "and" in ICDAR 2017's newspapers; never so in gt4histcomment-en's books).
-            found = _from(LIKELIER_LEARNED, learned.likelier(token.core))
         if learned is not None:
             # Whole words the training OCR printed for others, known words included ("ho": "he").
             found = _cheapest(_from(LEARNED_WORD, learned.misread(token.core)), found)
@@ -507,7 +497,6 @@ LEARNED_CHANNEL = "learned channel"  # the search over the lexicon with the trai
 UNSEEN_EDIT = "learned channel, an unseen edit"  # the same search, with one edit no rule names
 LEARNED_WORD = "learned misreading"  # a whole word the training OCR printed for another
 LIKELIER = "likelier word"  # rare_ratio: a known word with a much more frequent reading
-LIKELIER_LEARNED = "likelier word, learned"  # trained: the same, at the training set's odds
 GREEK_RESPELLING = "greek respelling"  # a Greek word read again through the Greek channels
 LATIN_AS_GREEK = "latin read as greek"  # Latin letters that may be Greek the Latin model read
 JOIN = "join"  # trained: two tokens that are one word the OCR split with a space
@@ -582,11 +571,6 @@ class _Learned:
             lowered = self.source.words.get(core.lower(), {})
             exact = {words.case_like(meant, core): cost for meant, cost in lowered.items()}
         return {meant: cost for meant, cost in exact.items() if cost <= MISREAD_MAX_COST}
-
-    def likelier(self, core: str) -> dict[str, float]:
-        """A known word's much more frequent one-misreading readings, at the learned odds."""
-        found = likelier_readings(core, self.words, channel.LIKELIER_RATIO)
-        return dict.fromkeys(found, self.source.likelier_cost)
 
     def readings(self, core: str, limit: int, unseen_edit: bool) -> _Readings:
         """An unknown word's readings through the learned rules (and the table behind them).
