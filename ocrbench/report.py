@@ -27,8 +27,9 @@ import pandas as pd
 from ocrbench import glossary, results, rundir
 from ocrbench.correctors.channel import edited_runs
 from ocrbench.errors import OcrbenchError
-from ocrbench.sample_tables import (  # noqa: F401  (SHOWN_CHARS, diff_html: the report's too)
+from ocrbench.sample_tables import (  # noqa: F401  (SHOWN_CHARS, diff_html, MARKS: the report's too)
     LEGEND,
+    MARKS,
     SHOWN_CHARS,
     PageImages,
     diff_html,

@@ -22,6 +22,8 @@ from ocrbench.errors import OcrbenchError
 
 SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
 THUMBNAIL = (260, 360)  # pixels, at most: enough to recognise the page, small enough to embed
+# diff_html's marks, coloured, for a notebook cell (the report's page has them in its stylesheet)
+MARKS = "<style>del{background:#fdd} ins{background:#dfd;text-decoration:none}</style>"
 
 
 def diff_html(reference: str, hypothesis: str) -> str:
