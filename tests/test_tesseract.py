@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,12 +43,12 @@ def test_missing_binary_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     import pytesseract
 
     monkeypatch.setattr(pytesseract.pytesseract, "tesseract_cmd", "/nonexistent/tesseract")
-    tesseract_module._installed.cache_clear()
+    tesseract_module.forget()
     try:
         with pytest.raises(SetupError, match="apt-get install tesseract-ocr"):
             Tesseract().version()
     finally:
-        tesseract_module._installed.cache_clear()
+        tesseract_module.forget()
 
 
 def test_corrupt_and_missing_images_name_the_file(tmp_path: Path) -> None:
@@ -69,3 +70,47 @@ def test_layout_matches_tesseract_plain_text() -> None:
     with Image.open(page) as image:
         plain = pytesseract.image_to_string(image)
     assert Tesseract().recognize(page).text == plain.strip()
+
+
+def _tessdata(folder: Path, eng_from: str) -> Path:
+    """A tessdata folder whose eng.traineddata is a copy of the installed `eng_from` model."""
+    installed = tesseract_module.tessdata_dir("")
+    folder.mkdir()
+    (folder / "eng.traineddata").write_bytes((installed / f"{eng_from}.traineddata").read_bytes())
+    return folder
+
+
+def test_the_version_names_the_language_data_so_other_models_miss_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swapping eng.traineddata (fast for best, a retrained model, TESSDATA_PREFIX) changes what
+    Tesseract reads: the cache must not serve the other model's OCR as this one's."""
+    needs_tesseract()
+    if not (tesseract_module.tessdata_dir("") / "grc.traineddata").exists():
+        pytest.skip("needs tesseract-ocr-grc (make setup installs it)")
+    same = _tessdata(tmp_path / "same", "eng")
+    other = _tessdata(tmp_path / "other", "grc")
+    versions = {}
+    for name, folder in (("same", same), ("other", other)):
+        monkeypatch.setenv("TESSDATA_PREFIX", str(folder))
+        versions[name] = Tesseract().version()
+    monkeypatch.delenv("TESSDATA_PREFIX")
+    installed = Tesseract().version()
+    assert versions["same"] == installed  # the same bytes elsewhere are the same model
+    assert versions["other"] != installed
+    # and through the cache, as a user runs it twice
+    invoices = datasets.load(Path(__file__).parent.parent / "datasets" / "invoices-synth")
+    dataset = replace(invoices, samples=invoices.samples[:1])
+    cache = Cache(tmp_path / "cache")
+    first = run.run(dataset, Tesseract(), cache=cache, progress=False)
+    monkeypatch.setenv("TESSDATA_PREFIX", str(other))
+    second = run.run(dataset, Tesseract(), cache=cache, progress=False)
+    assert first[0]["ocr_text"] != second[0]["ocr_text"]
+
+
+def test_a_tessdata_dir_in_config_is_the_one_named(tmp_path: Path) -> None:
+    needs_tesseract()
+    other = _tessdata(tmp_path / "other", "eng")
+    assert tesseract_module.tessdata_dir(f"--tessdata-dir {other}") == other
+    named = Tesseract(config=f"--tessdata-dir {other}").version()
+    assert named.startswith(Tesseract().version().split()[0])

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import time
 import warnings
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from ocrbench.engines.base import load_rgb
 from ocrbench.engines.layout import bounding_box, layout_text
 from ocrbench.errors import ConfigError, SetupError
 from ocrbench.executors import threads
+from ocrbench.models.hashing import sha256_of
 from ocrbench.types import OcrResult, Word
 
 INSTALL_HINT = 'pip install "ocrbench[easyocr]"'
@@ -59,15 +61,19 @@ class EasyOcr:
         return tuple(code.strip() for code in self.lang.replace("+", ",").split(","))
 
     def version(self) -> str:
-        """E.g. "easyocr 1.7.2 / torch 2.14 / cpu": the device is part of it, since EasyOCR
-        quantizes its recogniser on the CPU and not on a GPU, so the two can read differently."""
+        """E.g. "easyocr 1.7.2 / torch 2.14 / cpu / weights 3c0a...": the device is part of it,
+        since EasyOCR quantizes its recogniser on the CPU and not on a GPU, so the two can read
+        differently; so are the weights, since another folder (`model_dir`) or package can hold
+        other weights under the same names."""
         try:
             easyocr_version = metadata.version("easyocr")
             torch_version = metadata.version("torch")
         except metadata.PackageNotFoundError as error:
             raise SetupError(f"{error.name} is not installed: {INSTALL_HINT}") from None
         torch_short = ".".join(torch_version.split("+")[0].split(".")[:2])
-        return f"easyocr {easyocr_version} / torch {torch_short} / {_device(self.gpu)}"
+        weights = weights_hash(self.weights_folder())[:12]
+        device = _device(self.gpu)
+        return f"easyocr {easyocr_version} / torch {torch_short} / {device} / weights {weights}"
 
     def recognize(self, image: Path) -> OcrResult:
         folder = self.weights_folder()
@@ -100,6 +106,14 @@ class EasyOcr:
         if not self.allow_download and not any(folder.glob("*.pth")):
             raise SetupError(f"no EasyOCR weights (*.pth) in {folder}: {WEIGHTS_HINT}")
         return folder
+
+
+def weights_hash(folder: Path) -> str:
+    """The sha256 of the folder's weights (each .pth file's name and sha256, in name order)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.pth")):
+        digest.update(f"{path.name} {sha256_of(path)}\n".encode())
+    return digest.hexdigest()
 
 
 def _device(gpu: bool) -> str:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import functools
 import os
+import re
+import shlex
+import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from ocrbench.errors import DatasetError, SetupError
+from ocrbench.models.hashing import sha256_of
 from ocrbench.types import OcrResult, Word
 
 INSTALL_HINT = (
@@ -29,15 +33,52 @@ def _pytesseract() -> Any:
 
 
 @functools.cache
-def _installed() -> tuple[str, frozenset[str]]:
-    """Tesseract's version and language packs, asked once per process."""
+def _tesseract_version() -> str:
     pytesseract = _pytesseract()
     try:
-        version = str(pytesseract.get_tesseract_version())
-        langs = frozenset(pytesseract.get_languages(config=""))
+        return str(pytesseract.get_tesseract_version())
     except pytesseract.TesseractNotFoundError:
         raise SetupError(f"the tesseract binary was not found: {INSTALL_HINT}") from None
-    return version, langs
+
+
+def _installed(option: str = "") -> tuple[str, frozenset[str]]:
+    """Tesseract's version and the language packs it finds (in TESSDATA_PREFIX, or in the
+    folder of a `--tessdata-dir` option)."""
+    return _tesseract_version(), frozenset(_languages(option, os.environ.get("TESSDATA_PREFIX"))[1])
+
+
+def forget() -> None:
+    """Ask Tesseract again on next use (after its binary or language data changed)."""
+    _tesseract_version.cache_clear()
+    _languages.cache_clear()
+
+
+@functools.cache
+def _languages(option: str, prefix: str | None) -> tuple[Path, tuple[str, ...]]:
+    """(the tessdata folder, its languages), as `tesseract --list-langs` reports them; asked once
+    per process for each folder option and TESSDATA_PREFIX."""
+    _tesseract_version()  # the install hint, if there is no binary
+    command = [_pytesseract().pytesseract.tesseract_cmd, *option.split(), "--list-langs"]
+    listed = subprocess.run(command, capture_output=True, text=True, check=False)
+    lines = (listed.stdout + listed.stderr).splitlines()
+    found = re.search(r'"(.*)"', lines[0]) if lines else None
+    if listed.returncode != 0 or found is None:
+        raise SetupError(f"tesseract --list-langs failed: {' '.join(lines)[:200]}")
+    return Path(found.group(1)), tuple(line.strip() for line in lines[1:] if line.strip())
+
+
+def tessdata_dir(config: str) -> Path:
+    """The folder Tesseract reads its language data from with these extra options."""
+    return _languages(_tessdata_option(config), os.environ.get("TESSDATA_PREFIX"))[0]
+
+
+def _tessdata_option(config: str) -> str:
+    """The `--tessdata-dir DIR` of a config string, or ""."""
+    words = shlex.split(config)
+    for i, word in enumerate(words):
+        if word == "--tessdata-dir" and i + 1 < len(words):
+            return f"--tessdata-dir {shlex.quote(words[i + 1])}"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -61,7 +102,10 @@ class Tesseract:
             raise ValueError(f"lang must be like 'eng' or 'eng+grc', not {self.lang!r}")
 
     def version(self) -> str:
-        version, langs = _installed()
+        """Tesseract's version and the sha256 of each language model it will read: the same
+        `lang` names other weights in another tessdata folder (fast or best, retrained)."""
+        option = _tessdata_option(self.config)
+        version, langs = _installed(option)
         missing = [lang for lang in self.lang.split("+") if lang not in langs]
         if missing:
             packs = " ".join(f"tesseract-ocr-{lang.lower().replace('_', '-')}" for lang in missing)
@@ -69,7 +113,10 @@ class Tesseract:
                 f"Tesseract has no language pack for {', '.join(missing)} "
                 f"(installed: {', '.join(sorted(langs)) or 'none'}): apt-get install {packs}"
             )
-        return version
+        folder = tessdata_dir(self.config)
+        models = self.lang.split("+") + (["osd"] if self.psm in (0, 1) and "osd" in langs else [])
+        files = [f"{m}:{sha256_of(folder / f'{m}.traineddata')[:16]}" for m in models]
+        return " ".join([version, *files])
 
     def recognize(self, image: Path) -> OcrResult:
         from PIL import Image, UnidentifiedImageError
