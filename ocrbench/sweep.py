@@ -151,7 +151,7 @@ def _plan(
     trains: Sequence[TrainingSet | None],
     engines: dict[Component, Identity],
     correctors: dict[Component, Identity],
-    learners: set[Component],
+    learners: dict[Component, str],
     journal: Journal,
 ) -> _Plan:
     norm = spec.normalization.name()
@@ -163,7 +163,7 @@ def _plan(
                 applied = None
                 if train is not None:
                     learned = correctors[corrector] if corrector in learners else None
-                    applied = training.Applied(train, learned)
+                    applied = training.Applied(train, learned, learners.get(corrector, ""))
                 components = training.row_components(
                     engines[engine], correctors[corrector], applied
                 )
@@ -225,7 +225,11 @@ def _run(
     engine_steps = {e: Step(worker.build("engine", e)) for e in spec.engines}
     engines = {e: step.identity for e, step in engine_steps.items()}
     correctors = {c: Step(worker.build("corrector", c)).identity for c in spec.correctors}
-    learners = {c for c in spec.correctors if learns(worker.build("corrector", c))}
+    learners = {  # each learner, and the version of how it learns (training.learning_version)
+        c: training.learning_version(built)
+        for c in spec.correctors
+        if learns(built := worker.build("corrector", c))
+    }
     if train_sets:
         for name in dict.fromkeys(c.name for c in spec.correctors if c not in learners):
             training.warn(training.learns_nothing(name, "train:"))
@@ -441,7 +445,7 @@ def _fit_records(
     trains: Sequence[TrainingSet | None],
     engines: dict[Component, Identity],
     correctors: dict[Component, Identity],
-    learners: set[Component],
+    learners: dict[Component, str],
     states: dict[tuple[Path, Component, Component], tuple[str, dict[str, Any]]],
 ) -> list[dict[str, Any]]:
     """The manifest's word on each configuration given a training set: whether its corrector
@@ -453,7 +457,9 @@ def _fit_records(
         for engine in engines:
             for corrector in correctors:
                 learned = corrector in learners
-                applied = training.Applied(train, correctors[corrector] if learned else None)
+                applied = training.Applied(
+                    train, correctors[corrector] if learned else None, learners.get(corrector, "")
+                )
                 engine_step = Step(worker.build("engine", engine))
                 corrector_step = Step(worker.build("corrector", corrector))
                 described = None

@@ -139,7 +139,7 @@ def correct(task: CorrectionTask) -> tuple[list[dict[str, Any]], Counts, Written
     applied = None
     if task.train is not None:  # keyed by this process's own identity of the corrector
         before = None if task.fit is None else Step(untrained).identity
-        applied = training.Applied(task.train, before)
+        applied = training.Applied(task.train, before, training.learning_version(untrained))
     given = {sample.id: ocr for sample, ocr in zip(task.samples, task.ocr, strict=True)}
     rows = list(
         iter_rows(task.dataset, engine, corrector, cache=cache, norm=task.norm, progress=False,

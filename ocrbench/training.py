@@ -52,9 +52,13 @@ class TrainingSet:
     def of(cls, dataset: Dataset) -> TrainingSet:
         return cls(str(dataset.root), dataset.content_hash(), len(dataset.samples))
 
-    def component(self) -> rowkey.Component:
-        """What a row's key holds of it, beside the engine and the corrector."""
-        return ("train", {"path": self.path, "sha256": self.sha256}, str(FIT_FORMAT))
+    def component(self, learned_by: str = "") -> rowkey.Component:
+        """What a row's key holds of it, beside the engine and the corrector; `learned_by`: the
+        versions of how the corrector learned from it and corrects with what it learned."""
+        params = {"path": self.path, "sha256": self.sha256}
+        if learned_by:
+            params["learned_by"] = learned_by
+        return ("train", params, str(FIT_FORMAT))
 
     def record(self) -> dict[str, Any]:
         return {"path": self.path, "sha256": self.sha256, "samples": self.samples}
@@ -65,10 +69,12 @@ class Applied:
     """A training set as one configuration's rows used it: what they record and are keyed by.
 
     `untrained` is the corrector's identity before it learned (the row key's), None when it
-    learned nothing from the set."""
+    learned nothing from the set; `learned_by` is its `learning_version`, which its untrained
+    identity does not name."""
 
     train: TrainingSet
     untrained: rowkey.Component | None = None
+    learned_by: str = ""
 
     @property
     def trained(self) -> bool:
@@ -90,7 +96,8 @@ def row_components(
     and, when it was given one, the training set. Without one: exactly the keys of before."""
     if applied is None:
         return [engine, corrector]
-    return [engine, applied.untrained or corrector, applied.train.component()]
+    learned_by = applied.learned_by if applied.trained else ""
+    return [engine, applied.untrained or corrector, applied.train.component(learned_by)]
 
 
 def load(path: str | Path, *, skip_bad: bool = False, allow_outside: bool = False) -> Dataset:
@@ -166,6 +173,15 @@ def fit_version(learner: object) -> str:
     """The version of what a learner's `fit` returns (its FIT_VERSION), which its `version()`,
     the version of how it corrects, need not change with: part of the fit's cache key."""
     return str(getattr(learner, "FIT_VERSION", ""))
+
+
+def learning_version(learner: object) -> str:
+    """What a trained row depends on beyond the corrector's untrained identity: how its `fit`
+    learns (FIT_VERSION) and how it corrects with what it learned (TRAINED_VERSION). A release
+    that changes either, and not the untrained corrector, must not resume the old trained rows."""
+    versions = (fit_version(learner), str(getattr(learner, "TRAINED_VERSION", "")))
+    named = zip(("fit", "trained"), versions, strict=True)
+    return " ".join(f"{name}={v}" for name, v in named if v)
 
 
 def fit_key(
@@ -269,4 +285,5 @@ def prepare(
     else:
         counts.fit_cached += 1
     trained = corrector.trained(state)
-    return trained, Applied(train_set, corrector_step.identity), corrector.describe(state)
+    applied = Applied(train_set, corrector_step.identity, learning_version(corrector))
+    return trained, applied, corrector.describe(state)

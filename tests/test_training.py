@@ -216,6 +216,30 @@ def test_a_new_version_of_fit_fits_again(
     assert logged(memorize, "fit") == 2  # the sweep's fit at FIT_VERSION 2, found by run
 
 
+def test_a_resumed_sweep_does_not_keep_rows_of_another_fit_or_trained_code(
+    split: tuple[Path, Path], tmp_path: Path, memorize: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that changes how a corrector learns (FIT_VERSION) or how it corrects with what
+    it learned (TRAINED_VERSION), its untrained version unchanged, makes its trained rows anew:
+    a resumed sweep must not keep rows computed by the old code beside the new fit's manifest."""
+    train, test = split
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {train}}}]")
+    out, cache = tmp_path / "out", Cache(tmp_path / "cache")
+    trained_rows = len(TEST)  # memorize's rows; identity learns nothing and keeps its rows
+    first = sweep.run(spec, out, cache=cache, progress=False)
+    assert first["work"]["rows_resumed"] == 0
+    again = sweep.run(spec, out, cache=cache, progress=False)
+    assert again["work"]["rows_resumed"] == 2 * len(TEST)
+    monkeypatch.setattr(Memorize, "FIT_VERSION", "2", raising=False)
+    refit = sweep.run(spec, out, cache=cache, progress=False)
+    assert refit["work"]["fits_run"] == 1
+    assert refit["work"]["rows_resumed"] == 2 * len(TEST) - trained_rows
+    monkeypatch.setattr(Memorize, "TRAINED_VERSION", "2", raising=False)
+    recorrected = sweep.run(spec, out, cache=cache, progress=False)
+    assert recorrected["work"]["fits_run"] == 0  # the same fit, corrected with by new code
+    assert recorrected["work"]["rows_resumed"] == 2 * len(TEST) - trained_rows
+
+
 def test_rows_of_another_training_set_or_none_are_never_reused(
     split: tuple[Path, Path], tmp_path: Path
 ) -> None:

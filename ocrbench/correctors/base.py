@@ -39,6 +39,9 @@ class Learner(Protocol):
     corrector's configuration and version). `trained(state)` is a copy of the corrector that uses
     it, whose `version()` names the state, so caches and results rows never mix a trained
     corrector's output with an untrained one's. `describe(state)` is what a report shows of it.
+    Optional class attributes: `FIT_VERSION`, bumped when `fit` could learn another state from
+    the same pairs, and `TRAINED_VERSION`, bumped when a trained corrector could correct
+    differently with the same state; a sweep's trained rows are keyed by both.
     """
 
     def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]: ...

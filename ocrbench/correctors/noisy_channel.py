@@ -121,6 +121,7 @@ class _Line:
 class NoisyChannel(ModelSettings):
     name: ClassVar[str] = "noisy-channel"
     FIT_VERSION: ClassVar[str] = f"channel-{channel.STATE_FORMAT}"  # what fit learns
+    TRAINED_VERSION: ClassVar[str] = TRAINED  # how it corrects with it (trained rows' keys)
 
     # The corrector's own knobs; the model's are ModelSettings'.
     left_words: int = 6  # words of context before a token
