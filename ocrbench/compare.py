@@ -3,7 +3,9 @@ each with the change in corpus CER from A to B and its paired bootstrap interval
 got better, worse or stayed the same, and the samples that changed most.
 
 Two runs are compared only on the same data: a shared sample whose reference differs, or runs
-under another text normalisation, are refused in one line rather than compared.
+under another text normalisation, are refused in one line rather than compared; so is a
+configuration whose corrector learned from another training set in B than in A (its config id
+says "trained", not on what: the change would be the training data's, not a regression).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ocrbench import metrics, results
+from ocrbench import gate, metrics, results
 from ocrbench.errors import OcrbenchError
 
 KEYS = ["dataset", "config_id", "sample_id"]
@@ -64,6 +66,19 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
             f"sample {first['sample_id']!r} of {first['dataset']} has another reference in B: "
             f"the runs are not on the same data ({len(differs)} such samples)"
         )
+    trained_a, trained_b = _training(a), _training(b)
+    # The sha256 says which set (the path differs between clones of the same data).
+    other = sorted(
+        k for k in trained_a.keys() & trained_b.keys() if trained_a[k][0] != trained_b[k][0]
+    )
+    if other:
+        key = other[0]  # (dataset, config_id)
+        on_a, on_b = (gate.trained_on(*side[key]) for side in (trained_a, trained_b))
+        raise OcrbenchError(
+            f"{_names(b)[key[1]]} on {key[0]} was trained on other training sets (A: {on_a}, "
+            f"B: {on_b}): not the same configuration, its CERs do not compare ({len(other)} such "
+            "configuration(s))"
+        )
     names = _names(b)
     rows = []
     for (dataset, config_id), group in joined.groupby(["dataset", "config_id"], sort=False):
@@ -94,6 +109,14 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
 
 def _rounded(value: float | None) -> float | str:
     return "-" if value is None else round(value, 4)
+
+
+def _training(frame: pd.DataFrame) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """Per (dataset, config_id): the training set its corrector learned from (gate.training)."""
+    return {
+        (str(dataset), str(config_id)): gate.training(group)
+        for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True)
+    }
 
 
 def _names(frame: pd.DataFrame) -> dict[str, str]:

@@ -1,10 +1,12 @@
 """The regression gate: did accuracy drop against a committed baseline?
 
 A baseline (`reports/baselines/*.json`) holds, per dataset and configuration id, the configuration's
-label, corpus CER and WER, sample count and text normalisation. `check` compares a run with it:
+label, corpus CER and WER, sample count, text normalisation and the training set its corrector
+learned from (`train_sha256`, None when it learned nothing). `check` compares a run with it:
 worse than the baseline by more than the tolerance fails, better by more than it is reported as an
-improvement, and configurations on only one side are listed. Figures measured on different samples
-or under a different normalisation are not comparable, so they fail with that reason. A baseline
+improvement, and configurations on only one side are listed. Figures measured on different samples,
+under a different normalisation or by a corrector trained on another training set (the config id
+says "trained", not on what) are not comparable, so they fail with that reason. A baseline
 configuration the run lacks fails too (it was not judged), unless `allow_missing` says it may.
 """
 
@@ -34,18 +36,47 @@ BETTER, OK, NEW, GONE = "better", "ok", "new (not in baseline)", "not in this ru
 FAILING = (WORSE, NOT_COMPARABLE, MISSING_CER, MISSING)
 
 
+def training(group: pd.DataFrame) -> tuple[str | None, str | None]:
+    """The training set one configuration's rows learned from, as (sha256, path); (None, None)
+    when its corrector learned nothing: untrained, handed a set it cannot learn from (its rows say
+    `trained: false` and its output does not depend on the set), or rows from before training sets.
+
+    Only the sha256 identifies the set (the path differs between clones); the path names it."""
+    if "trained" not in group or "train_sha256" not in group:
+        return None, None
+    learned = group[group["trained"].eq(True)]  # None and NaN are not True
+    if learned.empty:
+        return None, None
+
+    def joined(column: str) -> str:  # one value per configuration in a run; more are kept apart
+        return ", ".join(sorted({str(v) for v in learned[column] if isinstance(v, str)}))
+
+    return joined("train_sha256"), (joined("train") or None) if "train" in learned else None
+
+
+def trained_on(sha256: str | None, path: str | None) -> str:
+    """A training set as messages name it: its path and short sha256, or "untrained"."""
+    if sha256 is None:
+        return "untrained"
+    return f"{path} (sha256 {sha256[:12]})" if path else f"sha256 {sha256[:12]}"
+
+
 def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     """Per (dataset, config_id): label, corpus CER and WER (edits over reference lengths),
-    samples and normalisation, as a baseline stores them."""
+    samples, normalisation and training set, as a baseline stores them."""
     figures = {}
     for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True):
         columns = [group[name].astype(int) for name in PER_SAMPLE]
+        sha256, path = training(group)
         figures[(str(dataset), str(config_id))] = {
             "config": str(group["config"].iloc[0]),
             "cer": metrics.rate(group["char_edits"], group["reference_chars"]),
             "wer": metrics.rate(group["word_edits"], group["reference_words"]),
             "samples": int(len(group)),
             "normalization": ", ".join(sorted(map(str, group["normalization"].unique()))),
+            # The config id says "trained", not on what: this says on what (None: untrained).
+            "train_sha256": sha256,
+            "train": path,
             # What a comparison on the samples both sides share recomputes the figures from.
             "per_sample": {
                 str(sample_id): [int(v) for v in values]
@@ -146,6 +177,10 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
                     raise _malformed(
                         path, f"{where}: cer and wer must be numbers (or null), {name} is {value!r}"
                     )
+            for name, what in (("train_sha256", "a sha256 (a string)"), ("train", "a path")):
+                # Absent in files from before training sets were recorded (see _training_unfit).
+                if not isinstance(figures.get(name), (str, type(None))):
+                    raise _malformed(path, f"{where}: {name} must be {what} or null")
             samples = figures.get("samples")
             if not isinstance(samples, int) or isinstance(samples, bool) or samples < 0:
                 raise _malformed(path, f"{where}: samples must be a count")
@@ -186,6 +221,26 @@ class Comparison:
         return self.verdict in FAILING
 
 
+def _training_unfit(base: dict[str, Any], run: dict[str, Any]) -> str:
+    """Why the run's configuration learned from another training set than the baseline's ("" when
+    the same, or both untrained). The same config id says both were trained or both not."""
+    mine = run.get("train_sha256")
+    if "train_sha256" not in base:  # a baseline from before training sets were recorded
+        if mine is None:  # untrained, so the baseline's (same config id) was untrained too
+            return ""
+        return (
+            "the baseline does not record its training set (written before baselines did): "
+            "write it again from a run trained on the set it should hold"
+        )
+    theirs = base["train_sha256"]
+    if theirs == mine:
+        return ""
+    return (
+        f"other training set: {trained_on(mine, run.get('train'))}, "
+        f"baseline {trained_on(theirs, base.get('train'))}"
+    )
+
+
 def _shared(base: dict[str, Any], run: dict[str, Any], shared: bool) -> tuple[
     dict[str, Any], dict[str, Any], str
 ]:  # fmt: skip
@@ -221,7 +276,10 @@ def _compare(
     shared: bool = False,
 ) -> Comparison:
     full = base["samples"]
-    base, run, unfit = _shared(base, run, shared)
+    # Another training set first: what the samples would say is beside the point then.
+    unfit = _training_unfit(base, run)
+    if not unfit:
+        base, run, unfit = _shared(base, run, shared)
     on = f"on {run['samples']} of the baseline's {full} samples" if shared and not unfit else ""
 
     def made(verdict: str, reason: str = "") -> Comparison:
