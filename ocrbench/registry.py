@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib
+import math
 import textwrap
 import types
 import typing
@@ -87,7 +88,10 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
         if hint is float:
             if isinstance(value, bool):
                 raise ValueError
-            return float(value)
+            number = float(value)
+            if not math.isfinite(number):  # NaN passes every range check (nan < 0 is false)
+                raise ConfigError(f"{where} must be a finite number, not {value!r}")
+            return number
         if hint is str:
             return str(value)
     except ValueError:

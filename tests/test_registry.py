@@ -49,3 +49,13 @@ def test_registry_imports_lazily() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", float("nan"), float("inf")])
+def test_non_finite_numbers_are_refused_in_one_line(value: object) -> None:
+    """NaN slips past every range check (`nan < 0` is false): lexicon:max_cost=nan silently
+    corrected nothing and reported its CER as the corrector's."""
+    with pytest.raises(ConfigError, match=r"max_cost must be a finite number, not"):
+        correctors.create("lexicon", {"max_cost": value})
+    with pytest.raises(ConfigError, match=r"margin must be a finite number"):
+        correctors.create("noisy-channel", {"margin": value})
