@@ -229,6 +229,12 @@ def corpus(scores: Sequence[Score]) -> dict[str, Any]:
     }
 
 
+# Fewer samples with reference text than this get no interval (nan, nan), and so no verdict: a
+# percentile bootstrap of 1 sample has no width and one of a few is far narrower than the truth
+# (two pages that both improved would read "better" at 95%).
+MIN_BOOTSTRAP_SAMPLES = 10
+
+
 def bootstrap_ci(
     edits: Sequence[int],
     lengths: Sequence[int],
@@ -240,8 +246,9 @@ def bootstrap_ci(
     """Percentile bootstrap interval of the corpus rate sum(edits) / sum(lengths).
 
     Samples (not characters) are resampled with replacement, since errors cluster within a page.
-    Resamples whose lengths sum to 0 have no rate and are left out; where every length is 0 (or
-    there are no samples) the interval is (nan, nan), matching a corpus rate that does not exist.
+    Resamples whose lengths sum to 0 have no rate and are left out; where fewer than
+    MIN_BOOTSTRAP_SAMPLES samples have reference text the interval is (nan, nan): none, or too
+    few to bound the rate.
     """
     return _bootstrap(np.asarray(edits, dtype=np.float64), lengths, n, seed, level)
 
@@ -281,8 +288,8 @@ def _bootstrap(
     if not 0 < level < 1:
         raise ValueError(f"level must be between 0 and 1 (e.g. 0.95), not {level}")
     count = len(numerators)
-    if count == 0 or length_array.sum() == 0:
-        return float("nan"), float("nan")
+    if np.count_nonzero(length_array) < MIN_BOOTSTRAP_SAMPLES:
+        return float("nan"), float("nan")  # too few pages to say how far the rate could be off
     rng = np.random.default_rng(seed)
     # Resample in blocks so 10,000 samples x 1,000 resamples stays a few tens of MB.
     block = max(1, 2_000_000 // count)

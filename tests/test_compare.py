@@ -26,8 +26,8 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_corrector_made_worse_is_found_and_fails_the_command(tmp_path: Path) -> None:
-    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon", fix=0.5))
-    b = written(tmp_path / "b", Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.3))
+    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon", fix=0.5), samples=12)
+    b = written(tmp_path / "b", Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.3), samples=12)
     done = compare.compare(a, b)
     verdicts = dict(zip(done.table["config"], done.table["verdict"], strict=True))
     assert verdicts == {"tesseract + identity": "no evidence either way",

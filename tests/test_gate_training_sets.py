@@ -231,7 +231,7 @@ def test_compare_refuses_a_configuration_trained_on_other_sets_in_one_line(tmp_p
 
 
 def test_compare_on_the_same_training_set_works_as_before(tmp_path: Path) -> None:
-    frame = fabricate(RAW, LEARNER)
+    frame = fabricate(RAW, LEARNER, samples=12)  # enough pages for a verdict
     a = run_dir(tmp_path / "a", trained_on(frame, SET_A))
     b = run_dir(tmp_path / "b", trained_on(shifted(frame, 5), ("/elsewhere/trainA", SET_A[1])))
     done = compare.compare(a, b)
@@ -241,7 +241,7 @@ def test_compare_on_the_same_training_set_works_as_before(tmp_path: Path) -> Non
 
 
 def test_compare_untrained_configurations_as_before(tmp_path: Path) -> None:
-    frame = fabricate(RAW, LEARNER)
+    frame = fabricate(RAW, LEARNER, samples=12)  # enough pages for a verdict
     a = run_dir(tmp_path / "a", frame)
     # Handed a training set it learned nothing from: still the untrained configuration.
     b = run_dir(tmp_path / "b", trained_on(shifted(frame, 5), SET_C, learned=False))

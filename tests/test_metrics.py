@@ -185,7 +185,7 @@ def test_corpus_of_empty_references_has_no_rate() -> None:
 def test_bootstrap_interval_contains_the_point_estimate() -> None:
     rng = random.Random(7)
     for _ in range(20):
-        count = rng.randint(2, 200)
+        count = rng.randint(metrics.MIN_BOOTSTRAP_SAMPLES, 200)
         lengths = [rng.randint(1, 80) for _ in range(count)]
         edits = [rng.randint(0, length) for length in lengths]
         low, high = bootstrap_ci(edits, lengths, n=300, seed=rng.randint(0, 999))
@@ -212,8 +212,23 @@ def test_bootstrap_without_reference_text() -> None:
     assert all(math.isnan(x) for x in bootstrap_ci([3, 1], [0, 0]))
     assert all(math.isnan(x) for x in bootstrap_ci([], []))
     # Some empty references: resamples made only of them are left out, not counted as 0.
-    low, high = bootstrap_ci([5, 0], [0, 10], n=200)
+    low, high = bootstrap_ci([5] + [0, 1] * 5, [0] + [10] * 10, n=200)
     assert 0 <= low <= high and not math.isnan(high)
+
+
+def test_too_few_samples_get_no_interval_and_no_verdict() -> None:
+    """One page's "interval" has no width and a few pages' is far too narrow: two pages that
+    both improved must not read "better"."""
+    for count in range(1, metrics.MIN_BOOTSTRAP_SAMPLES):
+        assert all(math.isnan(x) for x in bootstrap_ci([1] * count, [10] * count))
+        change = metrics.paired_bootstrap_ci([0] * count, [2] * count, [10] * count)
+        assert metrics.verdict(*change) == "no evidence either way"
+    # Pages without reference text do not count towards it.
+    few = metrics.MIN_BOOTSTRAP_SAMPLES - 1
+    assert all(math.isnan(x) for x in bootstrap_ci([1] * 20, [10] * few + [0] * (20 - few)))
+    enough = metrics.MIN_BOOTSTRAP_SAMPLES
+    low, high = metrics.paired_bootstrap_ci([0] * enough, [2] * enough, [10] * enough)
+    assert high < 0 and metrics.verdict(low, high) == "better"
 
 
 def test_bootstrap_rejects_bad_arguments() -> None:

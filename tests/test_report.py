@@ -543,14 +543,14 @@ def test_the_summary_shows_the_mean_and_the_bag_of_words_error_beside_corpus_cer
 
 def test_each_corrector_is_compared_with_its_own_raw_ocr_on_the_same_samples() -> None:
     frame = fabricate(
-        Fake(), Fake(corrector="lexicon", fix=0.6), Fake(corrector="prompt", harm=0.2)
+        Fake(), Fake(corrector="lexicon", fix=0.6), Fake(corrector="prompt", harm=0.2), samples=12
     )
     summary = results.summary(frame).set_index("corrector")
     lexicon, harmful = summary.loc["lexicon"], summary.loc["prompt"]
     assert lexicon["cer_change"] == pytest.approx(lexicon["cer"] - lexicon["raw_cer"])
     assert lexicon["verdict"] == "better" and lexicon["change_high"] < 0
     assert harmful["verdict"] == "worse" and harmful["change_low"] > 0
-    assert lexicon["samples_better"] + lexicon["samples_worse"] + lexicon["samples_same"] == 6
+    assert lexicon["samples_better"] + lexicon["samples_worse"] + lexicon["samples_same"] == 12
     table = report.summary_table(summary.reset_index()).set_index("config")
     assert table.loc[lexicon["config"], "vs raw OCR [95% CI]"].endswith("better")
     assert table.loc[summary.loc["identity", "config"], "vs raw OCR [95% CI]"] == ""
