@@ -15,7 +15,7 @@ import pytest
 
 from ocrbench import models
 from ocrbench.errors import ConfigError, SetupError
-from ocrbench.models import DEFAULT_REPO_ID, ModelSpec, catalogue, files, quantizer
+from ocrbench.models import DEFAULT_REPO_ID, ModelSpec, catalogue, files, gguf_header, quantizer
 
 REPO = "someone/tiny-GGUF"
 
@@ -470,8 +470,12 @@ def test_quantize_makes_files_that_resolve_load_and_score(
     }
     source = models.resolve(ModelSpec(model_dir=str(default_dir)))
     for path in ladder.values():  # each says what it holds: Q4_K_M's information
-        assert files.origin(path) == {"file": source.name, "quantization": "q4_k_m",
-                                      "sha256": models.sha256_of(source), "quantized": True}  # fmt: skip
+        note = files.origin(path)
+        assert note is not None and note.pop("made") == {  # and which file it is about
+            "size": path.stat().st_size, "mtime_ns": path.stat().st_mtime_ns,
+            "sha256": models.sha256_of(path)}  # fmt: skip
+        assert note == {"file": source.name, "quantization": "q4_k_m",
+                        "sha256": models.sha256_of(source), "quantized": True}  # fmt: skip
     # f16 stores the Q4_K_M weights at twice their size or more; q4_0 is about as small
     assert ladder["f16"].stat().st_size > 2 * source.stat().st_size
     assert ladder["q4_0"].stat().st_size < 1.1 * source.stat().st_size
@@ -480,6 +484,8 @@ def test_quantize_makes_files_that_resolve_load_and_score(
     for quantization, path in ladder.items():
         spec = ModelSpec(model_dir=str(default_dir), quantization=quantization, n_ctx=64)
         assert models.resolve(spec) == path
+        found = gguf_header.file_type(path)  # its header says so too
+        assert found is not None and gguf_header.FILE_TYPES[found] == quantization
         logits = next_token_logits(spec, "The cat sat")
         assert np.isfinite(logits).all()
         assert logits.argmax() == reference.argmax(), quantization

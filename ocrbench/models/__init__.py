@@ -7,6 +7,7 @@
 - `loading`: llama.cpp models loaded once per process and freed explicitly;
 - `quantizer`: other quantizations made locally, each marked with its source;
 - `quantizations`: the names (the tutorial's spellings, the ladder, file-name tokens).
+- `gguf_header`: the quantization a file's GGUF header records, checked against its name.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 downloaded from the Hugging Face Hub; what the folder holds; and what a file was made from.
 
 A model lives at `model_dir/<repo_id>/<name>.gguf`, its quantization a token of the file name
-("...-Q4_K_M.gguf"), so one repo id names every quantization of a model.
+("...-Q4_K_M.gguf"), so one repo id names every quantization of a model; a file whose GGUF header
+says another quantization is refused (`gguf_header`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any, NamedTuple
 
 from ocrbench.errors import SetupError
 from ocrbench.models import catalogue
+from ocrbench.models.gguf_header import check_header, contradiction
 from ocrbench.models.hashing import sha256_of
 from ocrbench.models.quantizations import (
     FLOAT,
@@ -64,10 +66,17 @@ def matching(folder: Path, quantization: str) -> list[Path]:
 
 
 def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False) -> Path:
-    """The .gguf file for (repo_id, quantization): found, assembled or downloaded; or SetupError.
+    """The .gguf file for (repo_id, quantization): found, assembled or downloaded; or SetupError,
+    also when its GGUF header says another quantization than its name.
 
     A models folder named by model_dir or $OCRBENCH_MODEL_DIR must exist unless `create` (for
     commands whose job is to write models there)."""
+    path = _resolve(spec, logging, create)
+    check_header(path, canonical_quantization(spec.quantization))
+    return path
+
+
+def _resolve(spec: ModelSpec, logging: Log | None, create: bool) -> Path:
     if not create:
         _check_root(spec.model_dir)
     quantization = canonical_quantization(spec.quantization)
@@ -167,9 +176,12 @@ class LocalModel(NamedTuple):
     path: Path
     size: int
     made_from: str | None = None  # the quantized file's quantization `quantize` made it from
+    header: str | None = None  # what its GGUF header says, where that contradicts its name
 
     @property
     def label(self) -> str:
+        if self.header is not None:
+            return f"refused: named {self.quantization}, its GGUF header says {self.header}"
         return quantization_label(self.quantization or "?", self.made_from)
 
 
@@ -185,7 +197,9 @@ def available(model_dir: str | os.PathLike[str] | None = None) -> list[LocalMode
         repo_id = path.parent.relative_to(root).as_posix()
         made_from = made_from_quantized(path, repo_id)
         size = path.stat().st_size
-        models.append(LocalModel(repo_id, quantization_of(path.name), path, size, made_from))
+        quantization = quantization_of(path.name)
+        header = contradiction(path, quantization)
+        models.append(LocalModel(repo_id, quantization, path, size, made_from, header))
     return models
 
 
@@ -199,17 +213,36 @@ def origin_path(model: Path) -> Path:
 
 
 def origin(model: Path) -> dict[str, Any] | None:
-    """{"file", "quantization", "sha256", "quantized"} of the source `quantize` made it from."""
+    """{"file", "quantization", "sha256", "quantized"} of the source `quantize` made it from, and
+    "made": the made file's size, mtime and sha256. None without a note, or with one for a file
+    since replaced (a note written before "made" was recorded is taken at its word)."""
     try:
         found = json.loads(origin_path(model).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return found if isinstance(found, dict) and "quantization" in found else None
+    if not isinstance(found, dict) or "quantization" not in found:
+        return None
+    made = found.get("made")
+    return None if isinstance(made, dict) and not _still(model, made) else found
 
 
-def record_origin(model: Path, source: Path) -> dict[str, Any]:
-    """Note beside `model` what it was made from; a source that was itself made from a quantized
-    file passes on that file's quantization (a q8_0 from a q6_k from a Q4_K_M is from Q4_K_M)."""
+def _still(model: Path, made: dict[str, Any]) -> bool:
+    """Whether `model` is the file a note was written for: the same size and mtime (cheap), or
+    failing the mtime (a copy), the same sha256."""
+    try:
+        stat = model.stat()
+    except OSError:
+        return False
+    if stat.st_size != made.get("size"):
+        return False
+    return stat.st_mtime_ns == made.get("mtime_ns") or sha256_of(model) == made.get("sha256")
+
+
+def record_origin(model: Path, source: Path, made: Path | None = None) -> dict[str, Any]:
+    """Note beside `model` what it was made from, and what `made` (the file written, by default
+    `model` itself) is, so that a note outliving its file is ignored. A source that was itself
+    made from a quantized file passes on that file's quantization (a q8_0 from a q6_k from a
+    Q4_K_M is from Q4_K_M)."""
     inherited = origin(source)
     quantization = quantization_of(source.name) or "unknown"
     if inherited is not None and inherited.get("quantized"):
@@ -220,6 +253,10 @@ def record_origin(model: Path, source: Path) -> dict[str, Any]:
         "sha256": sha256_of(source),
         "quantized": quantization not in FLOAT,
     }
+    written = made or model
+    stat = written.stat()
+    record["made"] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                      "sha256": sha256_of(written)}  # fmt: skip
     origin_path(model).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
     return record
 

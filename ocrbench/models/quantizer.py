@@ -18,6 +18,7 @@ from ocrbench.models.files import (
     resolve,
     say,
 )
+from ocrbench.models.gguf_header import check_header
 from ocrbench.models.loading import check_gguf, llama_cpp_module
 from ocrbench.models.quantizations import (
     FLOAT,
@@ -60,6 +61,7 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
     for quantization in wanted:
         existing = matching(source.parent, quantization)
         if existing:
+            check_header(existing[0], quantization)
             say(logging, f"{quantization}: {existing[0].name} is already there")
             made.append(existing[0])
             continue
@@ -85,7 +87,8 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
                 raise SetupError(
                     f"llama.cpp could not quantize {source} to {quantization} (status {status})"
                 )
-            record_origin(target, source)  # before the rename: no file is unmarked a moment
+            check_header(partial, quantization)  # llama.cpp's numbers are the ones copied
+            record_origin(target, source, partial)  # before the rename: never unmarked a moment
             os.replace(partial, target)
         finally:
             partial.unlink(missing_ok=True)
