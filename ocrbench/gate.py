@@ -402,6 +402,20 @@ class GateResult:
         return "\n".join(lines)
 
 
+def check_settings(
+    cer_tolerance: object, wer_tolerance: object, allow_missing: object, shared: object
+) -> None:
+    """ConfigError, in one line, for a gate setting of the wrong kind (a sweep spec's `gate:` is
+    checked with this when it is read, not when `--gate` runs)."""
+    for name, value in (("cer_tolerance", cer_tolerance), ("wer_tolerance", wer_tolerance)):
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if value is not None and not (number and 0 <= value < math.inf):  # type: ignore[operator]
+            raise ConfigError(f"{name} must be a number >= 0 (e.g. 0.002), not {value!r}")
+    for name, flag in (("allow_missing", allow_missing), ("shared", shared)):
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{name} must be true or false, not {flag!r}")
+
+
 def check(
     run_dir: str | Path,
     baseline_path: str | Path,
@@ -415,13 +429,7 @@ def check(
     A baseline configuration the run lacks fails the gate unless `allow_missing`. With `shared`,
     each configuration is compared on the samples both sides hold (recomputed from the
     baseline's per-sample counts), and the table says on how many."""
-    for name, value in (("cer_tolerance", cer_tolerance), ("wer_tolerance", wer_tolerance)):
-        number = isinstance(value, (int, float)) and not isinstance(value, bool)
-        if value is not None and not (number and value >= 0):
-            raise ConfigError(f"{name} must be a number >= 0 (e.g. 0.002), not {value!r}")
-    for name, flag in (("allow_missing", allow_missing), ("shared", shared)):
-        if not isinstance(flag, bool):
-            raise ConfigError(f"{name} must be true or false, not {flag!r}")
+    check_settings(cer_tolerance, wer_tolerance, allow_missing, shared)
     baseline_path = Path(baseline_path)
     baseline = read_baseline(baseline_path)
     run = corpus(results.load(run_dir))

@@ -282,8 +282,13 @@ def load(path: str | Path) -> Spec:
             "dask:tcp://HOST:PORT (e.g. dask:tcp://10.0.0.5:8786)"
         )
     workers = source.get("workers")
-    if workers is not None and (not isinstance(workers, int) or workers < 1):
-        raise ConfigError(f"{path}: workers must be a positive integer")
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
+    ):
+        raise ConfigError(f"{path}: workers must be a positive integer, not {workers!r}")
+    name = source.get("name")
+    if name is not None and (isinstance(name, bool) or not isinstance(name, (str, int))):
+        raise ConfigError(f"{path}: name must be text, not {name!r}")
     gate = source.get("gate")
     if gate is not None and not isinstance(gate, Mapping):
         raise ConfigError(f"{path}: gate: expected a mapping with baseline and tolerance")
@@ -292,6 +297,8 @@ def load(path: str | Path) -> Spec:
             raise ConfigError(
                 f"{path}: gate: unknown key {key!r}{registry.did_you_mean(str(key), GATE_KEYS)}"
             )
+    if gate is not None:
+        _check_gate(gate, path)
     slices = source.get("slices") or []
     if not isinstance(slices, list) or not all(
         isinstance(key, str) and key.startswith("meta.") and len(key) > len("meta.")
@@ -299,7 +306,7 @@ def load(path: str | Path) -> Spec:
     ):
         raise ConfigError(f"{path}: slices: a list of sample meta keys, as in [meta.degrade]")
     return Spec(
-        name=str(source.get("name") or path.stem),
+        name=str(name if name is not None and name != "" else path.stem),
         datasets=tuple(refs),
         engines=engines,
         correctors=correctors,
@@ -312,3 +319,19 @@ def load(path: str | Path) -> Spec:
         notes=tuple(notes),
         slices=tuple(slices),
     )
+
+
+def _check_gate(gate: Mapping[str, Any], path: Path) -> None:
+    """The gate's settings, checked when the spec is read (as `ocrbench check` checks them)."""
+    from ocrbench import gate as gates
+
+    baseline = gate.get("baseline")
+    if baseline is not None and not isinstance(baseline, str):
+        raise ConfigError(f"{path}: gate: baseline must be a path, not {baseline!r}")
+    try:
+        gates.check_settings(
+            gate.get("cer_tolerance", 0.002), gate.get("wer_tolerance"),
+            gate.get("allow_missing", False), gate.get("shared", False),
+        )  # fmt: skip
+    except ConfigError as error:
+        raise ConfigError(f"{path}: gate: {error}") from None

@@ -162,3 +162,28 @@ def test_a_malformed_scheduler_address_is_one_line(
     one_line_error(spec_file(tmp_path, dataset, f'executor: "dask:{address}"\n'),
                    "is not a scheduler address; write it as dask:tcp://HOST:PORT")  # fmt: skip
     assert load(spec_file(tmp_path, dataset, 'executor: "dask:tcp://10.0.0.5:8786"\n'))
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        ("workers: true\n", "workers must be a positive integer"),
+        ("name: [a, b]\n", "name must be text"),
+        ("name: {a: 1}\n", "name must be text"),
+        ("gate: {baseline: 3}\n", "gate: baseline must be a path"),
+        ("gate: {baseline: b.json, cer_tolerance: lots}\n", "gate: cer_tolerance must be"),
+        ("gate: {baseline: b.json, cer_tolerance: .nan}\n", "gate: cer_tolerance must be"),
+        ("gate: {baseline: b.json, allow_missing: 2}\n", "gate: allow_missing must be true"),
+        ("gate: {baseline: b.json, shared: maybe}\n", "gate: shared must be true"),
+    ],
+)
+def test_values_of_the_wrong_kind_are_one_line_at_load(
+    tmp_path: Path, dataset: Path, extra: str, phrase: str
+) -> None:
+    """Caught when the spec is read, not taken as something else (`workers: true` as 1, a list
+    as the name "['a', 'b']") nor found only when `--gate` runs."""
+    one_line_error(spec_file(tmp_path, dataset, extra), phrase)
+
+
+def test_a_numeric_name_is_its_text(tmp_path: Path, dataset: Path) -> None:
+    assert load(spec_file(tmp_path, dataset, "name: 2026\n")).name == "2026"
