@@ -22,6 +22,8 @@ def write(out: Path, rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -
     rundir.prepare(out)
     frame = pd.DataFrame(list(rows))
     rundir.replace_atomically(out / RESULTS, lambda p: frame.to_parquet(p, index=False))
+    for stale in out.glob("summary-by-*.md"):  # the old results' slices (the report redoes its own)
+        stale.unlink(missing_ok=True)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     rundir.write_text(out / MANIFEST, text + "\n")
     return out / RESULTS

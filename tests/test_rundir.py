@@ -175,3 +175,18 @@ def test_replace_atomically_removes_its_temporary_file_on_failure(tmp_path: Path
         rundir.replace_atomically(target, half_then_full)
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+
+
+def test_new_results_remove_the_summaries_by_slice_of_the_old_ones(tmp_path: Path) -> None:
+    """`report --by meta.KEY` writes summary-by-KEY.md from the results there; a later run into
+    the same folder must not leave it beside results it does not describe."""
+    from ocrbench import results
+
+    out = tmp_path / "run"
+    results.write(out, [{"sample_id": "a", "cer": 0.5}], {"command": "first"})
+    stale = out / "summary-by-degrade.md"
+    stale.write_text("## by meta.degrade\n\n| the first run's figures |\n", encoding="utf-8")
+    kept = out / "notes.md"  # not ours: left alone
+    kept.write_text("mine\n", encoding="utf-8")
+    results.write(out, [{"sample_id": "a", "cer": 0.1}], {"command": "second"})
+    assert not stale.exists() and kept.exists()
