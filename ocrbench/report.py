@@ -536,7 +536,7 @@ def _sections(
     manifest: dict[str, Any],
 ) -> dict[str, str]:  # fmt: skip
     charts = default_charts(frame, summary) if charts is None else charts
-    pages = PageImages(manifest)
+    pages = PageImages(manifest, frame)
     return {
         "charts": "".join(
             f"<h3>{html.escape(heading)}</h3>{_png(figure, heading)}" for heading, figure in charts

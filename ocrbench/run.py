@@ -303,6 +303,7 @@ def make_row(
     return {
         "dataset": dataset.name,
         "sample_id": sample.id,
+        "image_sha256": rowkey.image_sha256(sample),  # the page read (the report checks it)
         "row_key": rowkey.row_key(str(dataset.root), sample, components, norm.name()),
         "config_id": config_id(
             engine.component.name,

@@ -18,6 +18,7 @@ import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
 from ocrbench import metrics
+from ocrbench.cache import file_hash
 from ocrbench.errors import OcrbenchError
 
 SHOWN_CHARS = 3000  # of each text in the sample tables: a whole ICDAR document would drown the page
@@ -210,21 +211,40 @@ def _thumbnail(path: Path) -> str | None:
 
 class PageImages:
     """Thumbnails of samples' pages, found through the datasets a run's manifest names (loaded
-    when first asked for, where they still are); text-only samples and moved datasets have none."""
+    when first asked for, where they still are); text-only samples and moved datasets have none,
+    and nor has a page whose bytes are not those its row was read from (`image_sha256`)."""
 
-    def __init__(self, manifest: dict[str, Any]) -> None:
+    def __init__(self, manifest: dict[str, Any], rows: pd.DataFrame | None = None) -> None:
         folders = [manifest["dataset"]] if isinstance(manifest.get("dataset"), dict) else []
         folders += [d for d in manifest.get("datasets", []) if isinstance(d, dict)]
         self._paths = {str(f.get("name")): f.get("path") for f in folders if f.get("path")}
         self._images: dict[str, dict[str, Path]] = {}
+        self._read: dict[tuple[str, str], str] = {}
+        if rows is not None and "image_sha256" in rows:
+            self._read = {
+                (str(r.dataset), str(r.sample_id)): str(r.image_sha256)
+                for r in rows[["dataset", "sample_id", "image_sha256"]].itertuples()
+                if isinstance(r.image_sha256, str)
+            }
 
     def get(self, key: tuple[str, str], default: str = "") -> str:
         dataset, sample_id = key
         if dataset not in self._images:
             self._images[dataset] = self._load(dataset)
         path = self._images[dataset].get(sample_id)
-        found = None if path is None else _thumbnail(path)
+        if path is None or not self._unchanged(key, path):
+            return default
+        found = _thumbnail(path)
         return default if found is None else found
+
+    def _unchanged(self, key: tuple[str, str], path: Path) -> bool:
+        """Whether the page is the one its row was read from (rows from before they recorded
+        it: nothing to check against)."""
+        read = self._read.get(key)
+        try:
+            return read is None or file_hash(path) == read
+        except OSError:
+            return False
 
     def _load(self, dataset: str) -> dict[str, Path]:
         from ocrbench import datasets

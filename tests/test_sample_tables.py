@@ -64,3 +64,40 @@ def test_a_report_of_fabricated_rows_without_images_still_renders(tmp_path: Path
 def test_a_sample_the_corrector_left_alone_says_so_once() -> None:
     table = sample_rows(pd.DataFrame([row("a\nb", "a\nc", "a\nc")]))
     assert table.count("— no edit") == 1
+
+
+def test_a_page_changed_since_the_run_is_not_shown_as_the_one_read(tmp_path: Path) -> None:
+    """The thumbnail is found through the dataset's folder as it is now; an image replaced since
+    the run is not the page its row's text was read from, so it is left out."""
+    from ocrbench import datasets, rowkey
+
+    data = make_dataset(tmp_path / "data", ["Invoice No: 12345"])
+    sample = datasets.load(data).samples[0]
+    read = rowkey.image_sha256(sample)
+    assert read is not None
+    rows = pd.DataFrame([row("Invoice No: 12345", "Invoice N0: 12345", "Invoice No: 12345",
+                             dataset="data", image_sha256=read)])  # fmt: skip
+    manifest = {"dataset": {"name": "data", "path": str(data)}}
+    assert '<img class="page"' in sample_rows(rows, PageImages(manifest, rows))
+    assert sample.image is not None
+    other = make_dataset(tmp_path / "other", ["Something else entirely"])
+    Path(sample.image).write_bytes(Path(datasets.load(other).samples[0].image or "").read_bytes())
+    assert '<img class="page"' not in sample_rows(rows, PageImages(manifest, rows))
+    # Rows from before the column existed keep their picture (nothing to check it against).
+    assert '<img class="page"' in sample_rows(
+        rows.drop(columns=["image_sha256"]),
+        PageImages(manifest, rows.drop(columns=["image_sha256"])),
+    )
+
+
+def test_rows_record_the_image_they_were_read_from(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ocrbench import datasets, rowkey, run
+    from ocrbench.cache import Cache
+    from ocrbench.registry import engines
+
+    loaded = datasets.load(make_dataset(tmp_path / "data", ["Invoice No: 12345"]))
+    dataset = replace(loaded, samples=(replace(loaded.samples[0], ocr="Invoice N0: 12345"),))
+    (found,) = run.run(dataset, engines.create("given"), cache=Cache(None), progress=False)
+    assert found["image_sha256"] == rowkey.image_sha256(dataset.samples[0])
