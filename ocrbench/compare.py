@@ -10,6 +10,7 @@ says "trained", not on what: the change would be the training data's, not a regr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +93,8 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
             "dataset": dataset, "config": names[str(config_id)], "shared samples": len(group),
             "CER A": _rounded(cer_a), "CER B": _rounded(cer_b),
             "change [95% CI]": "-" if paired.change is None else
-                               f"{paired.change:+.4f} [{paired.low:+.4f}, {paired.high:+.4f}]",
+                               f"{paired.change:+.4f} [{_signed(paired.low)}, "
+                               f"{_signed(paired.high)}]",
             "verdict": paired.verdict,
             "better/worse/same": f"{paired.better}/{paired.worse}/{paired.same}",
         })  # fmt: skip
@@ -105,6 +107,11 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
     })  # fmt: skip
     shared = set(zip(joined["dataset"], joined["config_id"], strict=True))
     return Comparison(pd.DataFrame(rows), changed, _only(a, shared), _only(b, shared))
+
+
+def _signed(value: float) -> str:
+    """A bound of the interval; "n/a" where there is none (too few shared samples)."""
+    return "n/a" if math.isnan(value) else f"{value:+.4f}"
 
 
 def _rounded(value: float | None) -> float | str:

@@ -55,6 +55,10 @@ def _number(value: Any, digits: int = 4) -> str:
     return "n/a" if value is None or pd.isna(value) else f"{value:.{digits}f}"
 
 
+def _signed(value: Any) -> str:
+    return "n/a" if value is None or pd.isna(value) else f"{value:+.4f}"
+
+
 def _ci(value: Any, low: Any, high: Any) -> str:
     if pd.isna(value):
         return "n/a"
@@ -121,7 +125,8 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
         # What the corrector did to its own raw OCR, paired on the same samples.
         table["vs raw OCR [95% CI]"] = [
             "" if r.corrector == "identity"
-            else f"{r.cer_change:+.4f} [{r.change_low:+.4f}, {r.change_high:+.4f}] {r.verdict}"
+            else f"{_signed(r.cer_change)} [{_signed(r.change_low)}, {_signed(r.change_high)}] "
+            f"{r.verdict}"
             for r in summary.itertuples()
         ]  # fmt: skip
         table["samples better/worse/same"] = [

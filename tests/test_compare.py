@@ -64,3 +64,12 @@ def test_runs_on_other_data_or_normalisation_are_refused_in_one_line(tmp_path: P
     assert done.stderr.strip().count("\n") == 0
     missing = cli(str(a), str(tmp_path / "nowhere"))
     assert missing.returncode != 0 and "no results.parquet" in missing.stderr
+
+
+def test_too_few_shared_samples_print_na_bounds(tmp_path: Path) -> None:
+    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon", fix=0.5), samples=4)
+    b = written(tmp_path / "b", Fake(), Fake(corrector="lexicon", fix=0.5, harm=0.3), samples=4)
+    done = compare.compare(a, b)
+    shown = " ".join(done.table.astype(str).to_numpy().ravel())
+    assert "nan" not in shown and "[n/a, n/a]" in shown
+    assert set(done.table["verdict"]) == {"no evidence either way"}

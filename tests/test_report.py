@@ -639,3 +639,14 @@ def test_a_spec_slice_gets_its_own_section_chart_and_table(tmp_path: Path) -> No
     assert len(axis.get_legend().get_texts()) == 2  # a line per configuration
     plain = rendered(tmp_path / "plain", frame)
     assert 'id="slices"' not in plain  # no slice asked for: no section
+
+
+def test_too_few_samples_for_an_interval_print_na_not_nan() -> None:
+    """Under metrics.MIN_BOOTSTRAP_SAMPLES the paired interval is (nan, nan): "n/a", as the CER
+    column says it, never "[+nan, +nan]"."""
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.6), samples=4)
+    table = report.summary_table(results.summary(frame))
+    shown = " ".join(table.astype(str).to_numpy().ravel())
+    assert "nan" not in shown
+    lexicon = table[table["config"].str.contains("lexicon")].iloc[0]
+    assert lexicon["vs raw OCR [95% CI]"].endswith("[n/a, n/a] no evidence either way")
