@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocrbench import datasets, rowkey
+from ocrbench import datasets, metrics, rowkey
 from ocrbench.cache import Cache, file_hash, key
 from ocrbench.correctors.base import Corrector, Learner, learns
 from ocrbench.datasets import Dataset
@@ -131,13 +131,21 @@ def load(path: str | Path, *, skip_bad: bool = False, allow_outside: bool = Fals
 
 
 def _content(sample: Sample) -> list[tuple[str, ...]]:
-    """What makes two samples the same data: the image bytes, or the (OCR, reference) pair."""
+    """What makes two samples the same data: the image bytes, or the (OCR, reference) pair as
+    every metric reads it (`same_text`: NFC, whitespace collapsed)."""
     found: list[tuple[str, ...]] = []
     if sample.image is not None:
         found.append(("the same image bytes", file_hash(Path(sample.image))))
     if sample.ocr is not None:
-        found.append(("the same (OCR, reference) pair", sample.ocr, sample.text))
+        pair = same_text(sample.ocr), same_text(sample.text)
+        found.append(("the same (OCR, reference) pair", *pair))
     return found
+
+
+def same_text(text: str) -> str:
+    """A text as the metrics compare it by default (Unicode NFC, whitespace collapsed): two texts
+    equal here are the same data, whatever their Unicode form or spacing."""
+    return metrics.Normalization().apply(text)
 
 
 def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:

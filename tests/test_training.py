@@ -300,6 +300,25 @@ def test_overlap_is_refused_in_one_line_unless_allowed(
     assert results.load(tmp_path / "out")["trained"].any()
 
 
+def test_pairs_overlap_whatever_their_unicode_form_or_spacing(
+    split: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The same pair in NFD, or with other spacing, is the same data to every metric (they apply
+    NFC and collapse whitespace first), so it is test data in a training set too."""
+    import unicodedata
+
+    train, test = split
+    ocr, text = TEST[1]
+    variants = [
+        (unicodedata.normalize("NFD", ocr + " café"), unicodedata.normalize("NFD", text + " café")),
+        (f" {ocr}  ", text.replace(" ", "\n")),
+    ]
+    leaky = text_dataset(tmp_path / "leaky", [*TRAIN, *variants], "t")
+    tested = text_dataset(tmp_path / "tested", [*TEST, (ocr + " café", text + " café")], "s")
+    with pytest.raises(ConfigError, match="2 of its 7 samples are test data"):
+        training.check_overlap(datasets.load(leaky), datasets.load(tested), "allow it")
+
+
 def test_images_overlap_by_their_bytes(tmp_path: Path) -> None:
     test = make_dataset(tmp_path / "test", ["Invoice 1", "Total 2"])
     train = make_dataset(tmp_path / "train", ["Total 2", "Page 3"])  # line0 is test's line1
