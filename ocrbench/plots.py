@@ -28,7 +28,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from ocrbench import metrics  # noqa: E402
-from ocrbench.results import quantization_labels  # noqa: E402
+from ocrbench.results import quantization_labels, slice_order  # noqa: E402
 
 NO_LLM = "no LLM corrector in this run"
 NO_CORRECTOR = "no corrector in this run (identity only)"
@@ -610,7 +610,7 @@ def by_slice(sliced: pd.DataFrame, key: str, order: Sequence[str] = ()) -> Figur
         if table.empty:
             _message(axis, "no configuration to plot")
             continue
-        values = sorted(table["slice"].astype(str).unique())
+        values = slice_order(table["slice"].astype(str))
         present = list(dict.fromkeys(table["config"]))
         ranked = [c for c in order if c in present] + [c for c in present if c not in order]
         shown = ranked[:SLICE_CONFIGS]

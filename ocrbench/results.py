@@ -4,7 +4,7 @@ beside it, and the per-configuration summary everything else reads."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -119,16 +119,46 @@ def summary(frame: pd.DataFrame, by: str | None = None) -> pd.DataFrame:
     one row per (dataset, configuration, value of that meta key) instead, the value in `slice`."""
     if by is not None:
         frame = frame.assign(slice=slice_values(frame, by))
-    keys = [c for c in CONFIG_COLUMNS if c in frame.columns] + (["slice"] if by else [])
+    # Effective GPU layers are known only where the model was loaded (not for rows the cache
+    # served, nor for samples a corrector left alone): a fact about the configuration, not a key.
+    keys = [c for c in CONFIG_COLUMNS if c in frame.columns and c != EFFECTIVE]
+    keys += ["slice"] if by else []
     rows = []
     for values, group in frame.groupby(keys, dropna=False, sort=False):
-        rows.append({**dict(zip(keys, values, strict=True)), **summarize(group)})
-    order = ["dataset", "slice", "cer"] if by else ["dataset", "cer"]
+        found = {**dict(zip(keys, values, strict=True)), **summarize(group)}
+        if EFFECTIVE in group:
+            found[EFFECTIVE] = _known(group[EFFECTIVE])
+        rows.append(found)
     table = pd.DataFrame(rows)
     # metrics.rate's "no rate" (None) is a table's missing value, NaN, in a float column.
     rates = ["cer", "raw_cer", "cer_change", "wer", "bow_error", "grapheme_cer", "flex_accuracy"]
     table[rates] = table[rates].astype(float)
-    return table.sort_values(order, kind="stable", ignore_index=True)
+    if not by:
+        return table.sort_values(["dataset", "cer"], kind="stable", ignore_index=True)
+    rank = {value: i for i, value in enumerate(slice_order(table["slice"]))}
+    table = table.assign(slice_rank=table["slice"].map(rank))
+    table = table.sort_values(["dataset", "slice_rank", "cer"], kind="stable", ignore_index=True)
+    return table.drop(columns="slice_rank")
+
+
+EFFECTIVE = "gpu_layers_effective"
+
+
+def _known(values: pd.Series) -> float:
+    """The one value a configuration's rows know (NaN where none does, or they disagree)."""
+    known = set(values.dropna())
+    return float(known.pop()) if len(known) == 1 else float("nan")
+
+
+def slice_order(values: Iterable[str]) -> list[str]:
+    """A meta key's distinct values in reading order: by number where they all read as numbers
+    (5, 10, 20; not "10", "20", "5"), else as text; "(none)" last."""
+    distinct = sorted(set(values) - {NO_VALUE})
+    try:
+        ordered = sorted(distinct, key=float)
+    except ValueError:
+        ordered = distinct
+    return ordered + ([NO_VALUE] if NO_VALUE in set(values) else [])
 
 
 def quantization_labels(table: pd.DataFrame) -> list[str]:
@@ -158,4 +188,7 @@ def slice_values(frame: pd.DataFrame, by: str) -> list[str]:
         raise OcrbenchError(
             f"no sample has meta.{key}; their meta keys: {', '.join(known) or 'none'}"
         )
-    return [str(meta[key]) if key in meta else "(none)" for meta in metas]
+    return [str(meta[key]) if key in meta else NO_VALUE for meta in metas]
+
+
+NO_VALUE = "(none)"  # a sample without the meta key a summary is sliced by

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -650,3 +651,29 @@ def test_too_few_samples_for_an_interval_print_na_not_nan() -> None:
     assert "nan" not in shown
     lexicon = table[table["config"].str.contains("lexicon")].iloc[0]
     assert lexicon["vs raw OCR [95% CI]"].endswith("[n/a, n/a] no evidence either way")
+
+
+def test_a_configuration_is_one_row_whether_or_not_its_model_was_loaded_for_each_sample() -> None:
+    """Effective GPU layers are known only once the model loads (not for rows served from the
+    cache, nor for samples a corrector left alone): rows of one configuration with and without
+    it are one configuration, scored on all its samples, not two rows on a part each."""
+    llm = Fake(corrector="prompt", repo_id=QWEN, quantization="q4_k_m", gpu_layers=-1, fix=0.5)
+    loaded = fabricate(replace(llm, effective=31), samples=12)
+    frame = pd.concat([loaded.iloc[:5], fabricate(llm, samples=12).iloc[5:]], ignore_index=True)
+    assert frame["gpu_layers_effective"].isna().sum() == 7
+    summary = results.summary(frame)
+    assert len(summary) == 1
+    (row,) = summary.itertuples()
+    assert row.samples == 12 and row.gpu_layers_effective == 31
+    assert row.cer == pytest.approx(results.summary(loaded).iloc[0]["cer"])
+
+
+def test_numeric_slices_are_in_numeric_order() -> None:
+    frame = fabricate(Fake(), samples=12)
+    levels = [5, 10, 20]
+    frame["meta"] = [json.dumps({"level": levels[i % 3]}) for i in range(len(frame))]
+    sliced = results.summary(frame, by="meta.level")
+    assert list(sliced["slice"]) == ["5", "10", "20"]
+    named = frame.assign(meta=[json.dumps({"level": ["b", "a", "c"][i % 3]}) for i in range(12)])
+    assert list(results.summary(named, by="meta.level")["slice"]) == ["a", "b", "c"]
+    assert results.slice_order(["10", "5", "(none)", "20"]) == ["5", "10", "20", "(none)"]
