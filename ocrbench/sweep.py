@@ -178,6 +178,13 @@ def _plan(
     return plan
 
 
+def _failed_in(dataset: datasets.Dataset, failed: dict[Path, dict[str, str]]) -> dict[str, str]:
+    """The samples of this entry whose OCR failed (a folder listed twice, with and without a
+    limit, shares its failures: each entry counts only those it holds)."""
+    ids = {sample.id for sample in dataset.samples}
+    return {i: reason for i, reason in failed[dataset.root].items() if i in ids}
+
+
 def run(
     spec: Spec,
     out: Path,
@@ -392,9 +399,9 @@ def _run(
         sweep=spec.name,
         spec=dict(spec.source),
         datasets=[{"name": name, "path": str(d.root), "sha256": d.content_hash(),
-                   "samples": len(d.samples) - len(failed[d.root]),
+                   "samples": len(d.samples) - len(lost := _failed_in(d, failed)),
                    "skipped": [*d.skipped, *({"id": i, "reason": r, "phase": "ocr"}
-                                             for i, r in failed[d.root].items())]}
+                                             for i, r in lost.items())]}
                   for d, name in zip(loaded, names, strict=True)],  # fmt: skip
         configs=len(spec.engines) * len(spec.correctors),
         models=model_files,

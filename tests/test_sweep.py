@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from PIL import Image
 
 from ocrbench import results, specs, sweep
 from ocrbench.cache import Cache
@@ -449,3 +450,27 @@ def test_a_row_journaled_before_made_from_existed_gets_it_from_its_model_file() 
     assert _with_new_columns(old, files)["trained"] is False
     # meta is the dataset's current one: it takes no part in what the row computed
     assert _with_new_columns(new, files, {"degrade": "mild"})["meta"] == '{"degrade": "mild"}'
+
+
+def test_a_folder_listed_twice_counts_only_its_own_failures(tmp_path: Path) -> None:
+    """One folder listed with and without a limit: a sample whose OCR failed beyond the limit is
+    not listed as skipped, nor subtracted, for the limited entry that never held it."""
+    root = tmp_path / "data"
+    root.mkdir()
+    items = [{"id": f"d{i:02d}", "ocr": f"line {i}", "text": f"line {i}"} for i in range(10)]
+    Image.new("RGB", (8, 8), "white").save(root / "page.png")
+    # A page with no OCR text: `given` fails on it, in the OCR phase.
+    items += [{"id": f"d{i:02d}", "text": f"line {i}", "image": "page.png"} for i in (10, 11)]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    body = f"""
+datasets: [{{path: {root}, limit: 5}}, {{path: {root}}}]
+engines: {{given: {{}}}}
+correctors: {{identity: {{}}}}
+"""
+    spec = specs.load(write_spec(tmp_path, root, body))
+    manifest = sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "c"), workers=1,
+                         progress=False, skip_bad=True)  # fmt: skip
+    limited, whole = manifest["datasets"]
+    assert limited["samples"] == 5 and limited["skipped"] == []
+    assert whole["samples"] == 10
+    assert [s["id"] for s in whole["skipped"]] == ["d10", "d11"]
