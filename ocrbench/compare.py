@@ -59,7 +59,17 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
             f"the runs normalise text differently ({a['normalization'].iloc[0]} vs "
             f"{b['normalization'].iloc[0]}): their CERs do not compare"
         )
+    a, b = a.assign(input=results.inputs(a)), b.assign(input=results.inputs(b))
     joined = a.merge(b, on=KEYS, suffixes=("_a", "_b"))
+    known = joined["input_a"].notna() & joined["input_b"].notna()
+    other_input = joined[known & (joined["input_a"] != joined["input_b"])]
+    if len(other_input):
+        first = other_input.iloc[0]
+        what = str(first["input_b"]).rsplit(" ", 1)[0]  # "page image", "OCR text given"
+        raise OcrbenchError(
+            f"sample {first['sample_id']!r} of {first['dataset']} was read from another {what} "
+            f"in B: the runs are not on the same input ({len(other_input)} such samples)"
+        )
     differs = joined[joined["reference_a"] != joined["reference_b"]]
     if len(differs):
         first = differs.iloc[0]

@@ -65,6 +65,7 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
     """Per (dataset, config_id): label, corpus CER and WER (edits over reference lengths),
     samples, normalisation and training set, as a baseline stores them."""
     figures = {}
+    frame = frame.assign(input=results.inputs(frame))
     for (dataset, config_id), group in frame.groupby(["dataset", "config_id"], sort=True):
         columns = [group[name].astype(int) for name in PER_SAMPLE]
         sha256, path = training(group)
@@ -77,6 +78,12 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
             # The config id says "trained", not on what: this says on what (None: untrained).
             "train_sha256": sha256,
             "train": path,
+            # Each sample's input (page image or given OCR text), where rows record it.
+            "inputs": {
+                str(sample_id): str(found)
+                for sample_id, found in zip(group["sample_id"], group["input"], strict=True)
+                if isinstance(found, str)
+            },
             # What a comparison on the samples both sides share recomputes the figures from.
             "per_sample": {
                 str(sample_id): [int(v) for v in values]
@@ -177,6 +184,9 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
                     raise _malformed(
                         path, f"{where}: cer and wer must be numbers (or null), {name} is {value!r}"
                     )
+            found = figures.get("inputs", {})  # absent in files from before inputs were kept
+            if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
+                raise _malformed(path, f"{where}: inputs must map sample ids to text")
             for name, what in (("train_sha256", "a sha256 (a string)"), ("train", "a path")):
                 # Absent in files from before training sets were recorded (see _training_unfit).
                 if not isinstance(figures.get(name), (str, type(None))):
@@ -258,6 +268,14 @@ def _shared(base: dict[str, Any], run: dict[str, Any], shared: bool) -> tuple[
     for sample_id in ids:  # a sample of the same id with another reference: other data
         if base["per_sample"][sample_id][1::2] != run["per_sample"][sample_id][1::2]:
             return base, run, f"sample {sample_id!r} has another reference than the baseline's"
+    before, now = base.get("inputs", {}), run.get("inputs", {})  # none in older baselines
+    for sample_id in ids:  # the same reference over another page or OCR text: other data
+        if sample_id in before and sample_id in now and before[sample_id] != now[sample_id]:
+            return (
+                base,
+                run,
+                f"sample {sample_id!r} was read from another input than the baseline's",
+            )
     if not shared:
         if len(ids) == len(base["per_sample"]) == len(run["per_sample"]):
             return base, run, ""

@@ -3,6 +3,7 @@ beside it, and the per-configuration summary everything else reads."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -27,6 +28,22 @@ def write(out: Path, rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     rundir.write_text(out / MANIFEST, text + "\n")
     return out / RESULTS
+
+
+def inputs(frame: pd.DataFrame) -> pd.Series:
+    """Each row's input, as compared between runs: its page image by sha256, or, for the `given`
+    engine (whose OCR text is the input), that text's; None where rows do not say (rows from
+    before they recorded `image_sha256`, text-only samples read by another engine)."""
+    images = frame["image_sha256"] if "image_sha256" in frame else [None] * len(frame)
+    found: list[str | None] = []
+    for image, engine, ocr in zip(images, frame["engine"], frame["ocr_text"], strict=True):
+        if isinstance(image, str):
+            found.append(f"page image {image[:16]}")
+        elif engine == "given" and isinstance(ocr, str):
+            found.append(f"OCR text given {hashlib.sha256(ocr.encode()).hexdigest()[:16]}")
+        else:
+            found.append(None)
+    return pd.Series(found, index=frame.index, dtype=object)
 
 
 def load(run_dir: str | Path) -> pd.DataFrame:

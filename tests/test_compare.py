@@ -73,3 +73,26 @@ def test_too_few_shared_samples_print_na_bounds(tmp_path: Path) -> None:
     shown = " ".join(done.table.astype(str).to_numpy().ravel())
     assert "nan" not in shown and "[n/a, n/a]" in shown
     assert set(done.table["verdict"]) == {"no evidence either way"}
+
+
+def test_runs_on_other_inputs_are_refused_in_one_line(tmp_path: Path) -> None:
+    """The same ids and references, other input (another page image, or another OCR text handed
+    to `given`): the change would be the data's, not the corrector's."""
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5), samples=12)
+    a = tmp_path / "a"
+    results.write(a, records(frame.assign(image_sha256="1" * 64)), {"command": "test"})
+    other_page = frame.assign(image_sha256=["2" * 64 if s == "s03" else "1" * 64
+                                            for s in frame["sample_id"]])  # fmt: skip
+    results.write(tmp_path / "b", records(other_page), {"command": "test"})
+    with pytest.raises(OcrbenchError, match=r"sample 's03' .* another page image in B"):
+        compare.compare(a, tmp_path / "b")
+    given = frame.assign(engine="given")
+    results.write(tmp_path / "c", records(given), {"command": "test"})
+    retyped = given.assign(ocr_text=given["ocr_text"].where(given["sample_id"] != "s05", "other"))
+    results.write(tmp_path / "d", records(retyped), {"command": "test"})
+    with pytest.raises(OcrbenchError, match=r"sample 's05' .* another OCR text given in B"):
+        compare.compare(tmp_path / "c", tmp_path / "d")
+    # The same inputs compare; and rows from before image_sha256 existed are not judged by it.
+    assert len(compare.compare(a, a).table) == 2
+    results.write(tmp_path / "e", records(frame.drop(columns=["image_sha256"])), {"command": "t"})
+    assert len(compare.compare(tmp_path / "e", tmp_path / "b").table) == 2

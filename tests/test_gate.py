@@ -424,3 +424,24 @@ def test_the_cli_check_takes_shared(tmp_path: Path, baseline: Path) -> None:
     done = subprocess.run([*command, "--shared"], capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "PASSED" in done.stdout and "on 4 of the baseline's 6 samples" in done.stdout
+
+
+def test_a_sample_read_from_another_input_is_not_comparable(tmp_path: Path) -> None:
+    """The baseline records each sample's input (its page image, or the OCR text handed to
+    `given`): the same ids and references over other inputs are not the same benchmark."""
+    frame = fabricate(RAW, LEXICON).assign(image_sha256="1" * 64)
+    path = gate.write_baseline(run_dir(tmp_path / "base", frame), tmp_path / "b.json")
+    assert gate.check(run_dir(tmp_path / "same", frame), path).passed
+    other = frame.assign(image_sha256=frame["image_sha256"].where(frame["sample_id"] != "s02",
+                                                                  "2" * 64))  # fmt: skip
+    result = gate.check(run_dir(tmp_path / "other", other), path)
+    assert not result.passed
+    assert {c.verdict for c in result.comparisons} == {gate.NOT_COMPARABLE}
+    assert "sample 's02' was read from another input than the baseline's" in result.table()
+    # A baseline from before inputs were recorded is judged as before.
+    old = json.loads(path.read_text())
+    for configs in old["datasets"].values():
+        for figures in configs.values():
+            figures.pop("inputs")
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert gate.check(run_dir(tmp_path / "other2", other), tmp_path / "old.json").passed
