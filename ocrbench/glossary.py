@@ -36,6 +36,10 @@ COLUMNS = {
     "ones it made wrong",
     "preference": "mean over samples of +1 (fewer character edits than the raw OCR), -1 (more) "
     "or 0 (as many): how often correction helps, whatever the size",
+    "samples with a reply rejected": "samples where a guard kept (part of) the text as read "
+    "because the model's reply changed too much or ran too long (prompt's max_edit_ratio, "
+    "max_length_ratio): correction that was tried and thrown away, not correction that found "
+    "nothing",
     "quantization": 'the model file\'s quantization; "q8_0, from Q4_K_M": made from a quantized '
     "file, so it holds no more than Q4_K_M's information",
     "GPU layers asked/ran": "layers asked to go on the GPU / layers llama.cpp put there",

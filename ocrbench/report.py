@@ -139,6 +139,8 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
         table["preference"] = summary["preference"].map(
             lambda v: "n/a" if pd.isna(v) else f"{v:+.2f}"
         )
+    if "rejected" in summary and (summary["rejected"] > 0).any():
+        table["samples with a reply rejected"] = summary["rejected"].map(str)
     if "quantization" in summary and summary["quantization"].notna().any():
         # "q8_0, from Q4_K_M": a file `models quantize` made from a quantized one holds that one's
         # information, whatever its name says.

@@ -122,7 +122,13 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         "words_fixed": int(group["words_fixed"].sum()),
         "words_broken": int(group["words_broken"].sum()),
         "preference": float(group["preference"].mean()),
+        # Samples where a guard kept (part of) the text as read instead of the model's reply.
+        "rejected": int(group["rejected"].map(_said).sum()) if "rejected" in group else 0,
     }
+
+
+def _said(value: Any) -> bool:
+    return isinstance(value, str) and bool(value)
 
 
 CONFIG_COLUMNS = [

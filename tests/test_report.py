@@ -677,3 +677,21 @@ def test_numeric_slices_are_in_numeric_order() -> None:
     named = frame.assign(meta=[json.dumps({"level": ["b", "a", "c"][i % 3]}) for i in range(12)])
     assert list(results.summary(named, by="meta.level")["slice"]) == ["a", "b", "c"]
     assert results.slice_order(["10", "5", "(none)", "20"]) == ["5", "10", "20", "(none)"]
+
+
+def test_replies_a_guard_rejected_are_counted_and_shown() -> None:
+    """A prompt configuration whose guard threw its replies away is not one that tried and did
+    nothing: the summary counts the samples with a rejected reply, and the table shows it."""
+    frame = fabricate(Fake(), Fake(corrector="prompt", repo_id=QWEN, quantization="q4_k_m"),
+                      samples=12)  # fmt: skip
+    prompt = frame["corrector"] == "prompt"
+    frame.loc[prompt & frame["sample_id"].isin(["s01", "s04", "s07"]), "rejected"] = (
+        "the reply changed too much (edit ratio 0.9 > 0.3)"
+    )
+    summary = results.summary(frame).set_index("corrector")
+    assert summary.loc["prompt", "rejected"] == 3 and summary.loc["identity", "rejected"] == 0
+    table = report.summary_table(summary.reset_index()).set_index("config")
+    assert table.loc[summary.loc["prompt", "config"], "samples with a reply rejected"] == "3"
+    assert "samples with a reply rejected" not in report.summary_table(
+        results.summary(frame.assign(rejected=None))
+    )
