@@ -167,6 +167,8 @@ def cmd_split(args: argparse.Namespace) -> int:
         print(f"grouped by meta.{splits.GROUP} (every sample has one)")
     else:
         print(f"grouped by {done.group_by}")
+    if done.merged:
+        print(done.merged_note())
     for name, part in (("train", done.train), ("test", done.test)):
         print(f"{name}: {part.samples} samples, {part.groups} groups -> {part.root}")
     print(f"(--test {args.test:g} --seed {args.seed}: the same arguments give the same split)")
@@ -461,8 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     split.add_argument(
         "--group-by",
         metavar="meta.KEY",
-        help="samples with the same meta.KEY stay on one side (default: meta.group where every "
-        "sample has it, else each sample alone)",
+        help="samples with the same meta.KEY stay on one side; `id`: each sample alone (default: "
+        "meta.group where every sample has it, else each sample alone)",
     )
     split.add_argument(
         "--allow-outside",

@@ -6,7 +6,9 @@ Image paths are relative to the folder (or absolute) and must stay inside it, sy
 an image elsewhere (`../../x.png`, `/etc/x.png`, a link out of the folder) is a bad sample unless
 `load(..., allow_outside=True)` (`ocrbench run --allow-outside`, `allow_outside: true` in a sweep
 spec), so a manifest cannot read files its folder does not hold without the user saying so. A
-text's single trailing newline is the end of its file, not content: it is dropped.
+text's single trailing newline is the end of its file, not content: `load` drops it, and `write`
+gives a text that ends in a newline one more, so writing what was loaded and loading it again (a
+split does) gives back the same texts, to the last newline.
 
 `load` checks everything before a run starts, images decoded in full, so a bad dataset fails in one
 clear line that names the file, the line and the sample, not half an hour into a sweep.
@@ -245,11 +247,18 @@ def _end_trimmed(text: str) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+def _end_kept(text: str) -> str:
+    """The text as a manifest stores it: one newline more where it ends in one, which
+    `_end_trimmed` drops again on load (a text that does not end in "\n" cannot end in "\r\n")."""
+    return text + "\n" if text.endswith("\n") else text
+
+
 def write(dest: Path, samples: Iterable[Sample]) -> Path:
     """Write `dest/manifest.jsonl` (atomically), image paths relative to `dest`; return its path.
 
     The images are not moved: one outside `dest` gets a `..` path, which `load` refuses unless
-    `allow_outside` (the converters place their images inside first).
+    `allow_outside` (the converters place their images inside first). Texts are written so that
+    `load` gives them back exactly: a trailing newline gets one more, which `load` drops.
     """
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -260,8 +269,8 @@ def write(dest: Path, samples: Iterable[Sample]) -> Path:
         if sample.image is not None:
             item["image"] = _relative(Path(sample.image), base)
         if sample.ocr is not None:
-            item["ocr"] = sample.ocr
-        item["text"] = sample.text
+            item["ocr"] = _end_kept(sample.ocr)
+        item["text"] = _end_kept(sample.text)
         if sample.meta:
             item["meta"] = dict(sample.meta)
         lines.append(json.dumps(item, ensure_ascii=False) + "\n")
@@ -296,7 +305,9 @@ def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dat
     ground truth are listed in the result's `skipped`. "icdar2017": the ICDAR 2017 post-OCR files,
     as a text-only dataset, one sample per document or (`split="lines"`) per line of about 60-120
     characters. Each sample's `meta.group` says what it belongs with in a train/test split: its
-    folder under `src` ("." at the top) for pairs, its source file (the document) for icdar2017.
+    folder under `src` for pairs (a file at the top of `src` is a group of its own, named by its
+    id), its source file (the document) for icdar2017. A pairs text is its `.gt.txt` file less one
+    trailing newline (the file's end).
     """
     if fmt not in FORMATS:
         raise ConfigError(
@@ -344,10 +355,11 @@ def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]
             )
         seen[sample_id] = image
         try:
-            text = truth.read_text(encoding="utf-8")
+            text = _end_trimmed(truth.read_text(encoding="utf-8"))
         except UnicodeDecodeError as error:
             raise DatasetError(_not_utf8(truth, error)) from None
-        group = relative.parent.as_posix()  # "." at the top of src
+        # Its folder; a file at the top of src is a group of its own (a folder of single pages).
+        group = sample_id if relative.parent == Path(".") else relative.parent.as_posix()
         samples.append(Sample(id=sample_id, text=text, image=image, meta={GROUP: group}))
     if not samples:
         found = f"{len(images)} images, none with" if images else "no images and no"

@@ -1,6 +1,11 @@
 """Train/test splits that do not leak: samples of one group (a document's lines, a book's pages)
 land on the same side, and the same seed always gives the same split.
 
+Groups that hold the same content, which `ocrbench run --train` refuses on both sides (the same
+image bytes, or the same (OCR, reference) pair once both are NFC with whitespace collapsed), are
+merged into one first (union-find), so a split never overlaps itself; where no two groups share
+content the groups, and so the split, are what they were without this step.
+
 Groups are shuffled with the seed, then, in that order, each is taken into the test part, whole,
 when that brings the test part nearer the asked share of the samples (so a document ten times the
 size of the others does not make a 30% split a 60% one); everything else is the training part.
@@ -16,14 +21,21 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ocrbench import datasets
+from ocrbench import datasets, rowkey
 from ocrbench.cache import file_hash
 from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.metrics import Normalization
 from ocrbench.types import Sample
 
 GROUP = datasets.GROUP  # the meta key converters fill in: a sample's document, book or folder
+ID = "id"  # `--group-by id`: each sample a group of its own, whatever its meta
 PARTS = ("train", "test")
 OUTSIDE = "outside"  # where a part places images that lay outside the source folder
+# Two samples are the same data when their images have the same bytes or their (OCR, reference)
+# pairs are equal once both are NFC with whitespace collapsed: what the training overlap check
+# compares (training.check_overlap), so no split it refuses is made.
+SAME = "the same image bytes or (OCR, reference) pair"
+_SAME_TEXT = Normalization()  # the default: NFC, whitespace collapsed (as training.same_text)
 
 
 def default_group_by(samples: Sequence[Sample]) -> str | None:
@@ -34,8 +46,8 @@ def default_group_by(samples: Sequence[Sample]) -> str | None:
 
 
 def group_of(sample: Sample, group_by: str | None) -> str:
-    """The sample's group: `meta.KEY` names a meta field; None groups by the sample itself."""
-    if group_by is None:
+    """The sample's group: `meta.KEY` names a meta field; None or "id" groups by the sample."""
+    if group_by is None or group_by == ID:
         return sample.id
     key = group_by.removeprefix("meta.")
     value = sample.meta.get(key)
@@ -51,7 +63,7 @@ def _check_share(test: float) -> None:
 
 def _check_group_key(samples: Sequence[Sample], group_by: str | None) -> None:
     """One line for a grouping key the samples lack, naming what they have instead."""
-    if group_by is None:
+    if group_by is None or group_by == ID:
         return
     key = group_by.removeprefix("meta.")
     lacking = [sample for sample in samples if sample.meta.get(key) is None]
@@ -67,21 +79,85 @@ def _check_group_key(samples: Sequence[Sample], group_by: str | None) -> None:
     )
 
 
+def same_content(sample: Sample) -> list[tuple[str, ...]]:
+    """What makes two samples the same data: their image's bytes, their normalised texts."""
+    found: list[tuple[str, ...]] = []
+    image = rowkey.image_sha256(sample)
+    if image is not None:
+        found.append(("image", image))
+    if sample.ocr is not None:
+        found.append(("pair", _SAME_TEXT.apply(sample.ocr), _SAME_TEXT.apply(sample.text)))
+    return found
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The samples' groups with those that share content merged: `groups` each named by the first
+    (in sorted order) of the groups given that it holds, `names` the given group names, each with
+    the name of the group it is in now; `merged` of them were merged with others, into
+    `merged_into` groups."""
+
+    groups: dict[str, list[Sample]]
+    names: dict[str, str]
+    merged: int = 0
+    merged_into: int = 0
+
+    @property
+    def given(self) -> int:
+        return len(self.names)
+
+
+def grouping(samples: Sequence[Sample], group_by: str | None) -> Grouping:
+    """Group the samples by `group_by`, then merge the groups that hold the same content."""
+    given: dict[str, list[Sample]] = {}
+    for sample in samples:
+        given.setdefault(group_of(sample, group_by), []).append(sample)
+    parent = {name: name for name in given}  # union-find; a root is its set's smallest name
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    holder: dict[tuple[str, ...], str] = {}
+    for name in sorted(given):
+        for sample in given[name]:
+            for content in same_content(sample):
+                one, other = root(holder.setdefault(content, name)), root(name)
+                if one != other:
+                    parent[max(one, other)] = min(one, other)
+    members: dict[str, list[str]] = {}
+    for name in sorted(given):
+        members.setdefault(root(name), []).append(name)
+    joined = [names for names in members.values() if len(names) > 1]
+    return Grouping(
+        {first: [s for name in names for s in given[name]] for first, names in members.items()},
+        {name: root(name) for name in sorted(given)},
+        sum(map(len, joined)),
+        len(joined),
+    )
+
+
 def assign(
     samples: Sequence[Sample], test: float, seed: int, group_by: str | None
 ) -> tuple[list[Sample], list[Sample]]:
-    """(train, test), each in the dataset's order."""
+    """(train, test), each in the dataset's order; groups with the same content merged first."""
     _check_share(test)
     _check_group_key(samples, group_by)
-    groups: dict[str, list[Sample]] = {}
-    for sample in samples:
-        groups.setdefault(group_of(sample, group_by), []).append(sample)
-    if len(groups) < 2:
-        raise ConfigError(
-            f"{len(samples)} samples in {len(groups)} group(s): a split needs at least two groups"
-        )
-    order = sorted(groups)
-    random.Random(seed).shuffle(order)
+    return _assign(samples, grouping(samples, group_by), test, seed, group_by)
+
+
+def _assign(
+    samples: Sequence[Sample], grouped: Grouping, test: float, seed: int, group_by: str | None
+) -> tuple[list[Sample], list[Sample]]:
+    _check_two(samples, grouped, group_by)
+    groups = grouped.groups
+    # The given groups are shuffled, as they always were, and a merged group comes up where the
+    # first of its given groups does: where nothing was merged, the split is the one it was.
+    shuffled = sorted(grouped.names)
+    random.Random(seed).shuffle(shuffled)
+    order = list(dict.fromkeys(grouped.names[name] for name in shuffled))
     target = test * len(samples)
     chosen: set[str] = set()
     count = 0
@@ -96,6 +172,30 @@ def assign(
     return [s for s in samples if id(s) not in in_test], [s for s in samples if id(s) in in_test]
 
 
+def _check_two(samples: Sequence[Sample], grouped: Grouping, group_by: str | None) -> None:
+    """One line where no split can be made, naming what would make one."""
+    if grouped.given < 2:
+        if group_by is None or group_by == ID:  # one sample (or one id given every sample)
+            raise ConfigError(
+                f"{len(samples)} sample(s) in 1 group: a split needs at least two groups"
+            )
+        key = group_by.removeprefix("meta.")
+        value = samples[0].meta.get(key)
+        again = ""
+        if key == GROUP and value == ".":  # a pairs folder converted when its top was one group
+            again = "; or convert the pairs folder again, which makes each file at its top a group"
+        raise ConfigError(
+            f"{len(samples)} samples in 1 group (every one's meta.{key} is {value!r}): a split "
+            "needs at least two groups; --group-by meta.KEY groups by another meta key, "
+            f"--group-by {ID} puts each sample alone (where samples are independent){again}"
+        )
+    if len(grouped.groups) < 2:
+        raise ConfigError(
+            f"{len(samples)} samples in {grouped.given} groups that hold identical content ({SAME}"
+            "): any split would put the same data on both sides; remove the duplicates first"
+        )
+
+
 @dataclass(frozen=True)
 class Part:
     """One side of a written split: its folder, and how many samples and groups it holds."""
@@ -107,9 +207,20 @@ class Part:
 
 @dataclass(frozen=True)
 class Split:
-    group_by: str | None  # "meta.KEY", or None: each sample its own group
+    group_by: str | None  # "meta.KEY", or None or "id": each sample its own group
     train: Part
     test: Part
+    merged: int = 0  # groups merged with others because they hold the same content
+    merged_into: int = 0  # the groups they became
+
+    def merged_note(self) -> str | None:
+        """A line on the groups merged for holding the same content, or None where none were."""
+        if not self.merged:
+            return None
+        return (
+            f"{self.merged} groups holding identical content ({SAME}) merged into "
+            f"{self.merged_into}: each kept on one side"
+        )
 
 
 def write(
@@ -123,7 +234,8 @@ def write(
 ) -> Split:
     """Split the dataset at `src` into `dest/train` and `dest/test`.
 
-    `group_by` None means `meta.group` when every sample has one, else each sample alone. Nothing is
+    `group_by` None means `meta.group` when every sample has one, else each sample alone ("id"
+    says each sample alone whatever its meta); groups with the same content are merged. Nothing is
     written before the split is known good: bad input leaves `dest` untouched.
     """
     _check_share(test)
@@ -135,7 +247,9 @@ def write(
     if dest.exists() and not dest.is_dir():
         raise DatasetError(f"{dest} is a file, not a folder: give a folder for the split")
     group_by = group_by if group_by is not None else default_group_by(source.samples)
-    train, tested = assign(source.samples, test, seed, group_by)
+    _check_group_key(source.samples, group_by)
+    grouped = grouping(source.samples, group_by)
+    train, tested = _assign(source.samples, grouped, test, seed, group_by)
     try:
         for part, chosen in zip(PARTS, (train, tested), strict=True):
             placed = [_placed(sample, source.root, roots[part]) for sample in chosen]
@@ -148,7 +262,7 @@ def write(
         Part(roots[part], len(chosen), len({group_of(s, group_by) for s in chosen}))
         for part, chosen in zip(PARTS, (train, tested), strict=True)
     )
-    return Split(group_by, train_part, test_part)
+    return Split(group_by, train_part, test_part, grouped.merged, grouped.merged_into)
 
 
 def _placed(sample: Sample, source: Path, root: Path) -> Sample:

@@ -193,6 +193,42 @@ def test_write_then_load_round_trips(tmp_path: Path) -> None:
     )
 
 
+ENDINGS = ["", "a", "a\n", "a\n\n", "a\n\n\n", "\n", "a\r", "a\r\n", "a\r\n\n", "a\n\r\n"]
+
+
+@pytest.mark.parametrize("end", ENDINGS)
+def test_load_write_load_keeps_texts_exactly_trailing_newlines_too(
+    tmp_path: Path, end: str
+) -> None:
+    # load drops one trailing newline (a file's end, not content); write puts back what load would
+    # drop, so writing what was loaded and loading it again gives the same texts, whatever they end
+    # with (a split, which loads and writes, changed none of a dataset's references).
+    root = dataset(tmp_path / "set", {"id": "t", "ocr": "0cr" + end, "text": "ref" + end},
+                   {"id": "i", "image": "a.png", "text": end})  # fmt: skip
+    first = datasets.load(root)
+    datasets.write(tmp_path / "again", first.samples)
+    again = datasets.load(tmp_path / "again", allow_outside=True)
+    assert [(s.text, s.ocr) for s in again.samples] == [(s.text, s.ocr) for s in first.samples]
+    datasets.write(tmp_path / "third", again.samples)  # and so on, every cycle
+    third = datasets.load(tmp_path / "third", allow_outside=True)
+    assert [(s.text, s.ocr) for s in third.samples] == [(s.text, s.ocr) for s in first.samples]
+    texts = [Sample("x", "ref" + end, ocr="0cr" + end)]  # write then load, too
+    datasets.write(tmp_path / "written", texts)
+    assert datasets.load(tmp_path / "written").samples == tuple(texts)
+
+
+def test_pairs_drop_one_trailing_newline_of_the_file_and_keep_the_rest(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    for name, truth in (("one", "a line\n"), ("two", "a line\n\n"), ("none", "a line")):
+        png(src / f"{name}.png")
+        (src / f"{name}.gt.txt").write_text(truth, encoding="utf-8")
+    converted = datasets.convert("pairs", src, tmp_path / "dest")
+    assert {s.id: s.text for s in converted.samples} == {
+        "none": "a line", "one": "a line", "two": "a line\n",
+    }  # fmt: skip
+    assert datasets.load(tmp_path / "dest").samples == converted.samples
+
+
 def test_content_hash_follows_content_not_paths(tmp_path: Path) -> None:
     root = dataset(tmp_path / "one", GOOD, {"id": "b", "ocr": "o", "text": "t"})
     first = datasets.load(root).content_hash()
@@ -323,8 +359,9 @@ def test_pairs_finds_images_with_ground_truth_recursively(tmp_path: Path) -> Non
     converted = datasets.convert("pairs", src, tmp_path / "dest")
     assert [s.id for s in converted.samples] == ["book/line_01.v2", "page"]
     assert [s.text for s in converted.samples] == ["a line", "first page"]
-    # Each sample's folder is its group, which a train/test split keeps on one side.
-    assert [s.meta for s in converted.samples] == [{"group": "book"}, {"group": "."}]
+    # Each sample's folder is its group, which a train/test split keeps on one side; a file at the
+    # top is a group of its own.
+    assert [s.meta for s in converted.samples] == [{"group": "book"}, {"group": "page"}]
     assert converted.samples[1].image == (tmp_path / "dest" / "images" / "page.png").resolve()
     assert [(s["id"], s["reason"]) for s in converted.skipped] == [
         ("book/orphan", "no orphan.gt.txt")

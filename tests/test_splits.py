@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from ocrbench import datasets, splits
+from ocrbench import datasets, splits, training
 from ocrbench.errors import ConfigError, OcrbenchError
 from ocrbench.types import Sample
 
-from conftest import make_dataset, shared_data
+from conftest import make_dataset, shared_data, text_dataset
 
 
 def grouped_dataset(root: Path, groups: int = 10, per_group: int = 4) -> Path:
@@ -69,7 +69,7 @@ def test_group_by_another_key_and_by_sample(tmp_path: Path) -> None:
     by_book = splits.write(src, tmp_path / "books", test=0.5, seed=0, group_by="meta.book")
     assert by_book.group_by == "meta.book" and by_book.test.groups == by_book.train.groups == 1
     assert_groups_whole(by_book.train.root, by_book.test.root, "book")
-    samples = [Sample(f"s{i}", "t", ocr="o") for i in range(10)]
+    samples = [Sample(f"s{i}", f"t{i}", ocr=f"o{i}") for i in range(10)]  # none the same
     assert splits.default_group_by(samples) is None
     train, test = splits.assign(samples, 0.3, 0, None)
     assert (len(train), len(test)) == (7, 3)
@@ -98,6 +98,147 @@ def test_pairs_and_icdar_record_a_group_that_the_split_uses(tmp_path: Path) -> N
     done = splits.write(tmp_path / "converted", tmp_path / "split", test=0.3, seed=0)
     assert done.group_by == "meta.group" and done.test.groups == 1 and done.test.samples == 2
     assert_groups_whole(done.train.root, done.test.root)
+
+
+def test_without_duplicates_the_split_is_the_one_it_always_was() -> None:
+    # Recorded before identical content was merged: figures were measured on these splits.
+    grouped = [Sample(f"g{g}-{i}", f"ocr {g} {i}", ocr=f"0cr {g} {i}", meta={"group": f"doc{g}"})
+               for g in range(10) for i in range(4)]  # fmt: skip
+    _, test = splits.assign(grouped, 0.3, 7, "meta.group")
+    assert sorted({s.meta["group"] for s in test}) == ["doc1", "doc3", "doc8"]
+    alone = [Sample(f"s{i}", f"t{i}", ocr=f"o{i}") for i in range(10)]
+    assert [s.id for s in splits.assign(alone, 0.3, 0, None)[1]] == ["s1", "s7", "s8"]
+
+
+def test_a_split_keeps_every_text_as_it_was_trailing_newlines_too(tmp_path: Path) -> None:
+    src = tmp_path / "pairs"
+    for folder in ("a", "b", "c"):  # the audit's repro: .gt.txt files that end in "\n\n"
+        make_dataset(src / folder, [f"{folder} {i}" for i in range(4)])
+        for i, end in enumerate(("\n\n", "\n", "", "\n\n\n")):
+            (src / folder / f"line{i}.gt.txt").write_text(f"line {folder}{i}{end}")
+        (src / folder / "manifest.jsonl").unlink()
+    converted = datasets.convert("pairs", src, tmp_path / "converted")
+    assert converted.samples[0].text == "line a0\n"  # one newline, the file's end, dropped
+    texts = text_dataset(tmp_path / "texts", [(f"0cr {i}" + "\n" * i, f"ocr {i}" + "\n" * i)
+                                              for i in range(6)])  # fmt: skip
+    for source in (tmp_path / "converted", texts):
+        done = splits.write(source, tmp_path / f"{source.name}-split", test=0.3, seed=0)
+        before = {s.id: (s.text, s.ocr) for s in datasets.load(source).samples}
+        after = {s.id: (s.text, s.ocr) for part in (done.train, done.test)
+                 for s in datasets.load(part.root).samples}  # fmt: skip
+        assert after == before
+        again = splits.write(done.train.root, tmp_path / f"{source.name}-again", test=0.5, seed=0)
+        assert {s.id: (s.text, s.ocr) for part in (again.train, again.test)
+                for s in datasets.load(part.root).samples} == {
+            i: before[i] for i in (s.id for s in datasets.load(done.train.root).samples)
+        }  # fmt: skip
+
+
+def test_identical_samples_land_on_one_side_so_training_on_the_split_is_allowed(
+    tmp_path: Path,
+) -> None:
+    # Six samples with one (OCR, reference) pair, each its own group, and distinct ones beside.
+    pairs = [("Tbe qnick brown fox", "The quick brown fox")] * 6
+    pairs += [(f"0cr {i}", f"ocr {i}") for i in range(10)]
+    src = text_dataset(tmp_path / "t1", pairs)
+    for seed in range(8):
+        done = splits.write(src, tmp_path / f"split{seed}", test=0.3, seed=seed)
+        train, test = (datasets.load(part.root) for part in (done.train, done.test))
+        training.check_overlap(train, test, "--allow-overlap")  # raises on any shared content
+        assert (done.merged, done.merged_into) == (6, 1)
+        assert done.train.samples + done.test.samples == 16
+        assert done.train.groups + done.test.groups == 16  # the groups as given, each whole
+
+
+def test_samples_the_same_after_nfc_and_whitespace_or_by_image_bytes_are_merged(
+    tmp_path: Path,
+) -> None:
+    composed, decomposed = "caf\u00e9", "cafe\u0301"
+    samples = [
+        Sample("nfc", f"{composed} au lait", ocr="cafe  au lait", meta={"group": "a"}),
+        Sample("nfd", f"{decomposed} au\tlait\n", ocr=" cafe au lait", meta={"group": "b"}),
+        Sample("other", "the", ocr="tbe", meta={"group": "c"}),
+    ] + [Sample(f"s{i}", f"t{i}", ocr=f"o{i}", meta={"group": f"g{i}"}) for i in range(6)]
+    for seed in range(10):
+        train, test = splits.assign(samples, 0.3, seed, "meta.group")
+        assert {s.id for s in test} >= {"nfc", "nfd"} or {s.id for s in train} >= {"nfc", "nfd"}
+    images = make_dataset(tmp_path / "images", [f"line {i}" for i in range(6)])
+    for copy in ("copy-a", "copy-b"):  # the same bytes under other names
+        (images / copy).mkdir()
+        (images / copy / "x.png").write_bytes((images / "line0.png").read_bytes())
+    with open(images / "manifest.jsonl", "a", encoding="utf-8") as manifest:
+        for copy in ("copy-a", "copy-b"):
+            manifest.write(json.dumps({"id": copy, "image": f"{copy}/x.png", "text": copy}) + "\n")
+    for seed in range(10):
+        done = splits.write(images, tmp_path / f"images{seed}", test=0.4, seed=seed)
+        assert (done.merged, done.merged_into) == (3, 1)
+        sides = [{s.id for s in datasets.load(p.root).samples} for p in (done.train, done.test)]
+        assert any(side >= {"line0", "copy-a", "copy-b"} for side in sides)
+
+
+def test_the_command_says_how_many_groups_identical_content_merged(tmp_path: Path) -> None:
+    src = text_dataset(tmp_path / "t1", [("Tbe fox", "The fox")] * 6 + [("a", "b"), ("c", "d")])
+    done = cli(str(src), str(tmp_path / "split"), "--test", "0.3")
+    assert done.returncode == 0, done.stderr
+    assert "6 groups holding identical content" in done.stdout and "merged into 1" in done.stdout
+    plain = grouped_dataset(tmp_path / "plain")
+    done = cli(str(plain), str(tmp_path / "plain-split"))
+    assert done.returncode == 0 and "identical" not in done.stdout
+    same = text_dataset(tmp_path / "same", [("Tbe fox", "The fox")] * 4)
+    done = cli(str(same), str(tmp_path / "same-split"))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "identical content" in done.stderr and "4 groups" in done.stderr, done.stderr
+
+
+def test_a_flat_pairs_folder_splits_each_top_level_file_alone(tmp_path: Path) -> None:
+    src = tmp_path / "flat"
+    make_dataset(src, [f"page {i}" for i in range(4)])  # files at the top: each a group
+    make_dataset(src / "book", ["book one", "book two"])  # a folder: one group, kept whole
+    for folder, n in ((src, 4), (src / "book", 2)):
+        for i in range(n):
+            (folder / f"line{i}.gt.txt").write_text(f"text {i}\n")
+        (folder / "manifest.jsonl").unlink()
+    converted = datasets.convert("pairs", src, tmp_path / "converted")
+    assert {s.id: s.meta["group"] for s in converted.samples} == {
+        "line0": "line0", "line1": "line1", "line2": "line2", "line3": "line3",
+        "book/line0": "book", "book/line1": "book",
+    }  # fmt: skip
+    done = cli(str(tmp_path / "converted"), str(tmp_path / "split"), "--test", "0.5")
+    assert done.returncode == 0, done.stderr
+    assert "grouped by meta.group" in done.stdout
+    split = [datasets.load(tmp_path / "split" / part) for part in splits.PARTS]
+    assert sum(len(part.samples) for part in split) == 6
+    assert_groups_whole(*(part.root for part in split))
+
+
+@pytest.mark.shared
+def test_the_readme_flow_on_the_real_tesseract_test_pages(tmp_path: Path) -> None:
+    converted = datasets.convert("pairs", shared_data("tesseract-test"), tmp_path / "tt")
+    assert len({s.meta["group"] for s in converted.samples}) == len(converted.samples) == 4
+    done = cli(str(tmp_path / "tt"), str(tmp_path / "ttsplit"))
+    assert done.returncode == 0, done.stderr
+    assert (
+        "train: 3 samples, 3 groups" in done.stdout and "test: 1 samples, 1 groups" in done.stdout
+    )
+
+
+def test_one_group_is_one_line_that_names_the_remedy_and_group_by_id_splits_it(
+    tmp_path: Path,
+) -> None:
+    src = grouped_dataset(tmp_path / "src", groups=1, per_group=6)
+    done = cli(str(src), str(tmp_path / "split"))
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "a split needs at least two groups" in done.stderr
+    assert "--group-by id" in done.stderr and "--group-by meta.KEY" in done.stderr
+    assert not (tmp_path / "split").exists()
+    done = cli(str(src), str(tmp_path / "split"), "--group-by", "id")
+    assert done.returncode == 0, done.stderr
+    assert "grouped by id" in done.stdout and "test: 2 samples, 2 groups" in done.stdout
+    old = grouped_dataset(tmp_path / "old", groups=1, per_group=4)  # pairs converted before
+    text = (old / "manifest.jsonl").read_text().replace('"doc0"', '"."')
+    (old / "manifest.jsonl").write_text(text)
+    with pytest.raises(ConfigError, match=r"convert the pairs folder again"):
+        splits.write(old, tmp_path / "old-split", test=0.3, seed=0)
 
 
 def test_real_icdar_lines_split_by_document(tmp_path: Path) -> None:
