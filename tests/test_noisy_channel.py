@@ -239,6 +239,25 @@ def test_version_names_the_model_and_close_frees_it(model_dir: str) -> None:
 
 
 @pytest.mark.llm
+def test_version_says_whether_gpu_layers_ran_on_a_gpu(
+    model_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same gpu_layers=-1 runs on a GPU with an offloading build and on the CPU without one:
+    other timings (and floats), so the caches must not serve one build's corrections to the
+    other. gpu_layers=0 runs on the CPU everywhere: its version, and its cache, stay as they were."""
+    from ocrbench import models
+
+    versions = {}
+    for offload in (True, False):
+        monkeypatch.setattr(models, "gpu_offload", lambda offload=offload: offload)
+        versions[offload] = [NoisyChannel(model_dir=model_dir, gpu_layers=g).version()
+                             for g in (0, -1)]  # fmt: skip
+    assert versions[True][0] == versions[False][0]  # gpu_layers=0
+    assert versions[True][1] != versions[False][1]
+    assert "gpu-offload" in versions[True][1] and "gpu-offload" not in versions[True][0]
+
+
+@pytest.mark.llm
 def test_scorer_matches_llama_cpp_and_shares_prefixes(model_dir: str) -> None:
     import numpy as np
 

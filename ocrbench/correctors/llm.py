@@ -26,14 +26,17 @@ class ModelSettings(models.ModelSpec):
         return models.ModelSpec(**{name: getattr(self, name) for name in models.SPEC_FIELDS})
 
     def model_version(self, algorithm: str) -> str:
-        """The algorithm's version, llama.cpp's, and the model file's sha256: caches never mix
-        two models' outputs."""
+        """The algorithm's version, llama.cpp's, whether layers run on a GPU, and the model file's
+        sha256: caches never mix two models' (or two devices') outputs."""
         try:
             llama = package_version("llama-cpp-python")
         except PackageNotFoundError:
             llama = "absent"
         sha256 = models.sha256_of(models.resolve(self.model_spec(), logging=self.logging))
-        return f"{algorithm} llama-cpp-python-{llama} sha256:{sha256}"
+        # Layers asked for the GPU run there only on a build that offloads: other seconds, other
+        # floats. gpu_layers=0 runs on the CPU on every build (and llama_cpp stays unimported).
+        device = " gpu-offload" if self.gpu_layers and models.gpu_offload() else ""
+        return f"{algorithm} llama-cpp-python-{llama}{device} sha256:{sha256}"
 
     def model_file(self) -> dict[str, Any] | None:
         """The file the model resolves to, its sha256, and what it was made from."""
