@@ -192,12 +192,32 @@ def markdown(summary: pd.DataFrame) -> str:
     return markdown_table(summary_table(summary))
 
 
-def summary_markdown(summary: pd.DataFrame, title: str) -> str:
-    """What `summary.md` holds: the summary, what its columns mean, and the best configuration
-    per time budget."""
+def left_out(manifest: dict[str, Any]) -> list[str]:
+    """A line per dataset some of whose samples the figures do not cover: invalid samples and
+    samples whose OCR failed, left out with --skip-bad (the manifest says why, sample by sample)."""
+    entries = [manifest["dataset"]] if isinstance(manifest.get("dataset"), dict) else []
+    entries += [d for d in manifest.get("datasets", []) if isinstance(d, dict)]
+    lines = []
+    for entry in entries:
+        skipped = [s for s in entry.get("skipped") or [] if isinstance(s, dict)]
+        if not skipped:
+            continue
+        ids = [str(s.get("id") or f"line {s.get('line')}") for s in skipped]
+        shown = ", ".join(ids[:5]) + (", ..." if len(ids) > 5 else "")
+        lines.append(
+            f"{len(skipped)} samples of {entry.get('name')} were left out (--skip-bad; the "
+            f"manifest says why): {shown}"
+        )
+    return lines
+
+
+def summary_markdown(summary: pd.DataFrame, title: str, notes: Sequence[str] = ()) -> str:
+    """What `summary.md` holds: the summary (after `notes`: samples left out), what its columns
+    mean, and the best configuration per time budget."""
     table = summary_table(summary)
     return (
         f"## ocrbench: {title}\n\n"
+        + "".join(f"**{note}**\n\n" for note in notes)
         + markdown_table(table)
         + "\nWhat the columns mean:\n\n"
         + glossary.markdown_list(table.columns)
@@ -461,7 +481,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     of = f" of {html.escape(str(table['dataset'].iloc[0]))}" if single and len(table) else ""
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
-    warning = ""
+    warning = "".join(f'<p class="warn">{html.escape(note)}</p>' for note in left_out(manifest))
     if len(ineffective):
         warning += (
             f'<p class="warn">GPU offload was not effective: {len(ineffective)} configuration(s) '
@@ -569,7 +589,7 @@ def render(
     declared = spec.get("slices") if isinstance(spec, dict) else None
     keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
-    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title))
+    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, left_out(manifest)))
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:
         sections = _sections(frame, summary, charts, manifest)

@@ -695,3 +695,22 @@ def test_replies_a_guard_rejected_are_counted_and_shown() -> None:
     assert "samples with a reply rejected" not in report.summary_table(
         results.summary(frame.assign(rejected=None))
     )
+
+
+def test_samples_left_out_are_said_in_the_summary_and_the_page(tmp_path: Path) -> None:
+    """With --skip-bad, a dataset's figures cover fewer samples than it holds: summary.md and the
+    page say so, not only the raw manifest."""
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5), samples=12)
+    skipped = [{"id": "s99", "reason": "cannot read image", "phase": "ocr"},
+               {"id": "s98", "reason": "bad JSON", "line": 3}]  # fmt: skip
+    manifest = {"command": "t", "datasets": [
+        {"name": "invoices", "path": "x", "samples": 12, "skipped": skipped}]}  # fmt: skip
+    results.write(tmp_path, records(frame), manifest)
+    page = report.render(tmp_path).read_text(encoding="utf-8")
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    for text in (page, summary):
+        assert "2 samples of invoices were left out" in text and "s99" in text
+    results.write(tmp_path / "clean", records(frame), {"command": "t", "datasets": [
+        {"name": "invoices", "path": "x", "samples": 12, "skipped": []}]})  # fmt: skip
+    report.render(tmp_path / "clean")
+    assert "left out" not in (tmp_path / "clean" / "summary.md").read_text(encoding="utf-8")
