@@ -27,6 +27,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+def _count(text: str) -> int:
+    """A count option (--workers, --limit): a whole number of at least 1, said in one line."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
+
+
 def _cache(args: argparse.Namespace) -> Any:
     from ocrbench.cache import Cache, default_root
 
@@ -403,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. noisy-channel:quantization=q8_0 (default identity)",
     )
     run.add_argument("--out", required=True, metavar="DIR", help="where results and report go")
-    run.add_argument("--limit", type=int, metavar="N", help="only the first N samples")
+    run.add_argument("--limit", type=_count, metavar="N", help="only the first N samples")
     run.add_argument(
         "--sample", action="append", metavar="ID[,ID...]",
         help="only these samples (repeat it, or separate ids by commas)",
@@ -483,7 +494,10 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("spec", help="e.g. sweeps/default.yaml")
     sweep.add_argument("--out", metavar="DIR", help="run directory (default runs/NAME)")
     sweep.add_argument(
-        "--workers", type=int, metavar="N", help="processes (default: the spec's, or one per core)"
+        "--workers",
+        type=_count,
+        metavar="N",
+        help="processes (default: the spec's, or one per core)",
     )
     sweep.add_argument("--no-report", action="store_true", help="skip index.html")
     sweep.add_argument(

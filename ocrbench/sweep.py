@@ -35,7 +35,7 @@ from ocrbench import datasets, provenance, results, rundir, training
 from ocrbench import tasks as worker
 from ocrbench.cache import Cache
 from ocrbench.correctors.base import learns
-from ocrbench.errors import OcrbenchError, SampleError
+from ocrbench.errors import ConfigError, OcrbenchError, SampleError
 from ocrbench.executors import open_executor
 from ocrbench.journal import KEY, Journal
 from ocrbench.rowkey import Component as Identity
@@ -213,6 +213,8 @@ def _run(
     chunk_size: int | None,
     skip_bad: bool,
 ) -> dict[str, Any]:
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise ConfigError(f"workers must be a positive integer, not {workers!r}")
     workers = workers or spec.workers or os.cpu_count() or 1
     refs = list(dict.fromkeys(spec.datasets))  # the same entry twice is run once
     loaded = [

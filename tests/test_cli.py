@@ -115,6 +115,9 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unknown format": (["datasets", "convert", "--format", "hocr", str(good), out], "hocr"),
         "unknown sample": ([*run, str(good), "--sample", "line0,nope"], "no sample 'nope'"),
         "sample and limit": ([*run, str(good), "--sample", "line0", "--limit", "1"], "one of them"),
+        "workers 0": (["sweep", "sweeps/default.yaml", "--workers", "0"], "a positive integer"),
+        "workers -1": (["sweep", "sweeps/default.yaml", "--workers", "-1"], "a positive integer"),
+        "limit 0": ([*run, str(good), "--limit", "0"], "a positive integer"),
     }
 
 
@@ -131,6 +134,9 @@ def bad_inputs(tmp: Path) -> dict[str, tuple[list[str], str]]:
         "unknown format",
         "unknown sample",
         "sample and limit",
+        "workers 0",
+        "workers -1",
+        "limit 0",
     ],  # fmt: skip
 )
 def test_bad_input_is_one_clear_line(case: str, tmp_path: Path) -> None:
