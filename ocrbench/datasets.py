@@ -139,8 +139,18 @@ def load(
 
 
 def pick(dataset: Dataset, ids: Sequence[str]) -> Dataset:
-    """The dataset with only the samples named, in the order given; an unknown id is an error."""
+    """The dataset with only the samples named, in the order given; an unknown id, or one that
+    `skip_bad` left out as invalid, is an error. Only the named samples' skipped entries stay (the
+    others are not part of what was asked)."""
     by_id = {sample.id: sample for sample in dataset.samples}
+    invalid = {str(entry.get("id")): entry for entry in dataset.skipped if entry.get("id")}
+    for sample_id in ids:
+        if sample_id not in by_id and sample_id in invalid:
+            entry = invalid[sample_id]
+            raise DatasetError(
+                f"{dataset.root}: sample {sample_id!r} is not valid (line {entry.get('line')}: "
+                f"{entry.get('reason')})"
+            )
     unknown = [sample_id for sample_id in ids if sample_id not in by_id]
     if unknown:
         known = ", ".join(list(by_id)[:5]) + (", ..." if len(by_id) > 5 else "")
@@ -149,7 +159,9 @@ def pick(dataset: Dataset, ids: Sequence[str]) -> Dataset:
             + (f" (nor {len(unknown) - 1} more of those given)" if len(unknown) > 1 else "")
             + f"; its ids: {known}"
         )
-    return replace(dataset, samples=tuple(by_id[sample_id] for sample_id in dict.fromkeys(ids)))
+    return replace(
+        dataset, samples=tuple(by_id[sample_id] for sample_id in dict.fromkeys(ids)), skipped=()
+    )
 
 
 def _lines(manifest: Path) -> Iterator[tuple[int, str]]:

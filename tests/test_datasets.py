@@ -615,3 +615,19 @@ def test_pairs_on_the_real_tesseract_test_pages(tmp_path: Path) -> None:
     assert phototest.image is not None and phototest.image.parent == converted.root / "images"
     assert phototest.image.read_bytes() == (src / "phototest.tif").read_bytes()
     assert converted.skipped == ()
+
+
+def test_picked_samples_keep_only_their_own_skipped_entries(tmp_path: Path) -> None:
+    """`run --sample a --skip-bad` ran exactly what was asked: the bad line of another sample is
+    not "left out" of it; asking for the bad sample itself says why it cannot be run."""
+    root = tmp_path / "d"
+    root.mkdir()
+    lines = [{"id": "a", "ocr": "x", "text": "x"}, {"id": "b", "ocr": "y", "text": "y"},
+             {"id": "bad", "ocr": "z"}]  # fmt: skip
+    (root / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    loaded = datasets.load(root, skip_bad=True)
+    assert [s["id"] for s in loaded.skipped] == ["bad"]
+    picked = datasets.pick(loaded, ["a"])
+    assert [s.id for s in picked.samples] == ["a"] and picked.skipped == ()
+    with pytest.raises(DatasetError, match=r"sample 'bad' is not valid \(line 3: .*text"):
+        datasets.pick(loaded, ["a", "bad"])
