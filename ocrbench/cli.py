@@ -582,8 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     notebook.add_argument("name", help="quickstart, sweep or report (or 01-quickstart, ...)")
     notebook.add_argument(
         "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
-        help="a parameter of the notebook, repeatable; VALUE is read as YAML (4 is a number); "
-        "relative paths are relative to the repository",
+        help="a parameter of the notebook, repeatable; VALUE: a decimal number (4, 0.5), "
+        "true/false, null, else text; relative paths are relative to the repository",
     )  # fmt: skip
     notebook.add_argument(
         "--out", metavar="DIR", help="where the executed copy goes (default runs/notebooks)"

@@ -15,8 +15,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ocrbench.errors import ConfigError, OcrbenchError, SetupError
 from ocrbench.registry import did_you_mean
 
@@ -49,13 +47,24 @@ def find(name: str) -> Path:
 
 
 def parse_value(text: str) -> Any:
-    """A parameter typed on the command line, read as a YAML scalar: "4" -> 4, "0.5" -> 0.5,
-    "true" -> True, "null" -> None; anything else (a path, a name) stays the string it was."""
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
-    return value if value is None or isinstance(value, (bool, int, float, str)) else text
+    """A parameter typed on the command line: a decimal integer ("4", "010" -> 10), a finite
+    decimal number ("0.5", "1e3"), true/false or null (any case); anything else (a path, a name,
+    "1:30", "yes") stays the string it was. Not YAML 1.1, which reads "010" as 8, "1:30" as 90 and
+    "yes" as True."""
+    lowered = text.strip().lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered in ("null", "~"):
+        return None
+    if _INTEGER.fullmatch(text.strip()):
+        return int(text)
+    if _DECIMAL.fullmatch(text.strip()):
+        return float(text)
+    return text
+
+
+_INTEGER = re.compile(r"[-+]?\d+")
+_DECIMAL = re.compile(r"[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?")
 
 
 def parse_parameters(pairs: Iterable[tuple[str, str]]) -> dict[str, Any]:

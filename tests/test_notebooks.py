@@ -120,7 +120,10 @@ def test_an_unknown_notebook_lists_them_and_suggests() -> None:
 @pytest.mark.parametrize(
     ("text", "value"),
     [("4", 4), ("0.5", 0.5), ("true", True), ("null", None), ("q4_k_m", "q4_k_m"),
-     ("sweeps/default.yaml", "sweeps/default.yaml"), ("[1", "[1"), ("a: b", "a: b")],
+     ("sweeps/default.yaml", "sweeps/default.yaml"), ("[1", "[1"), ("a: b", "a: b"),
+     # YAML 1.1's surprises are not taken: an octal, a sexagesimal, yes/no/on/off.
+     ("010", 10), ("1:30", "1:30"), ("yes", "yes"), ("no", "no"), ("on", "on"), ("-3", -3),
+     ("1e3", 1000.0), ("False", False), ("nan", "nan"), (".inf", ".inf"), ("0x1F", "0x1F")],
 )  # fmt: skip
 def test_command_line_values_are_yaml_scalars(text: str, value: Any) -> None:
     parsed = notebooks.parse_value(text)
