@@ -215,7 +215,7 @@ def test_trained_it_shows_the_training_lines_most_like_the_piece(
         len(state["examples"]) == 4 and ["the same line", "the same line"] not in state["examples"]
     )
     trained = untrained.trained(state)
-    assert trained.version() != untrained.version() and "examples:" in trained.version()
+    assert trained.version() != untrained.version() and "examples-" in trained.version()
     assert trained.correct(OcrResult("Tbe cat sat")).text == "The cat sat"
     shown = [m["content"].split("\n\n", 1)[-1] for m in llama.messages[:-1]]
     roles = [m["role"] for m in llama.messages]
@@ -253,6 +253,20 @@ def test_a_wild_reply_is_rejected_and_the_input_kept(monkeypatch: pytest.MonkeyP
     assert (
         Prompt().correct(OcrResult(text)).rejected == "edit ratio 0.77 > 0.3"
     )  # 33 of 43 characters
+
+
+def test_few_shot_examples_never_overflow_the_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A trained prompt shows only the examples that fit beside the piece and its reply: with long
+    training lines and a small n_ctx they overflowed it (a llama.cpp traceback)."""
+    llama = scripted(monkeypatch, lambda text: text.replace("Tbe", "The"), n_ctx=512)
+    long = "Tbe quick brown fox jumped over the lazy dog while the total was being checked by "
+    pairs = [(long + f"clerk {i} in tbe office", long.replace("Tbe", "The") + f"clerk {i} in the "
+              "office") for i in range(8)]  # fmt: skip
+    trained = Prompt(n_ctx=512, examples=8).trained(Prompt(examples=8).fit(pairs))
+    text = "Tbe quick brown fox jumped over the lazy dog while tbe clerk was out"
+    assert trained.correct(OcrResult(text)).text == text.replace("Tbe", "The")
+    shown = (len(llama.messages) - 1) // 2
+    assert 0 < shown < 8  # some examples, as many as fit (the scripted model checked the sum)
 
 
 def test_a_long_text_is_corrected_chunk_by_chunk_within_the_context(

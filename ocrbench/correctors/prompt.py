@@ -28,7 +28,7 @@ from ocrbench.correctors import words
 from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import suspicious
 from ocrbench.correctors.llm import ModelSettings
-from ocrbench.errors import ConfigError
+from ocrbench.errors import ConfigError, OcrbenchError
 from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
 
@@ -37,6 +37,7 @@ ACCEPT = ("words", "all")
 FIT_FORMAT = 1
 INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
 TEMPLATE_TOKENS = 64  # room for the chat template's own tokens around the instruction
+EXAMPLE_TEMPLATE_TOKENS = 16  # the template's tokens around one example's two turns
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)\n?```$", re.DOTALL)
 _LABEL = re.compile(r"^(?:here is )?(?:the )?corrected(?: text)?\s*:\s*", re.IGNORECASE)
@@ -63,6 +64,8 @@ class Prompt(ModelSettings):
     examples: int = 3  # trained: few-shot examples per piece
 
     FIT_VERSION: ClassVar[str] = f"prompt-examples-{FIT_FORMAT}"
+    # How a trained prompt uses its examples; 2: only those that fit the context beside the piece.
+    TRAINED_VERSION: ClassVar[str] = "2"
 
     def __post_init__(self) -> None:
         super().__post_init__()  # the model fields, made concrete and checked as ModelSpec does
@@ -84,7 +87,8 @@ class Prompt(ModelSettings):
     def version(self) -> str:
         trained = self.__dict__.get("_digest_")
         return self.model_version(
-            f"prompt-{PROMPT_VERSION}" + ("" if trained is None else f" examples:{trained}")
+            f"prompt-{PROMPT_VERSION}"
+            + ("" if trained is None else f" examples-{self.TRAINED_VERSION}:{trained}")
         )
 
     def warning(self) -> str | None:
@@ -177,7 +181,7 @@ class Prompt(ModelSettings):
             return piece, 0, None
         head = piece[: len(piece) - len(piece.lstrip())]
         tail = piece[len(piece.rstrip()) :]
-        reply = self._ask(model, content, max_tokens=count(content) * 3 // 2 + 16)
+        reply = self._ask(model, content, count, max_tokens=count(content) * 3 // 2 + 16)
         used = model.llama.n_tokens  # the prompt and the reply, as the model evaluated them
         reply = clean_reply(reply, content)
         rejected = guard(content, reply, self.max_edit_ratio, self.max_length_ratio)
@@ -187,14 +191,24 @@ class Prompt(ModelSettings):
             reply = misspellings_fixed(content, reply, words.english())
         return head + reply + tail, used, None
 
-    def _ask(self, model: LoadedModel, content: str, max_tokens: int) -> str:
-        """The model's reply, cut short once it has run too long or onto too many lines to pass."""
+    def _ask(
+        self, model: LoadedModel, content: str, count: Callable[[str], int], max_tokens: int
+    ) -> str:
+        """The model's reply, cut short once it has run too long or onto too many lines to pass.
+        Trained, it is shown the examples most like the piece (the nearest last) that fit in the
+        context beside the piece and its reply."""
+        room = self.n_ctx - TEMPLATE_TOKENS - count(f"{INSTRUCTION}\n\n{content}") - max_tokens
         messages: list[Any] = []
-        for seen, meant in self._examples(content):
-            messages += [
+        for seen, meant in reversed(self._examples(content)):  # the nearest first, while it fits
+            turns = [
                 {"role": "user", "content": f"{INSTRUCTION}\n\n{seen}"},
                 {"role": "assistant", "content": meant},
             ]
+            need = sum(count(turn["content"]) for turn in turns) + EXAMPLE_TEMPLATE_TOKENS
+            if need > room:
+                continue  # a shorter, less similar one may fit
+            room -= need
+            messages = turns + messages
         stream: Any = model.llama.create_chat_completion(
             messages=[*messages, {"role": "user", "content": f"{INSTRUCTION}\n\n{content}"}],
             temperature=self.temperature,
@@ -212,6 +226,8 @@ class Prompt(ModelSettings):
                 reply += chunk["choices"][0]["delta"].get("content") or ""
                 if len(reply) > max_chars or reply.count("\n") > max_lines:
                     break  # the guard would reject it: stop paying for tokens
+        except ValueError as error:  # llama.cpp's "Requested tokens (N) exceed context window"
+            raise OcrbenchError(f"prompt corrector: {error}; raise n_ctx ({self.n_ctx})") from None
         finally:
             stream.close()
         return reply
