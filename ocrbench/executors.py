@@ -214,11 +214,12 @@ def _dask(address: str, workers: int) -> Executor:
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
         client = Client(cluster)
 
-    share_cores(client)
-    paused = client.run(pause_profiling)
+    from ocrbench import dask_workers
+
+    dask_workers.register(client)  # every worker's share of cores, its sampler paused
 
     def close(abort: bool) -> None:
-        _release(client, paused)
+        _release(client)
         if cluster is not None:
             cluster.close()
 
@@ -243,44 +244,13 @@ def _dask(address: str, workers: int) -> Executor:
     return Executor(client.get_executor(), close, max(1, share), lost)
 
 
-def share_cores(client: Any) -> None:
-    """Each Dask worker's share of its own machine's cores (`limit_threads`), counted per host:
-    two workers on a 2-core machine take one thread each, as local worker processes do."""
-    hosts: dict[str, list[str]] = {}
-    for address, worker in client.scheduler_info()["workers"].items():
-        hosts.setdefault(str(worker.get("host")), []).append(address)
-    for addresses in hosts.values():
-        client.run(limit_threads, len(addresses), workers=addresses)
+def _release(client: Any) -> None:
+    """The sweep's worker plugin taken off (its teardown starts the samplers again on the workers
+    still there), then the client closed; a scheduler already gone stops neither."""
+    from ocrbench import dask_workers
 
-
-def pause_profiling(dask_worker: Any) -> list[str]:
-    """Stop a Dask worker's stack sampler while the sweep runs: it takes the GIL every 10 ms, and
-    EasyOCR's seconds measured under it were 17% higher than in a local worker (the timing
-    figures are results too). The names stopped, for `resume_profiling`."""
-    stopped = []
-    for name in ("profile", "profile-cycle"):
-        callback = dask_worker.periodic_callbacks.get(name)
-        if callback is not None and callback.is_running():
-            callback.stop()
-            stopped.append(name)
-    return stopped
-
-
-def resume_profiling(names: list[str], dask_worker: Any) -> None:
-    for name in names:
-        dask_worker.periodic_callbacks[name].start()
-
-
-def _release(client: Any, paused: dict[str, list[str]]) -> None:
-    """The samplers `pause_profiling` stopped started again on the workers still there (a run on
-    a dead one waits 30 s for a connection, then fails), then the client closed; a scheduler
-    already gone stops neither."""
     with contextlib.suppress(Exception):
-        alive = set(client.scheduler_info()["workers"])
-        for address, names in paused.items():
-            if names and address in alive:
-                with contextlib.suppress(Exception):  # it died since: nothing to start
-                    client.run(resume_profiling, names, workers=[address])
+        dask_workers.unregister(client)
     with contextlib.suppress(Exception):  # a scheduler already gone has nothing to close
         client.close()
 

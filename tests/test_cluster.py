@@ -151,23 +151,19 @@ def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None
     # Each worker was given its share of this machine's cores, as local worker processes are.
     from dask.distributed import Client
 
-    from ocrbench.executors import pause_profiling, resume_profiling, thread_share
+    from ocrbench.executors import thread_share
 
     with Client(address, timeout=30) as connected:
         shares = connected.run(thread_share)
         assert list(shares.values()) == [max(1, (os.cpu_count() or 1) // 2)] * 2
 
         # Their stack samplers (GIL-holding, 17% of EasyOCR's seconds) were paused for the sweep
-        # and run again after it.
+        # (test_a_worker_that_replaces_a_dead_one_...) and run again after it.
         def sampling(dask_worker: Any) -> list[str]:
             names = ("profile", "profile-cycle")
             return [n for n in names if dask_worker.periodic_callbacks[n].is_running()]
 
         both = ["profile", "profile-cycle"]
-        assert list(connected.run(sampling).values()) == [both, both]
-        assert list(connected.run(pause_profiling).values()) == [both, both]
-        assert list(connected.run(sampling).values()) == [[], []]
-        connected.run(resume_profiling, both)
         assert list(connected.run(sampling).values()) == [both, both]
 
 
@@ -263,3 +259,36 @@ def test_a_worker_without_the_model_fails_in_one_line_naming_it(cluster: Cluster
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("ocrbench: error: on worker "), done.stderr
     assert "q8_0" in lines[0] and str(models) in lines[0], lines[0]
+
+
+def test_a_worker_that_replaces_a_dead_one_gets_the_sweeps_share_and_no_sampler() -> None:
+    """Rows a replacement worker computes are timed under the same conditions as the others':
+    its share of the cores (not all of them) and its stack sampler paused, as at the start."""
+    pytest.importorskip("dask.distributed")
+    from distributed import get_client
+
+    from ocrbench import executors
+
+    def state(dask_worker: Any) -> tuple[str | None, int, bool]:
+        running = [dask_worker.periodic_callbacks[n].is_running()
+                   for n in ("profile", "profile-cycle") if n in dask_worker.periodic_callbacks]  # fmt: skip
+        return os.environ.get("OCRBENCH_THREADS"), os.getpid(), any(running)
+
+    executor = executors.open_executor("dask", 2)
+    try:
+        client = get_client()
+        share = str(max(1, (os.cpu_count() or 1) // 2))
+        before = client.run(state)
+        assert [(s, sampling) for s, _, sampling in before.values()] == [(share, False)] * 2
+        victim = next(iter(before.values()))[1]
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(90):
+            time.sleep(1)
+            now = client.run(state)
+            if len(now) == 2 and victim not in {pid for _, pid, _ in now.values()}:
+                break
+        else:
+            pytest.fail("no worker replaced the dead one in 90 s")
+        assert [(s, sampling) for s, _, sampling in now.values()] == [(share, False)] * 2
+    finally:
+        executor.close()

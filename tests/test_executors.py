@@ -36,28 +36,28 @@ def test_workers_start_fresh_with_the_sweeps_environment(monkeypatch: pytest.Mon
 
 
 class _Client:
-    """Dask's Client as `_dask` uses it, for two workers of which one dies during the sweep."""
+    """Dask's Client as `_dask` uses it: a scheduler that takes the sweep's worker plugin, and
+    may be gone by the time the sweep ends."""
 
     instances: list[_Client] = []
 
     def __init__(self, address: str, timeout: float) -> None:
         self.workers = {"tcp://a:1": {"host": "a"}, "tcp://a:2": {"host": "a"}}
-        self.resumed: list[str] = []
+        self.plugins: dict[str, object] = {}
+        self.gone = False
         self.closed = False
         _Client.instances.append(self)
 
     def scheduler_info(self) -> dict[str, object]:
         return {"workers": dict(self.workers)}
 
-    def run(self, function: object, *args: object, workers: list[str] | None = None) -> object:
-        for address in workers or list(self.workers):
-            if address not in self.workers:
-                raise OSError(f"Timed out trying to connect to {address} after 30 s")
-        if function is executors.pause_profiling:
-            return {address: ["profile"] for address in self.workers}
-        if function is executors.resume_profiling:
-            self.resumed += workers or list(self.workers)
-        return {}
+    def register_plugin(self, plugin: object, name: str) -> None:
+        self.plugins[name] = plugin
+
+    def unregister_worker_plugin(self, name: str) -> None:
+        if self.gone:
+            raise OSError("Timed out trying to connect to the scheduler after 30 s")
+        del self.plugins[name]
 
     def nthreads(self) -> dict[str, int]:
         return dict.fromkeys(self.workers, 1)
@@ -69,15 +69,18 @@ class _Client:
         self.closed = True
 
 
-def test_closing_a_cluster_whose_worker_died_resumes_the_rest_and_closes_the_client(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize("scheduler_gone", [False, True])
+def test_closing_a_cluster_takes_the_plugin_off_and_closes_the_client(
+    monkeypatch: pytest.MonkeyPatch, scheduler_gone: bool
 ) -> None:
     distributed = pytest.importorskip("dask.distributed")
     monkeypatch.setattr(distributed, "Client", _Client)
     executor = executors.open_executor("dask:tcp://a:0", 1)
     client = _Client.instances[-1]
-    del client.workers["tcp://a:1"]  # killed during the sweep: a run there times out
+    (plugin,) = client.plugins.values()
+    assert plugin.per_host == {"a": 2}  # type: ignore[attr-defined]  # two workers share host a
+    client.gone = scheduler_gone
     executor.close()
-    # the dead worker is not waited for (30 s each), the live one samples again, the client closes
-    assert client.resumed == ["tcp://a:2"]
+    # the plugin's teardown starts the samplers again; a scheduler gone stops nothing; closed
+    assert bool(client.plugins) is scheduler_gone
     assert client.closed
