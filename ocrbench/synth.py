@@ -13,6 +13,8 @@ k is the same page whatever `n` is.
 from __future__ import annotations
 
 import functools
+import json
+import math
 import random
 import re
 import warnings
@@ -31,6 +33,9 @@ DEGRADE_CHOICES = (*LEVELS, "mixed")
 FONT_PACKAGES = "fonts-dejavu-core fonts-liberation"
 IMAGES = "images"
 _OURS = re.compile(r"^\d{3,}-(invoice|receipt)\.(png|jpg)$")  # what `generate` writes in images/
+_OUR_ID = re.compile(r"^\d{3,}-(invoice|receipt)$")  # and the ids it gives them
+EDGE = 16  # px of white every drawn text keeps from the page's edges (see `_invoice`'s table)
+MIN_GAP = 16  # px between an invoice's columns, at the least (about two spaces)
 
 # Family -> (regular, bold) files, as Debian's fonts-dejavu-core and fonts-liberation name them.
 INVOICE_FONTS = {
@@ -147,13 +152,22 @@ def generate(dest: Path, n: int, seed: int, degrade: str = "mixed") -> datasets.
 
 
 def _prepare(dest: Path) -> None:
-    """Make `dest/images`, clearing pages an earlier run left; refuse a folder of other data."""
+    """Make `dest/images`, clearing pages an earlier run left; refuse a folder of other data: one
+    without a manifest, or whose manifest holds a sample that is not a page synth wrote."""
     if dest.exists() and not dest.is_dir():
         raise DatasetError(f"{dest} is a file: give a folder for the synthetic dataset")
-    if dest.is_dir() and any(dest.iterdir()) and not (dest / datasets.MANIFEST).exists():
+    manifest = dest / datasets.MANIFEST
+    if dest.is_dir() and any(dest.iterdir()) and not manifest.exists():
         raise DatasetError(
             f"{dest} is not empty and holds no {datasets.MANIFEST}: give an empty or new folder"
         )
+    if manifest.exists():
+        others = _not_ours(manifest)
+        if others:
+            raise DatasetError(
+                f"{manifest} holds {others}: synth replaces only its own pages, and these would "
+                f"be lost; give an empty or new folder"
+            )
     images = dest / IMAGES
     images.mkdir(parents=True, exist_ok=True)
     for old in images.iterdir():
@@ -161,19 +175,56 @@ def _prepare(dest: Path) -> None:
             old.unlink()
 
 
+def _not_ours(manifest: Path) -> str:
+    """What in `manifest` is not pages synth wrote ("" if nothing): how many lines, the first."""
+    try:
+        lines = manifest.read_text(encoding="utf-8").split("\n")
+    except UnicodeDecodeError:
+        return "text that is not UTF-8"
+    except OSError as error:
+        return f"what synth cannot read ({error.strerror})"
+    others = [
+        (n, line) for n, line in enumerate(lines, start=1) if line.strip() and not _ours(line)
+    ]
+    if not others:
+        return ""
+    number, line = others[0]
+    try:
+        sample_id = json.loads(line).get("id")
+    except (json.JSONDecodeError, AttributeError):
+        sample_id = None
+    named = f", id {sample_id!r}" if isinstance(sample_id, str) else ""
+    plural = "s" if len(others) > 1 else ""
+    return f"{len(others)} sample{plural} synth did not make (the first on line {number}{named})"
+
+
+def _ours(line: str) -> bool:
+    """Whether a manifest line is a page as `generate` writes it: its id, image path and meta."""
+    try:
+        item = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    if not isinstance(item, dict) or set(item) != {"id", "image", "text", "meta"}:
+        return False
+    sample_id, meta = item["id"], item["meta"]
+    kind = _OUR_ID.match(sample_id) if isinstance(sample_id, str) else None
+    return (
+        kind is not None
+        and item["image"] in {f"{IMAGES}/{sample_id}.png", f"{IMAGES}/{sample_id}.jpg"}
+        and isinstance(item["text"], str)
+        and isinstance(meta, dict)
+        and set(meta) == {"kind", "degrade", "font"}
+        and meta["kind"] == kind.group(1)
+        and meta["degrade"] in LEVELS
+        and isinstance(meta["font"], str)
+    )
+
+
 def render_page(dest: Path, index: int, seed: int, level: str) -> Sample:
     """Draw page `index` (an invoice or a receipt), degrade it, save it; return its sample."""
-    rng = random.Random(f"ocrbench-synth/{seed}/{index}")
+    rng = _rng(seed, index)
     noise = np.random.default_rng([seed, index])
-    kind = ("invoice", "receipt")[(index // len(LEVELS)) % 2]
-    families = INVOICE_FONTS if kind == "invoice" else RECEIPT_FONTS
-    family = rng.choice(sorted(families))
-    if kind == "invoice":
-        fonts = _fonts(family, families, rng.randint(22, 26))
-        image, lines = _invoice(rng, fonts)
-    else:
-        fonts = _fonts(family, families, rng.randint(21, 24))
-        image, lines = _receipt(rng, fonts)
+    kind, fonts, image, lines = _draw(rng, index)
     image, suffix = _degrade(image, level, fonts.size, rng, noise)
     sample_id = f"{index:03d}-{kind}"
     path = dest / IMAGES / f"{sample_id}{suffix}"
@@ -183,6 +234,25 @@ def render_page(dest: Path, index: int, seed: int, level: str) -> Sample:
         image.save(path, format="PNG", optimize=True)
     meta = {"kind": kind, "degrade": level, "font": fonts.family}
     return Sample(id=sample_id, text="\n".join(lines), image=path, meta=meta)
+
+
+def _rng(seed: int, index: int) -> random.Random:
+    """Page `index`'s own random choices: the same for a seed whatever `n` is."""
+    return random.Random(f"ocrbench-synth/{seed}/{index}")
+
+
+def _draw(rng: random.Random, index: int) -> tuple[str, Fonts, Image.Image, list[str]]:
+    """Page `index` as drawn, before degradation: its kind, fonts, image and lines."""
+    kind = ("invoice", "receipt")[(index // len(LEVELS)) % 2]
+    families = INVOICE_FONTS if kind == "invoice" else RECEIPT_FONTS
+    family = rng.choice(sorted(families))
+    if kind == "invoice":
+        fonts = _fonts(family, families, rng.randint(22, 26))
+        image, lines = _invoice(rng, fonts)
+    else:
+        fonts = _fonts(family, families, rng.randint(21, 24))
+        image, lines = _receipt(rng, fonts)
+    return kind, fonts, image, lines
 
 
 # -- fonts ----------------------------------------------------------------------------------------
@@ -287,6 +357,12 @@ class _Page:
         return self.image.crop((0, 0, self.width, height)), self.lines
 
 
+def _ink_past(texts: list[str], font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
+    """How far right of its x a right-aligned text's ink reaches, at most (0: not past it)."""
+    draw = ImageDraw.Draw(Image.new("L", (1, 1)))
+    return max(0, *(math.ceil(draw.textbbox((0, 0), t, font=font, anchor="rs")[2]) for t in texts))
+
+
 def _money(value: float) -> str:
     return f"{value:,.2f}"
 
@@ -370,9 +446,25 @@ def _invoice(rng: random.Random, fonts: Fonts) -> tuple[Image.Image, list[str]]:
     def widest(texts: list[str], style: str = "body") -> int:
         return round(max(page.draw.textlength(t, font=getattr(fonts, style)) for t in texts))
 
-    qty_x = margin + widest([item[0] for item in items]) + gap + widest(["Qty"], "bold")
-    price_x = qty_x + gap + widest(["Unit price"], "bold")
-    amount_x = price_x + gap + max(widest(["Amount", total], "bold"), widest([_money(subtotal)]))
+    columns = (
+        widest([item[0] for item in items]),
+        widest(["Qty"], "bold"),
+        widest(["Unit price"], "bold"),
+        max(widest(["Amount", total], "bold"), widest([_money(subtotal)])),
+    )
+    # The table may reach into the right margin, but no nearer the edge than EDGE: where long
+    # contents in a large font would run further, the gaps shrink to fit (only then: every other
+    # page is drawn as it always was). The right-aligned amounts' ink may end a pixel past their x.
+    amounts = [_money(value) for value in (*(item[3] for item in items), subtotal, tax)]
+    right = (
+        width - EDGE - max(_ink_past(["Amount", total], fonts.bold), _ink_past(amounts, fonts.body))
+    )
+    gap = min(gap, (right - margin - sum(columns)) // 3)
+    if gap < MIN_GAP:
+        raise RuntimeError(f"an invoice's table is too wide for the page ({fonts.family})")
+    qty_x = margin + columns[0] + gap + columns[1]
+    price_x = qty_x + gap + columns[2]
+    amount_x = price_x + gap + columns[3]
     page.row(
         ("Description", margin, "l"), ("Qty", qty_x, "r"), ("Unit price", price_x, "r"),
         ("Amount", amount_x, "r"), style="bold",

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import itertools
+import random
 import unicodedata
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import jiwer
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from ocrbench import datasets, synth
 from ocrbench.errors import ConfigError, DatasetError
@@ -68,6 +72,100 @@ def test_regenerating_replaces_the_old_pages_and_keeps_other_files(tmp_path: Pat
         s.image.name for s in again.samples if s.image
     ]
     assert (tmp_path / "README.md").read_text() == "notes"
+
+
+Box = tuple[float, float, float, float]
+
+
+@pytest.fixture
+def drawn(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, str, Box]]:
+    """Every text drawn from now on: its baseline, the text and its box."""
+    texts: list[tuple[float, str, Box]] = []
+    draw_text = ImageDraw.ImageDraw.text
+
+    def record(self: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, **kw: Any) -> None:
+        box = self.textbbox(xy, text, font=kw.get("font"), anchor=kw.get("anchor"))
+        texts.append((xy[1], text, box))
+        draw_text(self, xy, text, **kw)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", record)
+    return texts
+
+
+def check_drawn(texts: list[tuple[float, str, Box]], image: Image.Image, lines: list[str]) -> None:
+    """The ground truth is what was drawn, all of it on the page: each line is one row of texts
+    (one baseline) read left to right, each text `border` px or more inside the page's edges and
+    `apart` px or more from its neighbours."""
+    border, apart = 16, 12
+    rows: dict[float, list[tuple[Box, str]]] = defaultdict(list)
+    for baseline, text, box in texts:
+        rows[baseline].append((box, text))
+    assert [" ".join(text for _, text in sorted(row)) for _, row in sorted(rows.items())] == lines
+    for row in rows.values():
+        row.sort()
+        for (left, top, right, bottom), text in row:
+            assert border <= left and right <= image.width - border, (text, left, right)
+            assert border <= top and bottom <= image.height - border, (text, top, bottom)
+        for (box, text), (next_box, next_text) in itertools.pairwise(row):
+            assert next_box[0] - box[2] >= apart, (text, box, next_text, next_box)
+
+
+def test_every_labelled_character_is_drawn_inside_the_page(
+    drawn: list[tuple[float, str, Box]],
+) -> None:
+    # The bundled set's pages (its command's seed: its page 43's Amount column ran off the page),
+    # then the invoices of a few more seeds (a receipt's width follows its font, an invoice's not).
+    pages = [(2026, index) for index in range(48)]
+    pages += [(seed, index) for seed in range(5) for index in range(48) if index // 3 % 2 == 0]
+    for seed, index in pages:
+        drawn.clear()
+        kind, _, image, lines = synth._draw(synth._rng(seed, index), index)
+        try:
+            check_drawn(drawn, image, lines)
+        except AssertionError as error:
+            raise AssertionError(f"seed {seed}, page {index} ({kind}): {error}") from None
+
+
+def test_the_widest_invoice_table_fits_its_page(
+    drawn: list[tuple[float, str, Box]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The longest description, on every row, at prices that make larger totals than any real
+    # page's, in each invoice font at the largest size: the gaps shrink to fit, and still part
+    # the columns.
+    longest = max((service[0] for service in synth.SERVICES), key=len)
+    monkeypatch.setattr(synth, "SERVICES", ((longest, 4000, 4000),) * 7)
+    for family in synth.INVOICE_FONTS:
+        fonts = synth._fonts(family, synth.INVOICE_FONTS, 26)
+        for seed in range(5):
+            drawn.clear()
+            image, lines = synth._invoice(random.Random(seed), fonts)
+            check_drawn(drawn, image, lines)
+
+
+def test_a_folder_holding_other_data_is_refused_and_left_as_it_was(tmp_path: Path) -> None:
+    # Another dataset: its manifest is not synth's, whatever else the folder holds.
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "manifest.jsonl").write_text(
+        '{"id": "a", "ocr": "Tbe quick brown fox", "text": "The quick brown fox"}\n'
+        '{"id": "b", "ocr": "", "text": "hello world"}\n',
+        encoding="utf-8",
+    )
+    # Synth's own pages, with one sample added by hand.
+    added = tmp_path / "added"
+    synth.generate(added, n=2, seed=5, degrade="clean")
+    with open(added / "manifest.jsonl", "a", encoding="utf-8") as manifest:
+        manifest.write('{"id": "scan-1", "image": "images/scan-1.png", "text": "mine"}\n')
+    Image.new("L", (20, 20), 255).save(added / "images" / "scan-1.png")
+    for folder, what in ((theirs, "2 samples"), (added, "1 sample")):
+        before = files(folder)
+        with pytest.raises(DatasetError) as refused:
+            synth.generate(folder, n=1, seed=5)
+        message = str(refused.value)
+        assert "\n" not in message and str(folder / "manifest.jsonl") in message
+        assert f"holds {what} synth did not make (the first on line " in message
+        assert message.endswith("these would be lost; give an empty or new folder")
+        assert files(folder) == before
 
 
 def test_arguments_are_checked(tmp_path: Path) -> None:
