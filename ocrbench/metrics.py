@@ -20,13 +20,16 @@ Conventions, so that every number in a report means one thing:
   `matched` = the words both hold (counted with multiplicity); errors = max(reference words not
   matched, hypothesis words not matched), so a wrong word is one error, as in WER, and a page read
   in another column order has none. The rate is errors over reference words.
-- Grapheme CER counts edits between sequences of grapheme clusters instead of code points: a base
-  character with the combining marks (Unicode categories M*) that follow it, and characters joined
-  by a zero-width joiner, are one (what dinglehopper counts). It differs from CER only where NFC
-  leaves combining marks (polytonic Greek, Devanagari, ...).
+- Grapheme CER counts edits between sequences of grapheme clusters instead of code points: the
+  extended grapheme clusters of Unicode UAX #29 (what dinglehopper counts): a character with the
+  combining marks that follow it, CR LF, a Hangul syllable, an emoji with its modifiers, emoji
+  joined by a zero-width joiner, a flag (`graphemes` below). It differs from CER only where the
+  text holds such clusters (marks NFC cannot compose: polytonic Greek, Devanagari, ...; emoji).
 - Flexible character accuracy (`flexible.py` defines it step by step) matches reference and OCR
   lines in any order, then counts character errors within the matched pairs and every character of
-  an unmatched line: 1 - errors / reference characters (line breaks not counted).
+  an unmatched line: 1 - errors / reference characters (line breaks not counted). With the reading
+  order right it agrees with the character edits (a line against a line: exactly, if any of it is
+  right).
 """
 
 from __future__ import annotations
@@ -183,19 +186,144 @@ def bag_of_words_errors(reference: Sequence[str], hypothesis: Sequence[str]) -> 
     return max(len(reference) - matched, len(hypothesis) - matched)
 
 
-_JOINER = "\u200d"
+# Grapheme clusters: the extended grapheme clusters of Unicode UAX #29 ("Unicode Text
+# Segmentation"), rules GB3-GB13, with the properties of the Unicode version that `unicodedata`
+# carries: its general categories, and below, the few code points whose Grapheme_Cluster_Break the
+# category does not give, and Extended_Pictographic (Unicode 14.0, as Python 3.11's `unicodedata`;
+# written as hexadecimal code points and ranges). The Indic conjunct rule GB9c (Unicode 15.1) is
+# not applied.
+_OTHER, _CR, _LF, _CONTROL, _EXTEND, _ZWJ, _REGIONAL, _PREPEND, _SPACING = range(9)
+_L, _V, _T, _LV, _LVT, _PICTOGRAPHIC = range(9, 15)
+_BREAKING = (_CONTROL, _CR, _LF)
+
+# Grapheme_Extend beyond the marks Mn and Me: Other_Grapheme_Extend (spacing vowel signs that
+# lengthen the one before, ZWNJ, halfwidth katakana voicing marks, musical stems, tag characters)
+# and the emoji skin tone modifiers.
+_EXTEND_MORE = (
+    "9BE 9D7 B3E B57 BBE BD7 CC2 CD5-CD6 D3E D57 DCF DDF 1B35 200C 302E-302F FF9E-FF9F 1133E 11357 "
+    "114B0 114BD 115AF 11930 1D165 1D16E-1D172 1F3FB-1F3FF E0020-E007F"
+)
+# Spacing combining marks (Mc) that UAX #29 does not attach (Myanmar, Tai Tham, Tai Viet, Ahom).
+_MC_ALONE = (
+    "102B-102C 1038 1062-1064 1067-106D 1083 1087-108C 108F 109A-109C 1A61 1A63-1A64 AA7B AA7D "
+    "11720-11721"
+)
+_SPACING_MORE = "E33 EB3"  # Thai and Lao sara am: letters (Lo) that attach as spacing marks
+_PREPEND_CHARS = (
+    "600-605 6DD 70F 890-891 8E2 D4E 110BD 110CD 111C2-111C3 1193F 11941 11A3A 11A84-11A89 11D46"
+)
+# Default ignorable code points not yet assigned: Control, like the format characters around them.
+_CONTROL_MORE = "2065 FFF0-FFF8 E0000 E0002-E001F E0080-E00FF E01F0-E0FFF"
+_PICTOGRAPHS = (
+    "A9 AE 203C 2049 2122 2139 2194-2199 21A9-21AA 231A-231B 2328 2388 23CF 23E9-23F3 23F8-23FA "
+    "24C2 25AA-25AB 25B6 25C0 25FB-25FE 2600-2605 2607-2612 2614-2685 2690-2705 2708-2712 2714 "
+    "2716 271D 2721 2728 2733-2734 2744 2747 274C 274E 2753-2755 2757 2763-2767 2795-2797 27A1 "
+    "27B0 27BF 2934-2935 2B05-2B07 2B1B-2B1C 2B50 2B55 3030 303D 3297 3299 1F000-1F0FF "
+    "1F10D-1F10F 1F12F 1F16C-1F171 1F17E-1F17F 1F18E 1F191-1F19A 1F1AD-1F1E5 1F201-1F20F 1F21A "
+    "1F22F 1F232-1F23A 1F23C-1F23F 1F249-1F3FA 1F400-1F53D 1F546-1F64F 1F680-1F6FF 1F774-1F77F "
+    "1F7D5-1F7FF 1F80C-1F80F 1F848-1F84F 1F85A-1F85F 1F888-1F88F 1F8AE-1F8FF 1F90C-1F93A "
+    "1F93C-1F945 1F947-1FAFF 1FC00-1FFFD"
+)
+
+
+def _code_points(ranges: str) -> frozenset[int]:
+    points: set[int] = set()
+    for item in ranges.split():
+        first, _, last = item.partition("-")
+        points.update(range(int(first, 16), int(last or first, 16) + 1))
+    return frozenset(points)
+
+
+@lru_cache(maxsize=1)
+def _break_tables() -> tuple[frozenset[int], ...]:
+    return tuple(
+        map(_code_points, (_EXTEND_MORE, _MC_ALONE, _SPACING_MORE, _PREPEND_CHARS, _CONTROL_MORE,
+                           _PICTOGRAPHS))
+    )  # fmt: skip
+
+
+@lru_cache(maxsize=4096)
+def _break_class(char: str) -> int:
+    """The character's Grapheme_Cluster_Break, or _PICTOGRAPHIC (Extended_Pictographic, Other)."""
+    code = ord(char)
+    extend, mc_alone, spacing, prepend, control, pictographs = _break_tables()
+    if char in "\r\n\u200d":
+        return {"\r": _CR, "\n": _LF, "\u200d": _ZWJ}[char]
+    if 0x1F1E6 <= code <= 0x1F1FF:
+        return _REGIONAL
+    if code in extend:
+        return _EXTEND
+    if code in prepend:
+        return _PREPEND
+    category = unicodedata.category(char)
+    if category in ("Mn", "Me"):
+        return _EXTEND
+    if (category == "Mc" and code not in mc_alone) or code in spacing:
+        return _SPACING
+    if category in ("Cc", "Cf", "Cs", "Zl", "Zp") or code in control:
+        return _CONTROL
+    if 0xAC00 <= code <= 0xD7A3:  # precomposed syllables: LV every 28th, from the first
+        return _LV if (code - 0xAC00) % 28 == 0 else _LVT
+    if 0x1100 <= code <= 0x115F or 0xA960 <= code <= 0xA97C:
+        return _L
+    if 0x1160 <= code <= 0x11A7 or 0xD7B0 <= code <= 0xD7C6:
+        return _V
+    if 0x11A8 <= code <= 0x11FF or 0xD7CB <= code <= 0xD7FB:
+        return _T
+    return _PICTOGRAPHIC if code in pictographs else _OTHER
+
+
+def _pair_joins(before: int, kind: int) -> bool | None:
+    """No boundary between a character of class `before` and one of class `kind` (UAX #29), None
+    where what precedes them decides (GB11, GB12, GB13)."""
+    if before == _CR and kind == _LF:  # GB3
+        return True
+    if before in _BREAKING or kind in _BREAKING:  # GB4, GB5
+        return False
+    if before == _L and kind in (_L, _V, _LV, _LVT):  # GB6
+        return True
+    if before in (_LV, _V) and kind in (_V, _T):  # GB7
+        return True
+    if before in (_LVT, _T) and kind == _T:  # GB8
+        return True
+    if kind in (_EXTEND, _ZWJ, _SPACING) or before == _PREPEND:  # GB9, GB9a, GB9b
+        return True
+    if (before, kind) in ((_ZWJ, _PICTOGRAPHIC), (_REGIONAL, _REGIONAL)):
+        return None
+    return False  # GB999
+
+
+_JOINS = [[_pair_joins(before, kind) for kind in range(15)] for before in range(15)]
 
 
 def graphemes(text: str) -> list[str]:
-    """The text's grapheme clusters, as far as combining marks and joiners make them: each base
-    character with the marks (M*) that follow it; a zero-width joiner binds the next character."""
+    """The text's extended grapheme clusters (Unicode UAX #29, as dinglehopper counts): a character
+    with the marks that follow it, CR LF, a Hangul syllable of conjoining jamo, an emoji with its
+    modifiers and variation selectors, emoji joined by ZWJ, and a flag (a pair of regional
+    indicators) are each one."""
+    if text.isascii() and "\r\n" not in text:  # every ASCII character is a cluster but CR LF
+        return list(text)
     clusters: list[str] = []
+    before = _CONTROL  # the first character starts a cluster whatever it is
+    emoji = 0  # 1: a pictograph (and Extend characters) just before; 2: and then a ZWJ
+    regional_run = 0  # regional indicators in a row just before
     for char in text:
-        joined = clusters and clusters[-1].endswith(_JOINER)
-        if clusters and (joined or char == _JOINER or unicodedata.category(char).startswith("M")):
+        kind = _break_class(char)
+        joins = _JOINS[before][kind]
+        if joins is None:  # GB11: pictograph Extend* ZWJ x pictograph; GB12, GB13: flags in pairs
+            joins = emoji == 2 if kind == _PICTOGRAPHIC else regional_run % 2 == 1
+        if joins:
             clusters[-1] += char
         else:
             clusters.append(char)
+        if kind == _PICTOGRAPHIC:
+            emoji = 1
+        elif emoji == 1 and kind in (_EXTEND, _ZWJ):
+            emoji = 2 if kind == _ZWJ else 1
+        else:
+            emoji = 0
+        regional_run = regional_run + 1 if kind == _REGIONAL else 0
+        before = kind
     return clusters
 
 

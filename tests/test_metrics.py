@@ -401,12 +401,72 @@ def test_grapheme_clusters_keep_combining_marks_with_their_base() -> None:
     # has no precomposed form, so it is one grapheme of three code points.
     word = unicodedata.normalize("NFC", "q\u0323\u0301a")
     assert len(word) == 4 and metrics.graphemes(word) == ["q\u0323\u0301", "a"]
-    assert metrics.graphemes("a\u200db c") == ["a\u200db", " ", "c"]  # a joiner binds
     missing_marks = metrics.score(word, "qa")  # both marks lost: 2 code points, 1 grapheme
     assert missing_marks.char_edits == 2 and missing_marks.grapheme_edits == 1
     assert missing_marks.reference_graphemes == 2 and missing_marks.reference_chars == 4
     plain = metrics.score("Invoice", "Inv0ice")
     assert plain.grapheme_edits == plain.char_edits == 1  # no marks: the same as CER
+
+
+# Unicode UAX #29 extended grapheme clusters, one rule at a time (GB numbers are the annex's).
+GRAPHEME_CASES = {
+    "letters (GB999)": ("abc", ["a", "b", "c"]),
+    "CR LF is one (GB3)": ("a\r\nb", ["a", "\r\n", "b"]),
+    "LF CR is two (GB4, GB5)": ("\n\r", ["\n", "\r"]),
+    # A mark after a line break or a control character stays on its own (GB4).
+    "no mark on a control (GB4)": ("\n\u0301a\t\u0301", ["\n", "\u0301", "a", "\t", "\u0301"]),
+    "a mark after a space (GB9)": (" \u0301", [" \u0301"]),
+    "old Hangul jamo L L V T (GB6, GB7, GB8)": ("\u1100\u1113\u1176\u11c3x", [
+        "\u1100\u1113\u1176\u11c3", "x"]),
+    "Hangul syllable LV T (GB7)": ("\uac00\u11c3\uac00", ["\uac00\u11c3", "\uac00"]),
+    "Hangul syllable LVT T (GB8)": ("\uac01\u11c3\u11c3", ["\uac01\u11c3\u11c3"]),
+    "two Hangul syllables": ("\uac00\ub098", ["\uac00", "\ub098"]),
+    "no V after T": ("\u11a8\u1161", ["\u11a8", "\u1161"]),
+    "variation selector (GB9)": ("\u2764\ufe0f!", ["\u2764\ufe0f", "!"]),
+    "keycap (GB9)": ("1\ufe0f\u20e3", ["1\ufe0f\u20e3"]),
+    "skin tone modifier (GB9)": ("\U0001f44d\U0001f3fd", ["\U0001f44d\U0001f3fd"]),
+    "halfwidth katakana voiced mark (GB9)": ("\uff76\uff9e", ["\uff76\uff9e"]),
+    "spacing mark (GB9a)": ("\u0915\u093f\u0e01\u0e33", ["\u0915\u093f", "\u0e01\u0e33"]),
+    "prepend (GB9b)": ("\u0600\u0661\u0662", ["\u0600\u0661", "\u0662"]),
+    # man ZWJ woman ZWJ girl; woman, skin tone, ZWJ, laptop: one emoji each (GB11).
+    "emoji ZWJ sequence (GB11)": ("\U0001f468\u200d\U0001f469\u200d\U0001f467", [
+        "\U0001f468\u200d\U0001f469\u200d\U0001f467"]),
+    "emoji ZWJ sequence after a modifier (GB11)": ("\U0001f469\U0001f3fd\u200d\U0001f4bb", [
+        "\U0001f469\U0001f3fd\u200d\U0001f4bb"]),
+    # A joiner goes with what precedes it (GB9) and joins the next character only between
+    # pictographs: after a letter it binds nothing.
+    "joiner after a letter (GB9, GB999)": ("a\u200db c", ["a\u200d", "b", " ", "c"]),
+    "joiner before a letter (GB11 only for pictographs)": ("\U0001f468\u200da", [
+        "\U0001f468\u200d", "a"]),
+    "flag: a pair of regional indicators (GB12, GB13)": ("\U0001f1e9\U0001f1ea", [
+        "\U0001f1e9\U0001f1ea"]),
+    "three regional indicators: a flag and one left over": (
+        "\U0001f1e9\U0001f1ea\U0001f1eb", ["\U0001f1e9\U0001f1ea", "\U0001f1eb"]),
+    "two flags": ("\U0001f1e9\U0001f1ea\U0001f1eb\U0001f1f7", [
+        "\U0001f1e9\U0001f1ea", "\U0001f1eb\U0001f1f7"]),
+    # England's flag: a black flag, five tag characters and a cancel tag (tags are Extend).
+    "tag sequence flag (GB9)": ("\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e"
+        "\U000e0067\U000e007f", ["\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e"
+        "\U000e0067\U000e007f"]),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", GRAPHEME_CASES)
+def test_grapheme_clusters_follow_uax_29(case: str) -> None:
+    text, clusters = GRAPHEME_CASES[case]
+    assert metrics.graphemes(text) == clusters
+    assert "".join(metrics.graphemes(text)) == text
+
+
+def test_an_emoji_flag_or_skin_tone_is_one_grapheme() -> None:
+    assert metrics.graphemes("\U0001f1e9\U0001f1ea") == ["\U0001f1e9\U0001f1ea"]
+    assert metrics.graphemes("\U0001f44d\U0001f3fd") == ["\U0001f44d\U0001f3fd"]
+    skin_tone_lost = metrics.score("\U0001f44d\U0001f3fd", "\U0001f44d")
+    assert (skin_tone_lost.grapheme_edits, skin_tone_lost.reference_graphemes) == (1, 1)
+    assert skin_tone_lost.char_edits == 1 and skin_tone_lost.reference_chars == 2
+    wrong_flag = metrics.score("Made in \U0001f1e9\U0001f1ea", "Made in \U0001f1eb\U0001f1f7")
+    assert (wrong_flag.grapheme_edits, wrong_flag.reference_graphemes) == (1, 9)
+    assert wrong_flag.char_edits == 2
 
 
 # --- paired comparisons ---------------------------------------------------------------------------
