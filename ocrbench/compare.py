@@ -61,6 +61,12 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
         )
     a, b = a.assign(input=results.inputs(a)), b.assign(input=results.inputs(b))
     joined = a.merge(b, on=KEYS, suffixes=("_a", "_b"))
+    if joined.empty:
+        raise OcrbenchError(
+            "no configuration on a dataset both runs have, so nothing to compare (A's datasets: "
+            f"{_names_of(a)}; B's: {_names_of(b)}); a sweep names a folder listed twice by its "
+            "entries, as in 'test (limit none)'"
+        )
     known = joined["input_a"].notna() & joined["input_b"].notna()
     other_input = joined[known & (joined["input_a"] != joined["input_b"])]
     if len(other_input):
@@ -141,8 +147,13 @@ def _names(frame: pd.DataFrame) -> dict[str, str]:
 
 
 def _only(frame: pd.DataFrame, shared: set[tuple[str, str]]) -> list[str]:
-    """The configurations of a run that the other one lacks."""
+    """The configurations of a run that the other one lacks, each with its dataset."""
     pairs = zip(frame["dataset"], frame["config_id"], frame["config"], strict=True)
     return sorted(
-        {name for dataset, config_id, name in pairs if (dataset, config_id) not in shared}
-    )
+        {f"{name} on {dataset}" for dataset, config_id, name in pairs
+         if (dataset, config_id) not in shared}
+    )  # fmt: skip
+
+
+def _names_of(frame: pd.DataFrame) -> str:
+    return ", ".join(repr(str(name)) for name in sorted(set(frame["dataset"])))

@@ -46,8 +46,8 @@ def test_only_the_shared_samples_and_configurations_are_compared(tmp_path: Path)
     b = written(tmp_path / "b", Fake(), samples=3)  # a smaller run of one configuration
     done = compare.compare(a, b)
     assert list(done.table["shared samples"]) == [3]
-    assert done.only_a == ["tesseract + lexicon"] and done.only_b == []
-    assert "only in A: tesseract + lexicon" in done.text()
+    assert done.only_a == ["tesseract + lexicon on invoices"] and done.only_b == []
+    assert "only in A: tesseract + lexicon on invoices" in done.text()
 
 
 def test_runs_on_other_data_or_normalisation_are_refused_in_one_line(tmp_path: Path) -> None:
@@ -96,3 +96,25 @@ def test_runs_on_other_inputs_are_refused_in_one_line(tmp_path: Path) -> None:
     assert len(compare.compare(a, a).table) == 2
     results.write(tmp_path / "e", records(frame.drop(columns=["image_sha256"])), {"command": "t"})
     assert len(compare.compare(tmp_path / "e", tmp_path / "b").table) == 2
+
+
+def test_runs_sharing_no_configuration_are_one_line(tmp_path: Path) -> None:
+    """Nothing compared is said in one line, naming each run's datasets (a dataset named
+    differently, "test" and "test (limit none)", is the usual cause), never a traceback."""
+    a = written(tmp_path / "a", Fake(dataset="test"), samples=12)
+    b = written(tmp_path / "b", Fake(dataset="test (limit none)"), samples=12)
+    with pytest.raises(OcrbenchError, match=r"no configuration on a dataset both runs have.*"
+                                            r"'test'.*'test \(limit none\)'"):  # fmt: skip
+        compare.compare(a, b)
+    done = cli(str(a), str(b), "--fail-if-worse")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_configurations_on_one_side_name_their_dataset(tmp_path: Path) -> None:
+    frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5), samples=12)
+    results.write(tmp_path / "a", records(frame), {"command": "t"})
+    only_one = frame[frame["corrector"] == "identity"]
+    results.write(tmp_path / "b", records(only_one), {"command": "t"})
+    done = compare.compare(tmp_path / "a", tmp_path / "b")
+    assert done.only_a == ["tesseract + lexicon on invoices"]
