@@ -22,9 +22,12 @@ COLUMNS = {
     "across reading orders, then 1 - character errors / reference characters",
     "grapheme CER": "CER counted over grapheme clusters (a base character with its combining "
     "marks is one); shown where it differs from CER",
-    "s/sample": "mean seconds per sample: OCR + correction",
-    "OCR s": "mean seconds of OCR per sample (0 when it came from the cache)",
-    "correct s": "mean seconds of correction per sample",
+    "s/sample": "mean seconds per sample: OCR + correction (one-off loads of a model or a word "
+    "list left out)",
+    "OCR s": "mean seconds of OCR per sample, as measured when the page was read (a page read "
+    "from the cache keeps the seconds of that first reading)",
+    "correct s": "mean seconds of correction per sample, one-off loads of a model or a word list "
+    "left out (they happen once per process, on whichever page comes first)",
     "p95 s": "the 95th percentile of seconds per sample",
     "vs raw OCR [95% CI]": "the change of corpus CER against the configuration's own raw OCR on "
     "the same samples, a paired 95% bootstrap interval, and the verdict: better (all of it "

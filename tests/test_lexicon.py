@@ -72,5 +72,23 @@ def test_parameters() -> None:
         Lexicon(max_edit_distance=5)
     built = registry.correctors.from_spec("lexicon:min_count=0,max_edit_distance=1")
     assert (built.min_count, built.max_edit_distance) == (0, 1)
-    assert built.version().startswith("lexicon-lx2 symspellpy-")
+    assert built.version().startswith("lexicon-lx3 symspellpy-")
     assert pickle.loads(pickle.dumps(built)) == built
+
+
+def test_a_page_is_not_charged_the_one_off_dictionary_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The speller's dictionary loads once per process (0.6 s for max_edit_distance 1): the page
+    that happened to need it first was charged for it."""
+    import time
+
+    from ocrbench.correctors import lexicon as lexicon_module
+
+    real = lexicon_module._symspell.__wrapped__
+
+    def slow(max_edit_distance: int) -> object:
+        time.sleep(0.5)
+        return real(max_edit_distance)
+
+    monkeypatch.setattr(lexicon_module, "_symspell", lexicon_module.once(slow))
+    correction = Lexicon(max_edit_distance=1).correct(OcrResult("the brwn fox jumped"))
+    assert correction.changes and correction.seconds < 0.3

@@ -258,6 +258,28 @@ def test_version_says_whether_gpu_layers_ran_on_a_gpu(
 
 
 @pytest.mark.llm
+def test_a_page_is_not_charged_the_one_off_model_load(
+    model_dir: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model loads once per process; the first page corrected was charged its load (1.7 s
+    against 0.2-0.4 s for the next pages), which time budgets and charts then read as its cost."""
+    import time
+
+    from ocrbench import models
+
+    real = models.load
+
+    def slow(*args: object, **kwargs: object) -> object:
+        time.sleep(1.0)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    models.close_all()
+    monkeypatch.setattr(models, "load", slow)
+    first = NoisyChannel(model_dir=model_dir).correct(OcrResult("Tot@l"))
+    assert first.text == "Total" and first.seconds < 0.8
+
+
+@pytest.mark.llm
 def test_scorer_matches_llama_cpp_and_shares_prefixes(model_dir: str) -> None:
     import numpy as np
 

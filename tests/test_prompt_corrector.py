@@ -379,3 +379,20 @@ def test_a_base_model_warning_is_carried_by_every_row(model_dir: str) -> None:
     row = run.make_row(Dataset(Path("d"), "d", ()), Sample(id="a", text="x"), run.Step(Given()),
                        corrector, OcrResult("x"), Correction("x"), metrics.Normalization())  # fmt: skip
     assert row["warning"] == corrector.warning
+
+
+def test_a_page_is_not_charged_the_one_off_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seconds per page are a page's correction: the model loads once per process, and the first
+    page corrected was charged its whole load."""
+    import time
+
+    scripted(monkeypatch, lambda text: text.replace("Tbe", "The"))
+    loaded = models.load(ModelSpec())
+
+    def slow_load(spec: object, **kwargs: object) -> LoadedModel:
+        time.sleep(0.5)
+        return loaded
+
+    monkeypatch.setattr(models, "load", slow_load)
+    correction = Prompt().correct(OcrResult("Tbe cat sat"))
+    assert correction.text == "The cat sat" and correction.seconds < 0.3

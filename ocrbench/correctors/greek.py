@@ -25,9 +25,9 @@ import tempfile
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 
+from ocrbench.correctors.loads import once
 from ocrbench.errors import SetupError
 
 REAL_WORD_COST = 1.0  # reading a known word as another: real-word errors are the rarer kind
@@ -363,7 +363,7 @@ def _cache_dir() -> Path:
     return default_root() / "words"
 
 
-@cache
+@once
 def words() -> GreekWords:
     """The Greek word list of the installed `grc` pack, extracted once and cached by its sha256."""
     traineddata = _tessdata() / "grc.traineddata"

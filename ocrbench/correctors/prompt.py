@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -28,11 +27,12 @@ from ocrbench.correctors import words
 from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import suspicious
 from ocrbench.correctors.llm import ModelSettings
+from ocrbench.correctors.loads import Clock, one_off
 from ocrbench.errors import ConfigError, OcrbenchError
 from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
 
-PROMPT_VERSION = 2  # bump whenever the instruction, the chunking or the clean-up changes
+PROMPT_VERSION = 3  # bump when the instruction, chunking, clean-up or timing (3: no loads) changes
 ACCEPT = ("words", "all")
 FIT_FORMAT = 1
 INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
@@ -140,10 +140,10 @@ class Prompt(ModelSettings):
     def correct(self, ocr: OcrResult) -> Correction:
         if not ocr.text.strip():
             return Correction(text=ocr.text)
-        start = time.perf_counter()
+        clock = Clock()  # its seconds leave out one-off loads (the model, the word list)
         if self.accept == "words" and not self._misspelt(ocr.text):
             # Only misspelt words could change: with none, the model is not even loaded.
-            return Correction(text=ocr.text, seconds=time.perf_counter() - start)
+            return Correction(text=ocr.text, seconds=clock.seconds())
         model = self._model()
         count = _token_counter(model)
         budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
@@ -166,7 +166,7 @@ class Prompt(ModelSettings):
         corrected = "".join(parts)
         return Correction(
             text=corrected,
-            seconds=time.perf_counter() - start,
+            seconds=clock.seconds(),
             tokens=tokens,
             changes=word_changes(ocr.text, corrected),
             rejected=_summary(reasons, len(pieces)),
@@ -235,7 +235,8 @@ class Prompt(ModelSettings):
     def _model(self) -> LoadedModel:
         loaded: LoadedModel | None = self.__dict__.get("_loaded")
         if loaded is None or loaded.closed:
-            loaded = models.load(self.model_spec(), logging=self.logging)
+            with one_off():
+                loaded = models.load(self.model_spec(), logging=self.logging)
             object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
         return loaded
 

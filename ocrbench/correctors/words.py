@@ -11,10 +11,10 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
 from importlib import resources
 
 from ocrbench.correctors.confusions import MISREAD_SYMBOLS
+from ocrbench.correctors.loads import once
 from ocrbench.errors import SetupError
 
 # Punctuation that may cling to either end of a word; '@', '$' and '|' are not in it because OCR
@@ -132,7 +132,7 @@ def _is_suffix(part: str) -> bool:
     return part in {"s", "d", "ll", "t", "re", "ve", "m"}  # father's, I'd, we'll, don't, ...
 
 
-@cache
+@once
 def english() -> WordList:
     """The bundled English frequency list, read once per process."""
     try:
