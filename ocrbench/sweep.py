@@ -272,7 +272,6 @@ def _run(
     failed: dict[Path, dict[str, str]] = {d.root: {} for d in loaded}
     unread_training: dict[Path, dict[str, str]] = {root: {} for root in train_sets}
     fits: list[dict[str, Any]] = []
-    computed = 0
 
     # On a Dask cluster the workers have neither this machine's disk nor its cache: tasks carry
     # the images' bytes, the cache is looked up here before anything is sent, and what the
@@ -366,7 +365,6 @@ def _run(
                         "same versions everywhere"
                     )
                 journal.add(rows)
-                computed += len(rows)
                 counts.add(work)
                 bar.update(len(rows))
         aborted = False
@@ -386,6 +384,13 @@ def _run(
         if sample_id not in failed[loaded[index].root]
     ]
     journal.rewrite(rows)
+    # Rows the journal held before this run; a row two entries of one folder share was computed
+    # here once and is shown under both names, resumed under neither.
+    resumed = sum(
+        1
+        for index, key, sample_id in plan.order
+        if key not in plan.expected and sample_id not in failed[loaded[index].root]
+    )
     learning: dict[str, Any] = {}  # only a sweep with training sets says anything of them
     if train_sets:
         learning["training"] = [
@@ -413,7 +418,7 @@ def _run(
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
               "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,
               "fits_run": counts.fit_run, "fits_cached": counts.fit_cached,
-              "rows_resumed": len(rows) - computed,
+              "rows_resumed": resumed,
               "wall_seconds": round(time.perf_counter() - started, 3)},
         cache=cache_root,
         **learning,

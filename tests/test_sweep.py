@@ -474,3 +474,24 @@ correctors: {{identity: {{}}}}
     assert limited["samples"] == 5 and limited["skipped"] == []
     assert whole["samples"] == 10
     assert [s["id"] for s in whole["skipped"]] == ["d10", "d11"]
+
+
+def test_a_fresh_sweep_resumes_nothing_even_with_a_folder_listed_twice(tmp_path: Path) -> None:
+    """The rows two entries of one folder share are computed once and shown under both names:
+    none of them was resumed, and a fresh run must not say "10 rows resumed"."""
+    root = tmp_path / "data"
+    root.mkdir()
+    items = [{"id": f"d{i:02d}", "ocr": f"line {i}", "text": f"line {i}"} for i in range(12)]
+    (root / "manifest.jsonl").write_text("".join(json.dumps(i) + "\n" for i in items))
+    body = f"""
+datasets: [{{path: {root}, limit: 5}}, {{path: {root}}}]
+engines: {{given: {{}}}}
+correctors: {{identity: {{}}, lexicon: {{}}}}
+"""
+    spec = specs.load(write_spec(tmp_path, root, body))
+    first = sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "c"), workers=1,
+                      progress=False)  # fmt: skip
+    assert first["work"]["rows_resumed"] == 0
+    again = sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "c"), workers=1,
+                      progress=False)  # fmt: skip
+    assert again["work"]["rows_resumed"] == 2 * (5 + 12)
