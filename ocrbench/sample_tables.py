@@ -108,7 +108,7 @@ def aligned_lines(reference: str, raw: str, corrected: str) -> list[tuple[str, s
     ]
 
 
-def _sample(r: Any, images: Images) -> str:
+def _sample(r: Any, images: Images, with_dataset: bool = False) -> str:
     texts = [_text(v) for v in (r.reference, r.ocr_text, r.hypothesis)]
     clipped = [_clip(text) for text in texts]
     left_out = max(count for _, count in clipped)
@@ -116,7 +116,8 @@ def _sample(r: Any, images: Images) -> str:
     image = images.get((str(r.dataset), str(r.sample_id)), "")
     head = (
         f'<td rowspan="{len(lines)}">{html.escape(str(r.sample_id))}<br>'
-        f"<small>{html.escape(str(r.config))}</small><br>"
+        f"<small>{html.escape((f'{r.dataset}: ' if with_dataset else '') + str(r.config))}"
+        "</small><br>"
         f"CER {_number(r.raw_cer)} → {_number(r.cer)}"
         + (f'<br><img class="page" alt="page {html.escape(str(r.sample_id))}" src="{image}">'
            if image else "")
@@ -145,7 +146,8 @@ def sample_rows(rows: pd.DataFrame, images: Images | None = None) -> str:
         "<thead><tr><th>sample</th><th>reference</th><th>raw OCR (errors)</th>"
         "<th>corrector's edits (raw → corrected)</th><th>corrected (errors)</th></tr></thead>"
     )
-    body = "".join(_sample(r, images or {}) for r in rows.itertuples())
+    several = "dataset" in rows and rows["dataset"].nunique() > 1  # then each row names its own
+    body = "".join(_sample(r, images or {}, several) for r in rows.itertuples())
     return f'<table class="samples">{header}{body}</table>'
 
 

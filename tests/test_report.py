@@ -713,4 +713,4 @@ def test_samples_left_out_are_said_in_the_summary_and_the_page(tmp_path: Path) -
     results.write(tmp_path / "clean", records(frame), {"command": "t", "datasets": [
         {"name": "invoices", "path": "x", "samples": 12, "skipped": []}]})  # fmt: skip
     report.render(tmp_path / "clean")
-    assert "left out" not in (tmp_path / "clean" / "summary.md").read_text(encoding="utf-8")
+    assert "were left out" not in (tmp_path / "clean" / "summary.md").read_text(encoding="utf-8")

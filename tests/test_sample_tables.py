@@ -101,3 +101,17 @@ def test_rows_record_the_image_they_were_read_from(tmp_path: Path) -> None:
     dataset = replace(loaded, samples=(replace(loaded.samples[0], ocr="Invoice N0: 12345"),))
     (found,) = run.run(dataset, engines.create("given"), cache=Cache(None), progress=False)
     assert found["image_sha256"] == rowkey.image_sha256(dataset.samples[0])
+
+
+def test_samples_made_worse_name_their_dataset_when_there_are_several() -> None:
+    """One folder listed twice ("test (limit 5)", "test (limit none)"): the same sample made worse
+    under each is told apart by its dataset."""
+    from test_plots import Fake
+
+    frame = fabricate(Fake(dataset="a"), Fake(corrector="lexicon", harm=0.3, dataset="a"),
+                      Fake(dataset="b"), Fake(corrector="lexicon", harm=0.3, dataset="b"))  # fmt: skip
+    table = report.hurt_samples(frame)
+    assert "<small>a: tesseract + lexicon</small>" in table
+    assert "<small>b: tesseract + lexicon</small>" in table
+    single = report.hurt_samples(frame[frame["dataset"] == "a"])
+    assert "<small>tesseract + lexicon</small>" in single
