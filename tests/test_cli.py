@@ -232,7 +232,7 @@ def test_prompt_on_the_embedded_instruct_model_with_a_training_set_runs_offline(
     row = pd.read_parquet(out / "results.parquet").iloc[0]
     assert row["trained"] and row["repo_id"] == catalogue.SMOLLM2.repo_id
     assert row["quantization"] == "q4_1"
-    assert row["warning"] is None and "examples:" in row["corrector_version"]
+    assert row["warning"] is None and "examples-" in row["corrector_version"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["model"]["sha256"] == catalogue.SMOLLM2.sha256
 
