@@ -258,8 +258,10 @@ def _uses(before: str, after: str, span: tuple[int, int, int, int], ocr: str, tr
 
 
 def confusions_used(changes: Sequence[Any], confusions: Sequence[tuple[str, str]]) -> list[int]:
-    """How often each learned confusion (ocr, truth) was undone in these rows' changes (each row's
-    JSON list of [before, after] word pairs)."""
+    """How often each learned confusion (ocr, truth) was applied in these rows' changes (each row's
+    JSON list of [before, after] word pairs): each edit counts once, for the most specific listed
+    confusion that matches it ("0ve" -> "ove" rather than "0" -> "o" as well), so the column adds
+    up to the edits made. Applied, not necessarily right: a change can be wrong."""
     used = [0] * len(confusions)
     for listed in changes:
         try:
@@ -273,9 +275,14 @@ def confusions_used(changes: Sequence[Any], confusions: Sequence[tuple[str, str]
                 continue
             before, after = pair
             for span in _edited_spans(before, after):
-                for k, (ocr, truth) in enumerate(confusions):
-                    if ocr != truth and _uses(before, after, span, ocr, truth):
-                        used[k] += 1
+                matching = [
+                    k
+                    for k, (ocr, truth) in enumerate(confusions)
+                    if ocr != truth and _uses(before, after, span, ocr, truth)
+                ]
+                if matching:
+                    most = max(matching, key=lambda k: (len(confusions[k][0]), -k))
+                    used[most] += 1
     return used
 
 
@@ -335,7 +342,8 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
             f"Learned from {html.escape(str(learned.get('pairs', '?')))} (OCR, reference) pairs; "
             f"{html.escape(str(learned.get('vocabulary', '?')))} words of vocabulary; "
             f"{len(listed)} confusions, the {len(shown)} most frequent below. <em>used</em>: how "
-            f"often a correction in this run's {len(rows)} rows undid it."
+            f"often a correction in this run's {len(rows)} rows applied it (each edit counted "
+            "once, for the most specific confusion listed; applied, not necessarily right)."
         )
         joins = learned.get("joins")
         if isinstance(joins, dict):

@@ -456,7 +456,11 @@ def test_confusions_used_match_edited_spans_with_their_context() -> None:
         json.dumps([["tbe", "tbe"]]),
     ]
     confusions = [("tb", "th"), ("rn", "m"), ("cl", "d"), ("b", "h"), ("e", "c"), ("x", "x")]
-    assert report.confusions_used(changes, confusions) == [1, 1, 1, 2, 0, 0]
+    # "tbe" -> "the" is "tb" -> "th" (the most specific), "Tbe" -> "The" only "b" -> "h": each
+    # edit once, so the column adds up to the edits made.
+    assert report.confusions_used(changes, confusions) == [1, 1, 1, 1, 0, 0]
+    widened = [("0", "o"), ("0v", "ov"), ("0ve", "ove")]  # one rule, learned widened
+    assert report.confusions_used([json.dumps([["0ver", "over"]])], widened) == [0, 0, 1]
 
 
 def learned_manifest(frame: pd.DataFrame, ocr: str = "rn", truth: str = "m") -> dict[str, object]:
