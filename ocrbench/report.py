@@ -45,7 +45,7 @@ BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sa
 # PNGs) and the sample tables' marked differences. They are kept in the run folder, keyed by the
 # rows' content, and made again only when that changes; the rest of the page is always made fresh.
 # Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
-REPORT_CACHE = ".report-cache.json"
+REPORT_CACHE = results.REPORT_CACHE
 REPORT_FORMAT = 2
 SECTIONS = ("charts", "worst", "hurt")
 CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned

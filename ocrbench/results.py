@@ -19,12 +19,20 @@ RESULTS = "results.parquet"
 MANIFEST = "manifest.json"
 
 
+# What describes the results beside it: gone before new results land, so that a run with
+# --no-report, or one killed between its results and its manifest, leaves nothing that describes
+# other results (the report writes its own files again; `load_manifest` of none is {}).
+REPORT_CACHE = ".report-cache.json"  # the report's charts and tables kept for unchanged results
+DESCRIBING = (MANIFEST, "index.html", "summary.md", REPORT_CACHE, "summary-by-*.md")
+
+
 def write(out: Path, rows: Sequence[dict[str, Any]], manifest: dict[str, Any]) -> Path:
     rundir.prepare(out)
     frame = pd.DataFrame(list(rows))
+    for pattern in DESCRIBING:
+        for stale in out.glob(pattern):
+            stale.unlink(missing_ok=True)
     rundir.replace_atomically(out / RESULTS, lambda p: frame.to_parquet(p, index=False))
-    for stale in out.glob("summary-by-*.md"):  # the old results' slices (the report redoes its own)
-        stale.unlink(missing_ok=True)
     text = json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
     rundir.write_text(out / MANIFEST, text + "\n")
     return out / RESULTS

@@ -177,16 +177,32 @@ def test_replace_atomically_removes_its_temporary_file_on_failure(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
 
 
-def test_new_results_remove_the_summaries_by_slice_of_the_old_ones(tmp_path: Path) -> None:
-    """`report --by meta.KEY` writes summary-by-KEY.md from the results there; a later run into
-    the same folder must not leave it beside results it does not describe."""
+def test_new_results_remove_what_described_the_old_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report (`index.html`, `summary.md`, `summary-by-KEY.md`, its cache) and the manifest
+    describe the results beside them: a later run into the same folder (with --no-report, or
+    killed before its manifest is written) must not leave them beside results they do not
+    describe."""
     from ocrbench import results
 
     out = tmp_path / "run"
     results.write(out, [{"sample_id": "a", "cer": 0.5}], {"command": "first"})
-    stale = out / "summary-by-degrade.md"
-    stale.write_text("## by meta.degrade\n\n| the first run's figures |\n", encoding="utf-8")
+    stale = [out / name for name in ("summary-by-degrade.md", "index.html", "summary.md",
+                                     ".report-cache.json")]  # fmt: skip
+    for path in stale:
+        path.write_text("the first run's figures\n", encoding="utf-8")
     kept = out / "notes.md"  # not ours: left alone
     kept.write_text("mine\n", encoding="utf-8")
     results.write(out, [{"sample_id": "a", "cer": 0.1}], {"command": "second"})
-    assert not stale.exists() and kept.exists()
+    assert not any(path.exists() for path in stale) and kept.exists()
+    assert results.load_manifest(out)["command"] == "second"
+
+    def killed(path: Path, text: str) -> Path:  # the manifest's write never happens
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(rundir, "write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        results.write(out, [{"sample_id": "a", "cer": 0.9}], {"command": "third"})
+    assert results.load(out)["cer"].iloc[0] == 0.9
+    assert results.load_manifest(out) == {}  # none, rather than the second run's
