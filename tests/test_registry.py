@@ -59,3 +59,22 @@ def test_non_finite_numbers_are_refused_in_one_line(value: object) -> None:
         correctors.create("lexicon", {"max_cost": value})
     with pytest.raises(ConfigError, match=r"margin must be a finite number"):
         correctors.create("noisy-channel", {"margin": value})
+
+
+def test_the_python_api_works_more_than_once() -> None:
+    """README's Python example: `ocrbench.engines.from_spec` twice. Building the first engine
+    imports the `ocrbench.engines` package, which rebinds that name from the registry to it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import ocrbench\n"
+        "for spec in ('given', 'given', 'tesseract:psm=6'):\n"
+        "    ocrbench.engines.from_spec(spec)\n"
+        "for spec in ('identity', 'lexicon', 'identity'):\n"
+        "    ocrbench.correctors.from_spec(spec)\n"
+        "from ocrbench.engines.layout import layout_text\n"
+        "assert ocrbench.engines.names() and ocrbench.correctors.create('identity')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
