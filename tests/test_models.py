@@ -298,6 +298,47 @@ def test_hub_failure_is_a_setup_error(tmp_path: Path, monkeypatch: pytest.Monkey
         models.resolve(spec(tmp_path, "q4_k_m", allow_download=True))
 
 
+def test_a_download_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A gated repo's 401 comes with a paragraph; the error is one line all the same."""
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(hub.HfApi, "list_repo_files", lambda self, repo_id: ["t-Q4_0.gguf"])
+
+    def gated(repo_id: str, filename: str, local_dir: Path) -> str:
+        raise PermissionError("401 Client Error.\n\nCannot access gated repo.\nAsk for access.")
+
+    monkeypatch.setattr(hub, "hf_hub_download", gated)
+    with pytest.raises(SetupError) as error:
+        models.resolve(spec(tmp_path, "q4_0", allow_download=True))
+    assert "\n" not in str(error.value) and "401 Client Error." in str(error.value)
+
+
+def test_a_download_leaves_no_hub_bookkeeping_and_no_file_of_another_quantization(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_gguf_header import fake_gguf
+
+    hub = pytest.importorskip("huggingface_hub")
+    monkeypatch.setattr(
+        hub.HfApi, "list_repo_files", lambda self, repo_id: ["sub/t-Q4_0.gguf", "t-Q8_0.gguf"]
+    )
+
+    def download(repo_id: str, filename: str, local_dir: Path) -> str:
+        # A Q4_0 name holds Q4_0 weights (file_type 2); the Q8_0 name holds Q4_1's (3).
+        path = fake_gguf(Path(local_dir) / filename, 2 if "Q4_0" in filename else 3)
+        notes = Path(local_dir) / ".cache" / "huggingface" / "download"
+        notes.mkdir(parents=True, exist_ok=True)
+        (notes / (Path(filename).name + ".metadata")).write_text("etag")
+        return str(path)
+
+    monkeypatch.setattr(hub, "hf_hub_download", download)
+    folder = tmp_path / REPO
+    assert models.resolve(spec(tmp_path, "q4_0", allow_download=True)) == folder / "t-Q4_0.gguf"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["t-Q4_0.gguf"]
+    with pytest.raises(SetupError, match="its GGUF header says Q4_1.*not kept"):
+        models.resolve(spec(tmp_path, "q8_0", allow_download=True))
+    assert not (folder / "t-Q8_0.gguf").exists()
+
+
 # --- the embedded default ------------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ says another quantization is refused (`gguf_header`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -139,6 +141,26 @@ def _download(repo_id: str, quantization: str, folder: Path, logging: Log | None
         raise SetupError(
             "allow_download needs huggingface_hub: pip install 'ocrbench[llm]'"
         ) from None
+    with _quiet_hub():  # its retries log a line each; what failed is said once, below
+        return _fetch(HfApi, hf_hub_download, repo_id, quantization, folder, logging)
+
+
+@contextlib.contextmanager
+def _quiet_hub() -> Any:
+    from huggingface_hub.utils import logging as hub_logging
+
+    before = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hub_logging.set_verbosity(before)
+
+
+def _fetch(
+    HfApi: Any, hf_hub_download: Any, repo_id: str, quantization: str, folder: Path,
+    logging: Log | None,
+) -> Path:  # fmt: skip
     try:
         names = [n for n in HfApi().list_repo_files(repo_id) if n.endswith(".gguf")]
     except Exception as error:  # the hub raises many kinds (HTTP, network, auth)
@@ -158,14 +180,34 @@ def _download(repo_id: str, quantization: str, folder: Path, logging: Log | None
     try:
         fetched = Path(hf_hub_download(repo_id, chosen[0], local_dir=folder))
     except Exception as error:
+        said = str(error).strip().splitlines()[0] if str(error).strip() else ""
         raise SetupError(
-            f"could not download {chosen[0]} from {repo_id} ({type(error).__name__}: {error}); "
+            f"could not download {chosen[0]} from {repo_id} ({type(error).__name__}: {said}); "
             f"check the network and HF_TOKEN, or put the file in {folder}"
         ) from None
+    finally:
+        _tidy(folder, chosen[0])
     target = folder / fetched.name
     if fetched != target:  # it lived in a subfolder of the repo: keep the flat layout
         os.replace(fetched, target)
+        _tidy(folder, chosen[0])
+    header_says = contradiction(target, quantization)
+    if header_says is not None:
+        target.unlink()
+        raise SetupError(
+            f"{chosen[0]} from {repo_id} is named {quantization} but its GGUF header says "
+            f"{header_says}: not kept; the repo mislabels it"
+        )
     return target
+
+
+def _tidy(folder: Path, name: str) -> None:
+    """What the hub's download leaves beside the file (its `.cache/huggingface` notes, the empty
+    subfolders of a file fetched from one): the models folder holds model files only."""
+    shutil.rmtree(folder / ".cache" / "huggingface", ignore_errors=True)
+    for empty in [folder / ".cache", *(folder / p for p in Path(name).parents if p != Path("."))]:
+        with contextlib.suppress(OSError):  # not empty, or not there: left as it is
+            empty.rmdir()
 
 
 class LocalModel(NamedTuple):
