@@ -65,7 +65,7 @@ def wheel_folder(wheels: Path, backend: str, args: str = "") -> Path:
     return wheels / (f"{backend}-noamx" if NO_AMX_ARGS in args else backend)
 
 
-def _cpuinfo() -> str:
+def cpuinfo() -> str:
     try:
         return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
     except ValueError as error:
         print(error, file=sys.stderr)
         return 2
-    args = cmake_args(backend, _cpuinfo())
+    args = cmake_args(backend, cpuinfo())
     print(backend, wheel_folder(Path(argv[1]), backend, args) if len(argv) > 1 else "", args)
     return 0
 

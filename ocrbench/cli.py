@@ -43,7 +43,8 @@ def _cache(args: argparse.Namespace) -> Any:
 
     if args.no_cache:
         return Cache(None)
-    return Cache(Path(args.cache) if args.cache else default_root())
+    # Absolute: the manifest records it, and not the working directory it was relative to.
+    return Cache((Path(args.cache).expanduser() if args.cache else default_root()).resolve())
 
 
 def _normalization(args: argparse.Namespace) -> Any:

@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 
 def _version(distribution: str) -> str | None:
@@ -35,6 +36,8 @@ def llama() -> str:
 
 
 def backend() -> str:
+    """What `make setup` would build here (the wheel folder's name: "cpu-noamx" where the CPU has
+    AMX); what is installed is the llama.cpp line's."""
     from ocrbench import backend as chosen
 
     gpu, compiler = chosen.found()
@@ -42,8 +45,10 @@ def backend() -> str:
         name = chosen.choose(os.environ, gpu, compiler)
     except ValueError as error:
         return str(error)
-    return (f"{name} (NVIDIA GPU: {'yes' if gpu else 'no'}, CUDA compiler: "
-            f"{'yes' if compiler else 'no'}; OCRBENCH_LLAMA_BACKEND overrides)")  # fmt: skip
+    folder = chosen.wheel_folder(Path(), name, chosen.cmake_args(name, chosen.cpuinfo())).name
+    return (f"{folder} (NVIDIA GPU: {'yes' if gpu else 'no'}, CUDA compiler: "
+            f"{'yes' if compiler else 'no'}; OCRBENCH_LLAMA_BACKEND overrides; what is "
+            "installed is the llama.cpp line)")  # fmt: skip
 
 
 def gpus() -> str:
@@ -102,7 +107,7 @@ def cache() -> str:
 
 CHECKS: list[tuple[str, Callable[[], str]]] = [
     ("llama.cpp", llama),
-    ("llama.cpp build", backend),
+    ("set-up builds", backend),
     ("GPUs", gpus),
     ("torch", torch),
     ("RapidOCR", rapidocr),

@@ -14,7 +14,9 @@ from typing import Any
 
 LIBRARIES = (
     "ocrbench", "jiwer", "numpy", "pandas", "pyarrow", "pillow", "pytesseract", "easyocr", "torch",
-    "llama-cpp-python", "symspellpy", "matplotlib",
+    "torchvision", "rapidocr_onnxruntime", "onnxruntime", "opencv-python", "opencv-python-headless",
+    "llama-cpp-python", "huggingface_hub", "symspellpy", "matplotlib", "rapidfuzz", "dask",
+    "distributed",
 )  # fmt: skip
 
 

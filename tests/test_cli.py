@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -262,3 +263,19 @@ def test_list_verbose_shows_each_components_parameters_with_defaults(tmp_path: P
     assert "    max_edits: int = 2" in done.stdout  # lexicon, noisy-channel
     assert "    accept: str = 'words'" in done.stdout  # prompt
     assert "logging" not in done.stdout  # a Python callable, not set from a spec
+
+
+def test_the_manifest_names_the_cache_by_its_absolute_path(tmp_path: Path) -> None:
+    """`--cache relc` is relative to a working directory the manifest does not record."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Tbe", "text": "The"}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "ocrbench.cli", "run", "--dataset", "data", "--engine", "given",
+         "--cache", "relc", "--out", "out", "--quiet", "--no-report"],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["cache"] == str(tmp_path / "relc")
