@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 
 import pandas as pd
 
@@ -61,38 +62,65 @@ def text(
     return body + "\n\n" + "\n".join(legend) + more
 
 
+def _columns(text: str) -> int:
+    """Display columns: an East Asian wide character (CJK, fullwidth) takes two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    space = " " * max(0, width - _columns(text))
+    return space + text if right else text + space
+
+
 def _wrap(name: str, width: int) -> list[str]:
-    """A configuration name in lines of at most `width`, broken after a space, "(" or "," where it
-    can be (the characters themselves are kept: the name reads as written)."""
+    """A name in lines of at most `width` display columns, broken after a space, "(" or ","
+    where it can be (the characters themselves are kept: the name reads as written)."""
     chunks = re.findall(r"[^ (,]*[ (,]?", name)
     lines = [""]
     for chunk in filter(None, chunks):
-        if lines[-1].strip() and len(lines[-1]) + len(chunk.rstrip()) > width:
+        if lines[-1].strip() and _columns(lines[-1]) + _columns(chunk.rstrip()) > width:
             lines.append("  ")  # a continuation: indented
         lines[-1] += chunk
-        while len(lines[-1]) > width:  # one chunk longer than the column
-            lines[-1:] = [lines[-1][:width], lines[-1][width:]]
+        while _columns(lines[-1]) > width:  # one chunk longer than the column: cut it
+            cut = len(lines[-1])
+            while cut > 1 and _columns(lines[-1][:cut]) > width:
+                cut -= 1
+            lines[-1:] = [lines[-1][:cut], lines[-1][cut:]]
     return [line.rstrip() for line in lines]
 
 
+CONFIG_FLOOR = 24  # columns a configuration name keeps however long the dataset's name is
+WRAPPED = ("dataset", "config")  # the columns that wrap; the figures never do
+
+
 def _fixed_width(table: pd.DataFrame, width: int) -> str:
-    """Columns padded to their widest cell; `config` takes what is left of `width` and wraps."""
+    """Columns padded to their widest cell; `dataset` and `config` share what is left of `width`
+    and wrap (the dataset's name first giving way, down to a third of it)."""
     cells = [[str(value) for value in row] for row in table.itertuples(index=False)]
     headers = [HEADERS.get(name, name) for name in table.columns]
-    widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
-    wrap = list(table.columns).index("config") if "config" in table.columns else None
-    if wrap is not None:
-        others = sum(w for i, w in enumerate(widths) if i != wrap) + 2 * (len(widths) - 1)
-        widths[wrap] = max(len("config"), min(widths[wrap], width - others))
+    widths = [
+        max([_columns(h), *(_columns(row[i]) for row in cells)]) for i, h in enumerate(headers)
+    ]
+    names = list(table.columns)
+    wrapped = [names.index(c) for c in WRAPPED if c in names]
+    fixed = sum(w for i, w in enumerate(widths) if i not in wrapped) + 2 * (len(widths) - 1)
+    room = width - fixed
+    if wrapped and sum(widths[i] for i in wrapped) > room:
+        if "dataset" in names:
+            at = names.index("dataset")
+            widths[at] = min(widths[at], max(len("dataset"), room // 3))
+            room -= widths[at]
+        if "config" in names:
+            at = names.index("config")
+            widths[at] = max(min(CONFIG_FLOOR, widths[at]), min(widths[at], room))
 
     def lines(row: list[str]) -> list[str]:
-        pieces = [_wrap(cell, widths[i]) if i == wrap else [cell] for i, cell in enumerate(row)]
+        pieces = [_wrap(cell, widths[i]) if i in wrapped else [cell] for i, cell in enumerate(row)]
         out = []
         for depth in range(max(map(len, pieces))):
             parts = [
-                (piece[depth] if depth < len(piece) else "").rjust(widths[i])
-                if table.columns[i] in NUMERIC else
-                (piece[depth] if depth < len(piece) else "").ljust(widths[i])
+                _pad(piece[depth] if depth < len(piece) else "", widths[i],
+                     right=table.columns[i] in NUMERIC)
                 for i, piece in enumerate(pieces)
             ]  # fmt: skip
             out.append("  ".join(parts).rstrip())
