@@ -27,7 +27,8 @@ COLUMNS = {
     "OCR s": "mean seconds of OCR per sample, as measured when the page was read (a page read "
     "from the cache keeps the seconds of that first reading)",
     "correct s": "mean seconds of correction per sample, one-off loads of a model or a word list "
-    "left out (they happen once per process, on whichever page comes first)",
+    "left out (they happen once per process, on whichever page comes first); a correction from "
+    "the cache keeps the seconds of the run that made it (its process's share of the cores)",
     "p95 s": "the 95th percentile of seconds per sample",
     "vs raw OCR [95% CI]": "the change of corpus CER against the configuration's own raw OCR on "
     "the same samples, a paired 95% bootstrap interval, and the verdict: better (all of it "

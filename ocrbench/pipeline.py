@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from ocrbench.errors import ConfigError, DatasetError
-from ocrbench.registry import correctors, engines, params_of
+from ocrbench.registry import correctors, engines, params_of, parse_spec
 from ocrbench.types import Correction, OcrResult
 
 Log = Callable[[str], None]
@@ -82,7 +82,10 @@ class AIPostProcessor:
 
     def __init__(self, corrector: str = "noisy-channel", *, logging: Log | None = None):
         self.logging = logging
-        self.corrector: Any = correctors.from_spec(corrector)
+        # What the user set (the spec's parameters, then each configuration's), not the fields
+        # made concrete from it: a new repo id must resolve its own default quantization.
+        self._name, self._settings = parse_spec(corrector)
+        self.corrector: Any = correctors.create(self._name, self._settings)
         self._attach_logging()
         self.last_correction: Correction | None = None
 
@@ -99,7 +102,8 @@ class AIPostProcessor:
                 f"corrector {self.corrector.name!r} takes no model settings ({', '.join(unknown)})"
             )
         self.free_resources()
-        self.corrector = correctors.create(self.corrector.name, {**known, **params})
+        self._settings = {**self._settings, **params}
+        self.corrector = correctors.create(self._name, self._settings)
         self._attach_logging()
 
     def run_postprocessor(self, result: OcrResult) -> OcrResult:
