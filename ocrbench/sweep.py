@@ -251,6 +251,7 @@ def _run(
     train_index = {root: len(loaded) + i for i, root in enumerate(train_sets)}
     states: dict[tuple[Path, Component, Component], tuple[str, dict[str, Any]]] = {}
     to_fit = []
+    unread_training: dict[Path, dict[str, str]] = {root: {} for root in train_sets}
     for root, train in train_sets.items():
         for engine in spec.engines:
             for corrector in (c for c in spec.correctors if c in learners):
@@ -260,8 +261,14 @@ def _run(
                     correctors[corrector],
                     training.fit_version(worker.build("corrector", corrector)),
                 )
-                state = training.cached_state(cache, entry)
-                if state is not None:
+                fitted = training.cached_fit(cache, entry)
+                if fitted is not None:
+                    state, left_out = fitted
+                    skipped: list[dict[str, Any]] | None = [] if skip_bad else None
+                    training.replay(left_out, skipped)  # as reading the set said then
+                    for record in skipped or []:
+                        reason = str(record["reason"]).removeprefix("training set: ")
+                        unread_training[root].setdefault(str(record["id"]), reason)
                     states[(root, engine, corrector)] = (entry, state)
                     counts.fit_cached += 1
                 else:
@@ -270,7 +277,6 @@ def _run(
     read: dict[tuple[int, Component], dict[str, OcrResult]] = {}
     # Samples whose OCR failed, by dataset folder: left out of every configuration there.
     failed: dict[Path, dict[str, str]] = {d.root: {} for d in loaded}
-    unread_training: dict[Path, dict[str, str]] = {root: {} for root in train_sets}
     fits: list[dict[str, Any]] = []
 
     # On a Dask cluster the workers have neither this machine's disk nor its cache: tasks carry
@@ -315,10 +321,15 @@ def _run(
 
         for root, engine, corrector, entry in to_fit:
             train = train_sets[root]
-            pairs = training.pairs(train.samples, read.get((train_index[root], engine), {}))
+            got = read.get((train_index[root], engine), {})
+            pairs = training.pairs(train.samples, got)
             learner = worker.build("corrector", corrector)
+            left_out = {
+                s.id: unread_training[root].get(s.id, "not read") for s in train.samples
+                if s.id not in got
+            }  # fmt: skip
             states[(root, engine, corrector)] = (
-                entry, training.fit(learner, corrector.name, pairs, cache, entry)
+                entry, training.fit(learner, corrector.name, pairs, cache, entry, left_out)
             )  # fmt: skip
             counts.fit_run += 1
         fits = _fit_records(refs, names, trains, engines, correctors, learners, states)

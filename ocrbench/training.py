@@ -33,7 +33,8 @@ if TYPE_CHECKING:  # run imports this module (its rows record training sets)
     from ocrbench.run import Counts
 
 # Bump when the same pairs could give another state (how pairs are made, how states are stored).
-FIT_FORMAT = 1
+# 2: an entry says which training samples it was fitted without (their OCR failed, --skip-bad).
+FIT_FORMAT = 2
 KIND = "fit"  # the cache's kind for fitted states
 
 # What a row records when its corrector was given no training set.
@@ -206,13 +207,26 @@ def fit_key(
     )
 
 
-def cached_state(cache: Cache, entry: str) -> dict[str, Any] | None:
-    """A state fitted before, or None (absent, or an entry of another shape: fit again)."""
+def cached_fit(cache: Cache, entry: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """A state fitted before, and the training samples it was fitted without ({id: why their OCR
+    failed}); None when absent, or an entry of another shape: fit again."""
     hit = cache.get(KIND, entry)
     if hit is None or hit.get("format") != FIT_FORMAT or not isinstance(hit.get("state"), dict):
         return None
-    state: dict[str, Any] = hit["state"]
-    return state
+    left_out = hit.get("left_out")
+    if not isinstance(left_out, dict):
+        return None
+    return hit["state"], {str(k): str(v) for k, v in left_out.items()}
+
+
+def replay(left_out: Mapping[str, str], skipped: list[dict[str, Any]] | None) -> None:
+    """What reading the training set said when the cached fit was made, said again: the same run
+    must not depend on what the cache holds. Without --skip-bad (`skipped` None) the first
+    sample's failure ends the run as it would have; with it they are recorded as left out."""
+    for sample_id, reason in left_out.items():
+        if skipped is None:
+            raise SampleError(sample_id, f"training set: {reason}")
+        skipped.append({"id": sample_id, "reason": f"training set: {reason}", "phase": "ocr"})
 
 
 def pairs(samples: Sequence[Sample], read: Mapping[str, OcrResult]) -> list[tuple[str, str]]:
@@ -221,10 +235,16 @@ def pairs(samples: Sequence[Sample], read: Mapping[str, OcrResult]) -> list[tupl
 
 
 def fit(
-    learner: Learner, name: str, training_pairs: Sequence[tuple[str, str]], cache: Cache, entry: str
+    learner: Learner,
+    name: str,
+    training_pairs: Sequence[tuple[str, str]],
+    cache: Cache,
+    entry: str,
+    left_out: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Fit, and cache the state. It goes through JSON either way, so a fresh state and a cached
-    one are the same values (lists, not tuples) and a trained corrector cannot tell them apart."""
+    """Fit, and cache the state with the training samples it was fitted without (`left_out`).
+    It goes through JSON either way, so a fresh state and a cached one are the same values (lists,
+    not tuples) and a trained corrector cannot tell them apart."""
     state = learner.fit(training_pairs)
     try:
         state = json.loads(json.dumps(state, ensure_ascii=False))
@@ -232,7 +252,7 @@ def fit(
         raise OcrbenchError(f"corrector {name}: what fit learned is not JSON ({error})") from None
     if not isinstance(state, dict):
         raise OcrbenchError(f"corrector {name}: fit returned {type(state).__name__}, not a dict")
-    cache.put(KIND, entry, {"format": FIT_FORMAT, "state": state})
+    cache.put(KIND, entry, {"format": FIT_FORMAT, "state": state, "left_out": dict(left_out or {})})
     return state
 
 
@@ -276,9 +296,9 @@ def prepare(
     entry = fit_key(
         train_set, engine_step.identity, corrector_step.identity, fit_version(corrector)
     )
-    state = cached_state(cache, entry)
-    if state is None:
-        read = {}
+    found = cached_fit(cache, entry)
+    if found is None:
+        read, left_out = {}, {}
         for sample in train.samples:
             try:
                 read[sample.id] = recognize(engine_step, sample, cache, counts)
@@ -288,9 +308,14 @@ def prepare(
                 skipped.append(
                     {"id": sample.id, "reason": f"training set: {error}", "phase": "ocr"}
                 )
-        state = fit(corrector, corrector.name, pairs(train.samples, read), cache, entry)
+                left_out[sample.id] = str(error)
+        state = fit(
+            corrector, corrector.name, pairs(train.samples, read), cache, entry, left_out
+        )  # fmt: skip
         counts.fit_run += 1
     else:
+        state, left_out = found
+        replay(left_out, skipped)
         counts.fit_cached += 1
     trained = corrector.trained(state)
     applied = Applied(train_set, corrector_step.identity, learning_version(corrector))

@@ -19,7 +19,7 @@ from ocrbench import cli, datasets, registry, results, rowkey, run, specs, sweep
 from ocrbench.cache import Cache, key
 from ocrbench.correctors.base import learns
 from ocrbench.correctors.channel import edited_runs
-from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.errors import ConfigError, DatasetError, SampleError
 from ocrbench.types import Correction, OcrResult
 
 from conftest import make_dataset, needs_tesseract, text_dataset
@@ -238,6 +238,44 @@ def test_a_resumed_sweep_does_not_keep_rows_of_another_fit_or_trained_code(
     recorrected = sweep.run(spec, out, cache=cache, progress=False)
     assert recorrected["work"]["fits_run"] == 0  # the same fit, corrected with by new code
     assert recorrected["work"]["rows_resumed"] == 2 * len(TEST) - trained_rows
+
+
+def _with_an_unreadable_sample(train: Path) -> Path:
+    """The training set, plus a sample with a page and no OCR text: `given` cannot read it."""
+    from PIL import Image
+
+    Image.new("L", (8, 8), 255).save(train / "page.png")
+    with (train / "manifest.jsonl").open("a", encoding="utf-8") as manifest:
+        manifest.write(json.dumps({"id": "unread", "text": "Tbe end", "image": "page.png"}) + "\n")
+    return train
+
+
+def test_a_fit_made_without_a_training_sample_is_not_reused_as_if_it_had_all(
+    split: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fit made under --skip-bad learned from fewer samples than the set holds: a later run
+    without --skip-bad must fail as an empty cache would, and one with it must say what was
+    left out, not reuse the fit and record nothing skipped."""
+    train, test = split
+    _with_an_unreadable_sample(train)
+    cache = tmp_path / "cache"
+    run = ["run", "--dataset", str(test), "--engine", "given", "--corrector", "memorize",
+           "--train", str(train), "--cache", str(cache), "--quiet", "--no-report"]  # fmt: skip
+    assert cli.main([*run, "--out", str(tmp_path / "a"), "--skip-bad"]) == 0
+    first = results.load_manifest(tmp_path / "a")["training"][0]
+    assert [s["id"] for s in first["skipped"]] == ["unread"]
+    capsys.readouterr()
+    assert cli.main([*run, "--out", str(tmp_path / "b")]) != 0  # as with an empty cache
+    assert "unread" in capsys.readouterr().err
+    assert cli.main([*run, "--out", str(tmp_path / "c"), "--skip-bad"]) == 0
+    again = results.load_manifest(tmp_path / "c")["training"][0]
+    assert [s["id"] for s in again["skipped"]] == ["unread"]
+    # and a sweep, fitted or not
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {train}}}]")
+    with pytest.raises(SampleError, match="unread"):
+        sweep.run(spec, tmp_path / "s1", cache=Cache(cache), progress=False)
+    swept = sweep.run(spec, tmp_path / "s2", cache=Cache(cache), progress=False, skip_bad=True)
+    assert [s["id"] for s in swept["training"][0]["skipped"]] == ["unread"]
 
 
 def test_rows_of_another_training_set_or_none_are_never_reused(
