@@ -323,7 +323,20 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
         learned = fit.get("learned")
         if not fit.get("trained") or not isinstance(learned, dict):
             continue
+        heading = (
+            f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
+            f'{html.escape(str(fit.get("config", "")))}</h3>'
+        )
+        if "examples" in learned and "confusions" not in learned:  # a prompt's few-shot lines
+            parts.append(
+                f'{heading}<p class="note">{html.escape(str(learned.get("examples")))} few-shot '
+                "examples from the training lines, up to "
+                f"{html.escape(str(learned.get('per piece', '?')))} shown per piece (those most "
+                "like it).</p>"
+            )
+            continue
         listed = [c for c in learned.get("confusions") or [] if isinstance(c, dict)]
+        total = learned.get("rules") if _numeric(learned.get("rules")) else len(listed)
         shown = listed[:CONFUSIONS_SHOWN]
         rows = frame[
             (frame["dataset"].astype(str) == str(fit.get("dataset")))
@@ -341,7 +354,8 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
         note = (
             f"Learned from {html.escape(str(learned.get('pairs', '?')))} (OCR, reference) pairs; "
             f"{html.escape(str(learned.get('vocabulary', '?')))} words of vocabulary; "
-            f"{len(listed)} confusions, the {len(shown)} most frequent below. <em>used</em>: how "
+            f"{total} confusions (learned rules), the {len(shown)} most frequent below. "
+            "<em>used</em>: how "
             f"often a correction in this run's {len(rows)} rows applied it (each edit counted "
             "once, for the most specific confusion listed; applied, not necessarily right)."
         )
@@ -378,8 +392,7 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
                 + "."
             )
         parts.append(
-            f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
-            f'{html.escape(str(fit.get("config", "")))}</h3><p class="note">{note}</p>'
+            f'{heading}<p class="note">{note}</p>'
             + (
                 "<table><tr><th>OCR</th><th>truth</th><th>count</th><th>cost</th><th>used</th>"
                 f"</tr>{table}</table>"

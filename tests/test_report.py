@@ -718,3 +718,20 @@ def test_samples_left_out_are_said_in_the_summary_and_the_page(tmp_path: Path) -
         {"name": "invoices", "path": "x", "samples": 12, "skipped": []}]})  # fmt: skip
     report.render(tmp_path / "clean")
     assert "were left out" not in (tmp_path / "clean" / "summary.md").read_text(encoding="utf-8")
+
+
+def test_the_learned_section_counts_every_rule_and_says_what_a_prompt_learned(
+    tmp_path: Path,
+) -> None:
+    """`describe` lists the 30 most frequent confusions of 114 learned: the page says 114; a
+    trained prompt learned few-shot examples, not confusions, and the page says that."""
+    frame = fabricate(Fake(corrector="lexicon", fix=0.5), samples=3)
+    manifest = learned_manifest(frame)
+    manifest["fits"][0]["learned"]["rules"] = 114  # type: ignore[index]
+    page = rendered(tmp_path / "channel", frame, manifest)
+    assert "114 confusions (learned rules), the 3 most frequent below" in page
+    prompt = learned_manifest(frame)
+    prompt["fits"][0]["learned"] = {"examples": 20, "per piece": 3}  # type: ignore[index]
+    page = rendered(tmp_path / "prompt", frame, prompt)
+    assert "20 few-shot examples from the training lines, up to 3 shown per piece" in page
+    assert "It learned no confusion" not in page and "?" not in page.split('id="learned"')[1][:600]
