@@ -396,3 +396,14 @@ def test_a_page_is_not_charged_the_one_off_model_load(monkeypatch: pytest.Monkey
     monkeypatch.setattr(models, "load", slow_load)
     correction = Prompt().correct(OcrResult("Tbe cat sat"))
     assert correction.text == "The cat sat" and correction.seconds < 0.3
+
+
+def test_examples_pair_each_ocr_line_with_the_reference_line_it_reads() -> None:
+    """A blank line the OCR printed shifted every pair after it: "Tbe Annual Rep0rt" was shown as
+    the misreading of "Total due: 45.00 dollars"."""
+    state = Prompt().fit([
+        ("\nTbe Annual Rep0rt\nTotal due: 45.00 dollars", "The Annual Report\nTotal due: 45.00 dollars"),
+        ("Tbe end\nan extra line the OCR made up", "The end"),  # counts differ: no guess
+        ("Tbe cat\nqwzx vbnm", "The cat\nsomething else entirely"),  # not a misreading of it
+    ])  # fmt: skip
+    assert state["examples"] == [["Tbe Annual Rep0rt", "The Annual Report"], ["Tbe cat", "The cat"]]

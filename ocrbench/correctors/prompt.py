@@ -34,7 +34,7 @@ from ocrbench.types import Correction, OcrResult
 
 PROMPT_VERSION = 3  # bump when the instruction, chunking, clean-up or timing (3: no loads) changes
 ACCEPT = ("words", "all")
-FIT_FORMAT = 1
+FIT_FORMAT = 2  # 2: lines paired only where a page's counts agree, misreadings only
 INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
 TEMPLATE_TOKENS = 64  # room for the chat template's own tokens around the instruction
 EXAMPLE_TEMPLATE_TOKENS = 16  # the template's tokens around one example's two turns
@@ -110,12 +110,21 @@ class Prompt(ModelSettings):
     # -- learning: few-shot examples from the training set -------------------------------------
 
     def fit(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any]:
-        """The training lines whose OCR differs from the reference, as examples to show."""
+        """The training lines whose OCR differs from the reference, as examples to show: a page's
+        lines are paired only where it has as many (non-blank) OCR lines as reference lines, and a
+        pair is kept only where the OCR line is a misreading of its reference line (it differs by
+        at most `max_edit_ratio`, as a reply must): never an unrelated line as the "correction"."""
         found: dict[str, str] = {}
         for ocr, reference in pairs:
-            for seen, meant in zip(ocr.splitlines(), reference.splitlines(), strict=False):
-                seen, meant = seen.strip(), meant.strip()
-                if seen and meant and seen != meant and len(seen) <= MAX_EXAMPLE_CHARS:
+            seen_lines, meant_lines = _lines(ocr), _lines(reference)
+            if len(seen_lines) != len(meant_lines):
+                continue  # an extra or a lost line: which pairs with which is a guess
+            for seen, meant in zip(seen_lines, meant_lines, strict=True):
+                if (
+                    seen != meant
+                    and len(seen) <= MAX_EXAMPLE_CHARS
+                    and Levenshtein.normalized_distance(seen, meant) <= self.max_edit_ratio
+                ):
                     found.setdefault(seen, meant)
         return {"format": FIT_FORMAT, "examples": [[s, m] for s, m in sorted(found.items())]}
 
@@ -252,6 +261,11 @@ class Prompt(ModelSettings):
 
 
 MAX_EXAMPLE_CHARS = 200  # a training line longer than this is no short example
+
+
+def _lines(text: str) -> list[str]:
+    """A text's non-blank lines, stripped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 @dataclass(frozen=True, eq=False)
