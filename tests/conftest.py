@@ -129,3 +129,21 @@ def make_dataset(root: Path, lines: list[str]) -> Path:
                 json.dumps({"id": f"line{i}", "image": f"line{i}.png", "text": text}) + "\n"
             )
     return root
+
+
+class SlowClock:
+    """time.perf_counter as ocrbench.correctors.loads reads it, with `wait(seconds)` making that
+    much time pass at once: a one-off load of 100 s takes no real time, so a test of what a
+    page is charged does not depend on how busy the machine is."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import time
+
+        from ocrbench.correctors import loads
+
+        self.offset = 0.0
+        real = time.perf_counter
+        monkeypatch.setattr(loads.time, "perf_counter", lambda: real() + self.offset)
+
+    def wait(self, seconds: float) -> None:
+        self.offset += seconds

@@ -384,18 +384,18 @@ def test_a_base_model_warning_is_carried_by_every_row(model_dir: str) -> None:
 def test_a_page_is_not_charged_the_one_off_model_load(monkeypatch: pytest.MonkeyPatch) -> None:
     """Seconds per page are a page's correction: the model loads once per process, and the first
     page corrected was charged its whole load."""
-    import time
+    from conftest import SlowClock
 
     scripted(monkeypatch, lambda text: text.replace("Tbe", "The"))
-    loaded = models.load(ModelSpec())
+    loaded, clock = models.load(ModelSpec()), SlowClock(monkeypatch)
 
     def slow_load(spec: object, **kwargs: object) -> LoadedModel:
-        time.sleep(0.5)
+        clock.wait(100.0)  # a load of 100 s, in no time
         return loaded
 
     monkeypatch.setattr(models, "load", slow_load)
     correction = Prompt().correct(OcrResult("Tbe cat sat"))
-    assert correction.text == "The cat sat" and correction.seconds < 0.3
+    assert correction.text == "The cat sat" and correction.seconds < 50
 
 
 def test_examples_pair_each_ocr_line_with_the_reference_line_it_reads() -> None:
