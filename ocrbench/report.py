@@ -325,7 +325,7 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
             continue
         heading = (
             f"<h3>{html.escape(str(fit.get('dataset', '')))}: "
-            f'{html.escape(str(fit.get("config", "")))}</h3>'
+            f"{html.escape(str(fit.get('config', '')))}</h3>"
         )
         if "examples" in learned and "confusions" not in learned:  # a prompt's few-shot lines
             parts.append(
