@@ -9,29 +9,37 @@ embedded model. The time spent loading is kept apart here, and a `Clock` leaves 
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-_spent = 0.0  # seconds this process has spent in one-off loads
-_depth = 0  # loads within loads count once
-
 T = TypeVar("T")
+
+
+class _Loads(threading.local):
+    """Per thread (two correctors may run in two threads of one process, a Dask worker with
+    --nthreads 2): the seconds spent in one-off loads, and how deep in loads within loads."""
+
+    spent = 0.0
+    depth = 0
+
+
+_here = _Loads()
 
 
 @contextmanager
 def one_off() -> Iterator[None]:
-    """Time spent inside is a one-off load, not any page's correction."""
-    global _spent, _depth
+    """Time spent inside is a one-off load, not any page's correction (in this thread)."""
     began = time.perf_counter()
-    _depth += 1
+    _here.depth += 1
     try:
         yield
     finally:
-        _depth -= 1
-        if not _depth:
-            _spent += time.perf_counter() - began
+        _here.depth -= 1
+        if not _here.depth:  # loads within loads count once
+            _here.spent += time.perf_counter() - began
 
 
 def once(load: Callable[..., T]) -> Callable[..., T]:
@@ -48,11 +56,11 @@ def once(load: Callable[..., T]) -> Callable[..., T]:
 
 
 class Clock:
-    """Seconds since it was made, less the one-off loads since then."""
+    """Seconds since it was made, less the one-off loads its thread made since then."""
 
     def __init__(self) -> None:
         self.start = time.perf_counter()
-        self.loads = _spent
+        self.loads = _here.spent
 
     def seconds(self) -> float:
-        return time.perf_counter() - self.start - (_spent - self.loads)
+        return max(0.0, time.perf_counter() - self.start - (_here.spent - self.loads))
