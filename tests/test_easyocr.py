@@ -238,3 +238,24 @@ def test_cer_on_phototest_is_at_most_five_percent() -> None:
     reference = (folder / "phototest.gt.txt").read_text(encoding="utf-8")
     score = metrics.score(reference, result.text)
     assert score.cer is not None and score.cer <= 0.05, result.text
+
+
+def test_weights_to_download_are_fetched_before_the_version_names_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With allow_download and an empty model_dir, the version named the sha256 of no weights,
+    so the run that downloaded them keyed its rows by it and the next one missed them all."""
+    if importlib.util.find_spec("easyocr") is None:
+        pytest.skip("needs the easyocr extra (make setup installs it)")
+
+    def downloads(languages: object, gpu: bool, folder: Path, allow_download: bool) -> object:
+        (folder / "craft_mlt_25k.pth").write_bytes(b"detector")
+        (folder / "english_g2.pth").write_bytes(b"recogniser")
+        return object()
+
+    monkeypatch.setattr(easyocr_module, "_reader", downloads)
+    empty = tmp_path / "weights"
+    empty.mkdir()
+    first = EasyOcr(model_dir=str(empty), allow_download=True).version()
+    assert first == EasyOcr(model_dir=str(empty), allow_download=True).version()
+    assert first.split("weights ")[1] != easyocr_module.weights_hash(tmp_path / "none")[:12]

@@ -71,7 +71,11 @@ class EasyOcr:
         except metadata.PackageNotFoundError as error:
             raise SetupError(f"{error.name} is not installed: {INSTALL_HINT}") from None
         torch_short = ".".join(torch_version.split("+")[0].split(".")[:2])
-        weights = weights_hash(self.weights_folder())[:12]
+        folder = self.weights_folder()
+        if self.allow_download and not any(folder.glob("*.pth")):
+            with _quiet():  # fetch them now: the version names the weights the run will read
+                _reader(self.languages, self.gpu, folder, self.allow_download)
+        weights = weights_hash(folder)[:12]
         device = _device(self.gpu)
         return f"easyocr {easyocr_version} / torch {torch_short} / {device} / weights {weights}"
 
