@@ -499,3 +499,15 @@ def test_dataset_names_say_which_training_set_when_that_is_what_differs() -> Non
     assert sweep.dataset_names(same, [3, None, 3]) == [
         "test (limit 3) #1", "test (limit none)", "test (limit 3) #2"
     ]  # fmt: skip
+
+
+def test_a_prompt_shown_no_examples_learns_nothing_and_says_so(
+    split: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`prompt:examples=0` corrects exactly as untrained: with --train it is not labelled
+    "trained", it warns, and its rows say trained: false."""
+    from ocrbench.correctors.base import learns
+
+    assert learns(registry.correctors.from_spec("prompt"))
+    assert not learns(registry.correctors.from_spec("prompt:examples=0"))
+    assert not learns(registry.correctors.from_spec("identity"))

@@ -52,8 +52,10 @@ class Learner(Protocol):
 
 
 def learns(corrector: object) -> bool:
-    """Whether a corrector can learn from a training set."""
-    return isinstance(corrector, Learner)
+    """Whether a corrector can learn from a training set, as configured: a learner may say it
+    would use nothing of one (`uses_training` False: a prompt shown no examples), and so is
+    neither fitted nor labelled "trained"."""
+    return isinstance(corrector, Learner) and bool(getattr(corrector, "uses_training", True))
 
 
 def with_state(corrector: Any, state: dict[str, Any]) -> Any:

@@ -128,6 +128,11 @@ class Prompt(ModelSettings):
                     found.setdefault(seen, meant)
         return {"format": FIT_FORMAT, "examples": [[s, m] for s, m in sorted(found.items())]}
 
+    @property
+    def uses_training(self) -> bool:
+        """Shown no examples (`examples=0`), a trained prompt corrects as an untrained one."""
+        return self.examples > 0
+
     def trained(self, state: dict[str, Any]) -> Prompt:
         trained: Prompt = with_state(self, state)
         return trained
