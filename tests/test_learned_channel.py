@@ -347,3 +347,17 @@ def test_characters_foreign_to_the_references_are_rewritten_as_learned() -> None
     assert corrector.correct(OcrResult("οὐδ᾽ ἔστιν | café")).text == "οὐδ᾽ ἔστιν | café"
     described = corrector.describe(state)["rewrites"]
     assert {"ocr": "᾽", "truth": "ʼ", "right": 12, "printed": 12} in described
+
+
+def test_no_rewrite_of_digits_or_of_the_marks_that_shape_words_and_lines() -> None:
+    """References without a digit or a hyphen (literary text) taught "8" -> "S", "0" -> "o" and
+    "-" -> "": applied to every character of a page, they changed "1998" to "199S", "INV-2024"
+    to "INV2o24" and took a line's final hyphen away. A collection's references can say a
+    character is foreign to them, not that numbers and hyphens elsewhere are misreadings."""
+    pairs = []
+    for i in range(60):
+        pairs.append((f"8EASON tick-et {i % 2 and 'g0od' or 'w0rd'} ſome ᾽", "SEASON ticket "
+                      f"{i % 2 and 'good' or 'word'} some ʼ"))  # fmt: skip
+    learned = {rule[0]: rule[1] for rule in channel.learn(pairs)["rewrites"]}
+    assert "ſ" in learned and "᾽" in learned  # foreign letters and marks are still rewritten
+    assert not {"8", "0", "-"} & set(learned), learned

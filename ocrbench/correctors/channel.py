@@ -38,7 +38,7 @@ MAX_CONTEXT = 2  # neighbouring characters a rule may be widened by
 MIN_COUNT = 2  # a rule seen once is noise as often as not: the prior decides
 PRIOR_WEIGHT = 4.0  # pseudo-observations of the prior in each rule's estimate
 UNSEEN_PROBABILITY = 0.002  # the prior of a rule the hand-made table does not have
-STATE_FORMAT = 4
+STATE_FORMAT = 5  # 5: no rewrites of digits or of the marks that shape words
 CALIBRATION_WEIGHT = 50.0  # pseudo-sightings of "the table is right" in the prior's scale
 REWRITE_MIN_COUNT = 10  # times a rewrite must be seen right: a few lines prove no letter foreign
 REWRITE_MIN_SHARE = 0.5  # of the times OCR printed the character
@@ -264,10 +264,21 @@ class _Characters:
         for char, times in _by_count(self.printed):
             if char == " " or self.written[char] > FOREIGN_SHARE * times or char not in self.meant:
                 continue
+            if not _rewritable(char):
+                continue
             (was, right), *_ = _by_count(self.meant[char])
             if was != char and right >= max(REWRITE_MIN_COUNT, REWRITE_MIN_SHARE * times):
                 found.append([char, was, right, times])
         return found
+
+
+def _rewritable(char: str) -> bool:
+    """Whether a character may be rewritten everywhere when the references never hold it: not a
+    digit (references without numbers say nothing of the numbers, amounts and codes elsewhere)
+    and not a mark that shapes words and lines (a hyphen, an apostrophe, brackets, quotes, stops:
+    a line's final hyphen says the word goes on, and joins and abbreviations read them)."""
+    marks = set(words.OPENERS + words.CLOSERS + words.INNER)
+    return not unicodedata.category(char).startswith("N") and char not in marks
 
 
 def _prior_scale(

@@ -19,9 +19,9 @@ from ocrbench.errors import SetupError
 
 # Punctuation that may cling to either end of a word; '@', '$' and '|' are not in it because OCR
 # reads letters as them ("Tot@l", "$ale", "|ine"), so they belong to the word's core.
-_OPENERS = "\"'([{<«“‘„¡¿*"
-_CLOSERS = "\"'.,;:!?)]}>»”’*"
-_INNER = "'’-"  # inside a word: don't, well-known
+OPENERS = "\"'([{<«“‘„¡¿*"
+CLOSERS = "\"'.,;:!?)]}>»”’*"
+INNER = "'’-"  # inside a word: don't, well-known
 _GLUE = ",.;:!?"  # inside a token only when OCR lost the space after it: "hereof,and"
 _NUMBER = re.compile(
     r"""^[-+±~]?[$€£¥#]?[-+]?
@@ -64,9 +64,9 @@ def tokens(line: str) -> Iterator[Token]:
     """The line's tokens with their offsets; whitespace between them is never part of one."""
     for match in re.finditer(r"\S+", line):
         text = match.group()
-        core = text.lstrip(_OPENERS)
+        core = text.lstrip(OPENERS)
         lead = text[: len(text) - len(core)]
-        stripped = core.rstrip(_CLOSERS)
+        stripped = core.rstrip(CLOSERS)
         trail = core[len(stripped) :]
         yield Token(match.start(), match.end(), lead, stripped, trail)
 
@@ -85,11 +85,11 @@ def kind(core: str) -> Kind:
         return Kind.NUMBER
     letters = sum(c.isalpha() for c in core)
     digits = sum(c.isdigit() for c in core)
-    if letters and all(c.isalpha() or c in _INNER or c in _GLUE for c in core):
+    if letters and all(c.isalpha() or c in INNER or c in _GLUE for c in core):
         return Kind.WORD
     if letters and digits and _looks_like_code(core):
         return Kind.CODE
-    if letters and all(c.isalpha() or c in MISREAD_SYMBOLS or c in _INNER for c in core):
+    if letters and all(c.isalpha() or c in MISREAD_SYMBOLS or c in INNER for c in core):
         return Kind.CONFUSED
     if digits and not letters:
         return Kind.NUMBER
