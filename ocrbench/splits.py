@@ -35,7 +35,7 @@ OUTSIDE = "outside"  # where a part places images that lay outside the source fo
 # pairs are equal once both are NFC with whitespace collapsed: what the training overlap check
 # compares (training.check_overlap), so no split it refuses is made.
 SAME = "the same image bytes or (OCR, reference) pair"
-_SAME_TEXT = Normalization()  # the default: NFC, whitespace collapsed (as training.same_text)
+_SAME_TEXT = Normalization()  # the default: NFC, whitespace collapsed, as the metrics compare
 
 
 def default_group_by(samples: Sequence[Sample]) -> str | None:
@@ -80,7 +80,8 @@ def _check_group_key(samples: Sequence[Sample], group_by: str | None) -> None:
 
 
 def same_content(sample: Sample) -> list[tuple[str, ...]]:
-    """What makes two samples the same data: their image's bytes, their normalised texts."""
+    """What makes two samples the same data: their image's bytes, or their (OCR, reference) pair
+    as every metric reads it (NFC, whitespace collapsed); `training.check_overlap` uses it too."""
     found: list[tuple[str, ...]] = []
     image = rowkey.image_sha256(sample)
     if image is not None:

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ocrbench import datasets, metrics, rowkey
-from ocrbench.cache import Cache, file_hash, key
+from ocrbench import datasets, rowkey, splits
+from ocrbench.cache import Cache, key
 from ocrbench.correctors.base import Corrector, Learner, learns
 from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine
@@ -131,22 +131,13 @@ def load(path: str | Path, *, skip_bad: bool = False, allow_outside: bool = Fals
     return dataset
 
 
+# What makes two samples the same data (splits.same_content: the one notion, so that no split
+# overlaps itself by this check's measure), as this check's message names it.
+_SAID = {"image": "the same image bytes", "pair": "the same (OCR, reference) pair"}
+
+
 def _content(sample: Sample) -> list[tuple[str, ...]]:
-    """What makes two samples the same data: the image bytes, or the (OCR, reference) pair as
-    every metric reads it (`same_text`: NFC, whitespace collapsed)."""
-    found: list[tuple[str, ...]] = []
-    if sample.image is not None:
-        found.append(("the same image bytes", file_hash(Path(sample.image))))
-    if sample.ocr is not None:
-        pair = same_text(sample.ocr), same_text(sample.text)
-        found.append(("the same (OCR, reference) pair", *pair))
-    return found
-
-
-def same_text(text: str) -> str:
-    """A text as the metrics compare it by default (Unicode NFC, whitespace collapsed): two texts
-    equal here are the same data, whatever their Unicode form or spacing."""
-    return metrics.Normalization().apply(text)
+    return [(_SAID[kind], *rest) for kind, *rest in splits.same_content(sample)]
 
 
 def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
