@@ -195,10 +195,8 @@ def markdown(summary: pd.DataFrame) -> str:
 def left_out(manifest: dict[str, Any]) -> list[str]:
     """A line per dataset some of whose samples the figures do not cover: invalid samples and
     samples whose OCR failed, left out with --skip-bad (the manifest says why, sample by sample)."""
-    entries = [manifest["dataset"]] if isinstance(manifest.get("dataset"), dict) else []
-    entries += [d for d in manifest.get("datasets", []) if isinstance(d, dict)]
     lines = []
-    for entry in entries:
+    for entry in results.manifest_datasets(manifest):
         skipped = [s for s in entry.get("skipped") or [] if isinstance(s, dict)]
         if not skipped:
             continue

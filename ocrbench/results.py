@@ -64,6 +64,12 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def manifest_datasets(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """The datasets a manifest names: a run's one (`dataset`), a sweep's (`datasets`)."""
+    entries = [manifest["dataset"]] if isinstance(manifest.get("dataset"), dict) else []
+    return entries + [d for d in manifest.get("datasets", []) if isinstance(d, dict)]
+
+
 def load_manifest(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST
     try:

@@ -217,9 +217,10 @@ class PageImages:
     and nor has a page whose bytes are not those its row was read from (`image_sha256`)."""
 
     def __init__(self, manifest: dict[str, Any], rows: pd.DataFrame | None = None) -> None:
-        folders = [manifest["dataset"]] if isinstance(manifest.get("dataset"), dict) else []
-        folders += [d for d in manifest.get("datasets", []) if isinstance(d, dict)]
-        self._paths = {str(f.get("name")): f.get("path") for f in folders if f.get("path")}
+        from ocrbench.results import manifest_datasets
+
+        folders = manifest_datasets(manifest)
+        self._paths = {str(f.get("name")): str(f["path"]) for f in folders if f.get("path")}
         self._images: dict[str, dict[str, Path]] = {}
         self._read: dict[tuple[str, str], str] = {}
         if rows is not None and "image_sha256" in rows:
