@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ocrbench import pages
 from ocrbench.cache import file_hash
 from ocrbench.errors import ConfigError, DatasetError
 from ocrbench.registry import did_you_mean
@@ -237,19 +238,11 @@ def _image_path(root: Path, given: str, sample_id: str, allow_outside: bool) -> 
 
 
 def _check_image(image: Path, sample_id: str) -> None:
-    from PIL import Image
-
     if not image.is_file():
         raise _BadSample(f"image {image} does not exist", sample_id)
-    try:
-        with Image.open(image) as picture:
-            picture.verify()
-        # verify() checks the file's structure, not its pixels (for a JPEG, nothing at all): a
-        # truncated image passes it and fails half-way through a run. Decoding it finds that now.
-        with Image.open(image) as picture:
-            picture.load()
-    except Exception as error:  # PIL raises OSError, SyntaxError, ValueError, ... for bad files
-        raise _BadSample(f"image {image} is unreadable or corrupt ({error})", sample_id) from None
+    problem = pages.problem(image)
+    if problem is not None:
+        raise _BadSample(problem, sample_id)
 
 
 def _end_trimmed(text: str) -> str:

@@ -17,7 +17,7 @@ from typing import Any, TypeAlias
 import pandas as pd
 from rapidfuzz.distance import Levenshtein
 
-from ocrbench import metrics
+from ocrbench import metrics, pages
 from ocrbench.cache import file_hash
 from ocrbench.errors import OcrbenchError
 
@@ -199,15 +199,13 @@ def hurt_samples(frame: pd.DataFrame, n: int = 10, images: Images | None = None)
 
 
 def _thumbnail(path: Path) -> str | None:
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            image.thumbnail(THUMBNAIL)
-            buffer = io.BytesIO()
-            image.convert("RGB").save(buffer, format="JPEG", quality=70)
-    except (OSError, UnidentifiedImageError, ValueError):  # gone, unreadable: no thumbnail
+        image = pages.page(path)  # the page the engines read: upright, transparency on white
+    except (OcrbenchError, OSError, ValueError):  # gone, unreadable: no thumbnail
         return None
+    image.thumbnail(THUMBNAIL)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=70)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from test_easyocr import render
 
-from ocrbench import metrics, registry
+from ocrbench import metrics, pages, registry
 from ocrbench.engines import rapidocr as rapid
 from ocrbench.errors import ConfigError, DatasetError
 
@@ -52,7 +52,7 @@ def test_version_names_the_packages_and_the_model_files() -> None:
     needs_rapidocr()
     version = rapid.RapidOcr().version()
     assert version.startswith("rapidocr_onnxruntime 1.4.4 / onnxruntime ")
-    assert version.endswith(f"models {rapid.models_hash()[:12]}")
+    assert version.endswith(f"models {rapid.models_hash()[:12]} / {pages.VERSION}")
 
 
 def test_it_reads_a_rendered_page_line_by_line(tmp_path: Path) -> None:
@@ -71,7 +71,7 @@ def test_it_reads_a_rendered_page_line_by_line(tmp_path: Path) -> None:
 def test_a_bad_image_is_one_line_naming_it(tmp_path: Path) -> None:
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not a png")
-    with pytest.raises(DatasetError, match="bad.png: cannot read image"):
+    with pytest.raises(DatasetError, match="bad.png is unreadable or corrupt"):
         rapid.RapidOcr().recognize(bad)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from ocrbench.errors import DatasetError, OcrbenchError, SampleError
 from ocrbench.types import OcrResult, Sample
@@ -44,19 +44,3 @@ def read(engine: OcrEngine, sample: Sample) -> OcrResult:
             f"sample {sample.id!r}: {engine.name} failed on {sample.image} "
             f"({type(error).__name__}{': ' + first if first else ''})",
         ) from error
-
-
-def load_rgb(image: Path) -> Any:
-    """The page as an RGB uint8 array, for engines that take pixels. Read with Pillow rather than
-    by the engine (EasyOCR fails on 1-bit TIFFs, handing OpenCV a boolean array), and a bad image
-    is one line that names the file."""
-    import numpy as np
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(image) as picture:
-            return np.asarray(picture.convert("RGB"))
-    except FileNotFoundError:
-        raise DatasetError(f"{image}: image not found") from None
-    except (UnidentifiedImageError, OSError) as error:
-        raise DatasetError(f"{image}: cannot read image ({error})") from None

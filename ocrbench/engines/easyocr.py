@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from ocrbench.engines.base import load_rgb
+from ocrbench import pages
 from ocrbench.engines.layout import bounding_box, layout_text
 from ocrbench.errors import ConfigError, SetupError
 from ocrbench.executors import threads
@@ -77,11 +77,14 @@ class EasyOcr:
                 _reader(self.languages, self.gpu, folder, self.allow_download)
         weights = weights_hash(folder)[:12]
         device = _device(self.gpu)
-        return f"easyocr {easyocr_version} / torch {torch_short} / {device} / weights {weights}"
+        return (
+            f"easyocr {easyocr_version} / torch {torch_short} / {device} / weights {weights} / "
+            f"{pages.VERSION}"
+        )
 
     def recognize(self, image: Path) -> OcrResult:
         folder = self.weights_folder()
-        pixels = load_rgb(image)  # a bad file is reported before the slow part, loading torch
+        pixels = pages.rgb(image)  # a bad file is reported before the slow part, loading torch
         with _quiet():
             reader = _reader(self.languages, self.gpu, folder, self.allow_download)
             start = time.perf_counter()

@@ -17,7 +17,7 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from ocrbench.engines.base import load_rgb
+from ocrbench import pages
 from ocrbench.engines.layout import bounding_box, layout_text
 from ocrbench.errors import SetupError
 from ocrbench.executors import thread_share
@@ -58,10 +58,11 @@ class RapidOcr:
         except metadata.PackageNotFoundError as error:
             raise SetupError(f"{error.name} is not installed: {INSTALL_HINT}") from None
         short = ".".join(runtime.split(".")[:2])
-        return f"rapidocr_onnxruntime {rapid} / onnxruntime {short} / models {models_hash()[:12]}"
+        models = f"models {models_hash()[:12]} / {pages.VERSION}"
+        return f"rapidocr_onnxruntime {rapid} / onnxruntime {short} / {models}"
 
     def recognize(self, image: Path) -> OcrResult:
-        pixels = load_rgb(image)[:, :, ::-1]  # RapidOCR reads arrays as OpenCV's BGR
+        pixels = pages.rgb(image)[:, :, ::-1]  # RapidOCR reads arrays as OpenCV's BGR
         engine = _engine(_threads())
         start = time.perf_counter()
         found, _ = engine(

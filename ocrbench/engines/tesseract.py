@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ocrbench.errors import DatasetError, SetupError
+from ocrbench import pages
+from ocrbench.errors import SetupError
 from ocrbench.models.hashing import sha256_of
 from ocrbench.types import OcrResult, Word
 
@@ -116,11 +117,9 @@ class Tesseract:
         folder = tessdata_dir(self.config)
         models = self.lang.split("+") + (["osd"] if self.psm in (0, 1) and "osd" in langs else [])
         files = [f"{m}:{sha256_of(folder / f'{m}.traineddata')[:16]}" for m in models]
-        return " ".join([version, *files])
+        return " ".join([version, *files, f"/ {pages.VERSION}"])
 
     def recognize(self, image: Path) -> OcrResult:
-        from PIL import Image, UnidentifiedImageError
-
         self.version()  # fail with the install hint before the first page, not inside pytesseract
         # Tesseract's OpenMP threads spin against each other on small machines: one thread read 8
         # bundled pages 5x faster than two on 2 cores. A user's own OMP_THREAD_LIMIT still wins.
@@ -128,18 +127,14 @@ class Tesseract:
         pytesseract = _pytesseract()
         options = f"--psm {self.psm} --oem {self.oem} {self.config}".strip()
         try:
-            with Image.open(image) as picture:
-                picture.load()
+            # A file, not a Pillow image: pytesseract re-saves an image as a lossy JPEG.
+            with pages.as_file(image) as page:
                 start = time.perf_counter()
                 # One pass: the word table carries the text too, laid out as Tesseract lays it.
                 data = pytesseract.image_to_data(
-                    picture, lang=self.lang, config=options, output_type=pytesseract.Output.DICT
+                    str(page), lang=self.lang, config=options, output_type=pytesseract.Output.DICT
                 )
                 seconds = time.perf_counter() - start
-        except FileNotFoundError:
-            raise DatasetError(f"{image}: image not found") from None
-        except (UnidentifiedImageError, OSError) as error:
-            raise DatasetError(f"{image}: cannot read image ({error})") from None
         except pytesseract.TesseractError as error:
             raise SetupError(f"tesseract failed on {image}: {error.message}") from None
         words, text = _layout(data)
