@@ -375,7 +375,7 @@ class GateResult:
                 c.dataset,
                 cell(c.baseline_cer),
                 cell(c.run_cer),
-                cell(c.cer_delta, signed=True),
+                cell(None if c.verdict == NOT_COMPARABLE else c.cer_delta, signed=True),
                 c.verdict + (f" ({c.reason})" if c.reason else ""),
             ]
             for c in self.comparisons

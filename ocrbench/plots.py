@@ -13,7 +13,8 @@ import json
 import math
 import re
 import textwrap
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +176,9 @@ def _bits(quantization: str) -> tuple[float, str]:
 
 
 def _best_configs(frame: pd.DataFrame, limit: int) -> tuple[list[tuple[str, pd.DataFrame]], int]:
-    """The `limit` configurations with the lowest corpus CER (a line each), and how many exist."""
+    """The `limit` configurations with the lowest corpus CER (a line each), and how many exist.
+    CERs of different datasets are not on one scale, so each dataset's best come in turn: its
+    first, then each one's second, and so on."""
     frame = frame.assign(plot_name=names(frame))
     groups = list(frame.groupby("plot_name", sort=False))
 
@@ -183,8 +186,17 @@ def _best_configs(frame: pd.DataFrame, limit: int) -> tuple[list[tuple[str, pd.D
         found = metrics.rate(group["char_edits"], group["reference_chars"])
         return math.inf if found is None else found
 
+    def dataset(group: pd.DataFrame) -> str:
+        return str(group["dataset"].iloc[0]) if "dataset" in group else ""
+
     groups.sort(key=lambda item: (cer(item[1]), item[0]))
-    return [(str(name), group) for name, group in groups[:limit]], len(groups)
+    places: Counter[str] = Counter()
+    ranked = []
+    for name, group in groups:
+        ranked.append((places[dataset(group)], str(name), group))
+        places[dataset(group)] += 1
+    ranked.sort(key=lambda item: item[0])  # stable: within a place, by CER
+    return [(name, group) for _, name, group in ranked[:limit]], len(groups)
 
 
 # --- the Pareto front -----------------------------------------------------------------------------
@@ -591,13 +603,23 @@ def cer_histogram(frame: pd.DataFrame) -> Figure:
 
 # --- slices ---------------------------------------------------------------------------------------
 
-SLICE_CONFIGS = 8  # lines per panel: the configurations with the lowest corpus CER overall
+
+def ranking(summary: pd.DataFrame) -> dict[str, list[str]]:
+    """Per dataset, its configurations best first (a summary is sorted by CER within a dataset;
+    CERs of two datasets are not on one scale)."""
+    return {str(d): list(group["config"]) for d, group in summary.groupby("dataset", sort=False)}
 
 
-def by_slice(sliced: pd.DataFrame, key: str, order: Sequence[str] = ()) -> Figure:
+SLICE_CONFIGS = 8  # lines per panel: the configurations with the lowest corpus CER on its dataset
+
+
+def by_slice(
+    sliced: pd.DataFrame, key: str, order: Mapping[str, Sequence[str]] | None = None
+) -> Figure:
     """Corpus CER (with its 95% interval) per value of a sample meta key ("meta.degrade"), one
     line per configuration, one panel per dataset: where in the data each one fails. `order`:
-    configurations best first (the whole run's summary), of which the first few are drawn."""
+    per dataset, its configurations best first (the run's summary, `ranking`), of which the
+    first few are drawn."""
     sliced = _numeric(sliced)
     datasets = list(dict.fromkeys(sliced["dataset"])) if len(sliced) else [""]
     figure, axes = plt.subplots(
@@ -612,7 +634,8 @@ def by_slice(sliced: pd.DataFrame, key: str, order: Sequence[str] = ()) -> Figur
             continue
         values = slice_order(table["slice"].astype(str))
         present = list(dict.fromkeys(table["config"]))
-        ranked = [c for c in order if c in present] + [c for c in present if c not in order]
+        best = (order or {}).get(dataset, ())
+        ranked = [c for c in best if c in present] + [c for c in present if c not in best]
         shown = ranked[:SLICE_CONFIGS]
         table = table.assign(plot_name=names(table))
         for config in shown:

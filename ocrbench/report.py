@@ -425,7 +425,7 @@ def slices_section(
         name = key.removeprefix("meta.")
         rundir.write_text(run_dir / f"summary-by-{name}.md",
                           f"## by {key}\n\n" + markdown_table(table))  # fmt: skip
-        chart = plots.by_slice(sliced, key, list(summary["config"]))
+        chart = plots.by_slice(sliced, key, plots.ranking(summary))
         narrow = table[[c for c in ("dataset", "config", key, "samples", "CER [95% CI]",
                                     "raw CER", "vs raw OCR [95% CI]") if c in table]]  # fmt: skip
         parts.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -161,6 +162,10 @@ def test_different_samples_are_not_compared(tmp_path: Path, baseline: Path) -> N
     assert {c.verdict for c in result.failures} == {gate.NOT_COMPARABLE}
     assert "4 samples, baseline 6" in result.table()
     assert "FAILED: 2 not comparable of 2 configuration(s)" in result.table()
+    # No delta between CERs of different samples: it read as a change.
+    rows = [line for line in result.table().splitlines() if "NOT COMPARABLE (" in line]
+    deltas = [re.search(r"(\S+)\s+NOT COMPARABLE", line).group(1) for line in rows]  # type: ignore[union-attr]
+    assert deltas == ["-", "-"], rows
 
 
 def test_a_baseline_sharing_no_config_is_an_error(tmp_path: Path, baseline: Path) -> None:

@@ -199,17 +199,31 @@ def test_a_malformed_training_record_is_a_malformed_baseline(tmp_path: Path, val
         gate.check(run_dir(tmp_path / "run", frame), bad)
 
 
-def test_the_committed_baseline_still_loads_and_holds_untrained_configurations() -> None:
-    """reports/baselines/default.json predates the training record: it loads as it is, and its
-    (untrained) configurations are judged by an untrained run as before."""
-    baseline = gate.read_baseline(ROOT / "reports/baselines/default.json")
+def test_a_baseline_from_before_the_training_record_still_judges_untrained_runs(
+    tmp_path: Path,
+) -> None:
+    """A baseline written before baselines recorded the training set (and each sample's input)
+    loads as it is, and its untrained configurations are judged by an untrained run as before."""
+    written = json.loads(gate.write_baseline(run_dir(tmp_path / "r", fabricate(RAW)),
+                                             tmp_path / "new.json").read_text())  # fmt: skip
+    for figures in written["datasets"]["invoices"].values():
+        for field in ("train", "train_sha256", "inputs"):
+            del figures[field]
+    old = tmp_path / "old.json"
+    old.write_text(json.dumps(written))
+    baseline = gate.read_baseline(old)
     assert baseline
-    assert all("train_sha256" not in figures for figures in baseline.values())
-    assert not any(str(figures["config"]).split(" + ")[-1].startswith("trained")
-                   for figures in baseline.values())  # fmt: skip
     for key, figures in baseline.items():
         untrained_run = {**figures, "train_sha256": None, "train": None}
         assert gate._compare(key, figures, untrained_run, 0.002, None).verdict == gate.OK
+
+
+def test_the_committed_baseline_records_its_untrained_configurations_and_inputs() -> None:
+    baseline = gate.read_baseline(ROOT / "reports/baselines/default.json")
+    assert baseline
+    for figures in baseline.values():
+        assert figures["train_sha256"] is None and figures["train"] is None
+        assert len(figures["inputs"]) == figures["samples"] == 12
 
 
 # --- compare --------------------------------------------------------------------------------------

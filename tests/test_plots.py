@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -439,3 +441,39 @@ def test_dollar_signs_in_names_do_not_become_mathtext() -> None:
     figure = plots.cer_per_sample(frame.assign(config="cost $5 and $6"))
     figure.canvas.draw()  # mathtext would fail or swallow the dollars here
     assert r"cost \$5 and \$6" in texts(figure)
+
+
+def test_line_charts_show_each_datasets_best_not_the_easiest_datasets() -> None:
+    """With two datasets, the best 10 were ranked on one CER scale: every configuration of the
+    easy dataset came before any of the hard one's."""
+    easy = [Fake(dataset="easy", noise=0.02, corrector="lexicon", fix=i / 10,
+                 engine_params={"psm": i}) for i in range(6)]  # fmt: skip
+    hard = [Fake(dataset="hard", noise=0.3, corrector="lexicon", fix=i / 10,
+                 engine_params={"psm": i}) for i in range(6)]  # fmt: skip
+    frame = fabricate(*easy, *hard, samples=2)
+    for figure in (plots.cer_per_sample(frame), plots.cer_histogram(frame),
+                   plots.corrected_vs_raw(frame)):  # fmt: skip
+        shown = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+        assert sum("easy" in s for s in shown) == 5, shown
+        assert sum("hard" in s for s in shown) == 5, shown
+
+
+def test_the_slice_chart_ranks_each_dataset_by_its_own_cer() -> None:
+    """The slice chart's panels took the first dataset's ranking for every dataset."""
+    configs = [Fake(corrector="lexicon", fix=i / 10, engine_params={"psm": i}) for i in range(10)]
+    # On "reversed" the configurations rank the other way round: the higher psm, the more harm.
+    reverse = [Fake(dataset="reversed", corrector="lexicon", harm=i / 20,
+                    engine_params={"psm": i}) for i in range(10)]  # fmt: skip
+    frame = fabricate(*configs, *reverse, samples=4)
+    frame = frame.assign(meta=[json.dumps({"degrade": ["clean", "heavy"][int(s[1:]) % 2]})
+                               for s in frame["sample_id"]])  # fmt: skip
+    summary = results.summary(frame)
+    figure = plots.by_slice(results.summary(frame, by="meta.degrade"), "meta.degrade",
+                            plots.ranking(summary))  # fmt: skip
+    shown = {a.get_title(): [t.get_text() for t in a.get_legend().get_texts()] for a in figure.axes
+             if a.get_legend() is not None}  # fmt: skip
+    for dataset in ("invoices", "reversed"):
+        best = summary[summary["dataset"] == dataset].sort_values("cer").head(plots.SLICE_CONFIGS)
+        expected = sorted(json.loads(p)["psm"] for p in best["params"])
+        drawn = sorted(int(re.search(r"psm=(\d+)", s).group(1)) for s in shown[dataset])
+        assert drawn == expected, dataset

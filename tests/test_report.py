@@ -639,7 +639,7 @@ def test_a_spec_slice_gets_its_own_section_chart_and_table(tmp_path: Path) -> No
     assert "no sample has meta.font" in slices  # said on the page, not a failed report
     assert "| heavy |" in (tmp_path / "summary-by-degrade.md").read_text(encoding="utf-8")
     sliced = results.summary(frame, by="meta.degrade")
-    axis = plots.by_slice(sliced, "meta.degrade", list(results.summary(frame)["config"])).axes[0]
+    axis = plots.by_slice(sliced, "meta.degrade", plots.ranking(results.summary(frame))).axes[0]
     assert [t.get_text() for t in axis.get_xticklabels()] == ["clean", "heavy"]
     assert len(axis.get_legend().get_texts()) == 2  # a line per configuration
     plain = rendered(tmp_path / "plain", frame)
