@@ -16,6 +16,7 @@ each part moves as one folder and passes `datasets.load`'s inside-the-folder che
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -251,11 +252,19 @@ def write(
     _check_group_key(source.samples, group_by)
     grouped = grouping(source.samples, group_by)
     train, tested = _assign(source.samples, grouped, test, seed, group_by)
+    # An earlier split's parts go first, and this one's if it fails: one part of each, which
+    # overlap, must never be left to load as a split.
+    manifests = [roots[part] / datasets.MANIFEST for part in PARTS]
     try:
+        for manifest in manifests:
+            manifest.unlink(missing_ok=True)
         for part, chosen in zip(PARTS, (train, tested), strict=True):
             placed = [_placed(sample, source.root, roots[part]) for sample in chosen]
             datasets.write(roots[part], placed)
     except OSError as error:
+        for manifest in manifests:
+            with contextlib.suppress(OSError):  # where it could not be written, it is not there
+                manifest.unlink(missing_ok=True)
         raise DatasetError(
             f"cannot write the split into {dest}: {error.strerror or error}"
         ) from None

@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from ocrbench import datasets
-from ocrbench.errors import ConfigError, DatasetError
+from ocrbench.errors import ConfigError, DatasetError, OcrbenchError
 from ocrbench.types import Sample
 
 LEVELS = ("clean", "mild", "heavy")
@@ -144,10 +144,15 @@ def generate(dest: Path, n: int, seed: int, degrade: str = "mixed") -> datasets.
     dest = Path(dest)
     _prepare(dest)
     samples = []
-    for index in range(n):
-        level = LEVELS[index % len(LEVELS)] if degrade == "mixed" else degrade
-        samples.append(render_page(dest, index, seed, level))
-    datasets.write(dest, samples)
+    try:
+        for index in range(n):
+            level = LEVELS[index % len(LEVELS)] if degrade == "mixed" else degrade
+            samples.append(render_page(dest, index, seed, level))
+        datasets.write(dest, samples)
+    except (OSError, OcrbenchError) as error:
+        _clear(dest)  # no half-made dataset left, and the folder can be made again
+        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise DatasetError(f"cannot write the synthetic pages into {dest}: {why}") from None
     return datasets.load(dest)
 
 
@@ -168,11 +173,23 @@ def _prepare(dest: Path) -> None:
                 f"{manifest} holds {others}: synth replaces only its own pages, and these would "
                 f"be lost; give an empty or new folder"
             )
+    # The old manifest goes first: a run that fails after the old pages went must not leave
+    # their references beside new images, a dataset that loads and scores wrong.
+    manifest.unlink(missing_ok=True)
+    _clear(dest)
+    (dest / IMAGES).mkdir(parents=True, exist_ok=True)
+
+
+def _clear(dest: Path) -> None:
+    """Remove the pages synth wrote (and their folder, once empty)."""
     images = dest / IMAGES
-    images.mkdir(parents=True, exist_ok=True)
+    if not images.is_dir():
+        return
     for old in images.iterdir():
         if _OURS.match(old.name):
             old.unlink()
+    if not any(images.iterdir()):
+        images.rmdir()
 
 
 def _not_ours(manifest: Path) -> str:

@@ -311,3 +311,28 @@ def test_a_dest_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
     source = grouped_dataset(tmp_path / "data" / "train")
     with pytest.raises(ConfigError, match="would overwrite the source"):
         splits.write(source, tmp_path / "data", test=0.3, seed=0)
+
+
+def test_a_split_that_fails_part_way_leaves_no_mix_of_two_splits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Splitting again into the same folder wrote the new train part, then failed (a full disk):
+    the old test part stayed beside it, two parts that overlap and both load."""
+    import errno
+
+    src = grouped_dataset(tmp_path / "src")
+    dest = tmp_path / "split"
+    splits.write(src, dest, test=0.3, seed=0)
+    real, calls = datasets.write, []
+
+    def write(root: Path, samples: object) -> Path:
+        calls.append(root)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(root, samples)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(datasets, "write", write)
+    with pytest.raises(OcrbenchError, match="cannot write the split into .*No space left"):
+        splits.write(src, dest, test=0.3, seed=1)
+    loadable = [part for part in splits.PARTS if (dest / part / "manifest.jsonl").exists()]
+    assert loadable == [], loadable  # neither part: a lone train part is not a split either
