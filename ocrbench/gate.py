@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from ocrbench import metrics, results
+from ocrbench import metrics, results, rundir
 from ocrbench.errors import ConfigError, OcrbenchError
 
 FORMAT = 1
@@ -115,11 +115,13 @@ def write_baseline(run_dir: str | Path, path: str | Path) -> Path:
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as error:  # read-only, no space, a file where a folder should be, ...
+        # Atomically: a write that fails (a full disk) leaves the old baseline whole, not empty.
+        rundir.write_text(path, text)
+    except (OSError, OcrbenchError) as error:  # read-only, no space, a file for a folder, ...
+        why = error.strerror if isinstance(error, OSError) else str(error)
+        why = (why or str(error)).removeprefix(f"cannot write {path}: ")
         raise OcrbenchError(
-            f"{path}: cannot write the baseline ({error.strerror or error}); "
-            "choose a path in a folder you can write"
+            f"{path}: cannot write the baseline ({why}); choose a path in a folder you can write"
         ) from None
     return path
 

@@ -18,6 +18,7 @@ import html
 import io
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -623,5 +624,9 @@ def render(
         run_dir / "index.html", _page(run_dir, frame, summary, sections, manifest)
     )
     if entry is not None:  # last: the page the user asked for comes before a faster next time
-        rundir.write_text(run_dir / REPORT_CACHE, json.dumps(entry))
+        try:
+            rundir.write_text(run_dir / REPORT_CACHE, json.dumps(entry))
+        except OcrbenchError as error:  # the report is written; only the next one is slower
+            print(f"ocrbench: warning: {error}; the next report draws its charts again",
+                  file=sys.stderr)  # fmt: skip
     return path

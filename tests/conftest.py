@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -147,3 +149,53 @@ class SlowClock:
 
     def wait(self, seconds: float) -> None:
         self.offset += seconds
+
+
+# --- small filesystems: a full disk, a read-only folder (root mounts a tmpfs) ---------------
+
+
+def _mount(where: Path, options: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    where.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+
+
+@pytest.fixture
+def readonly_dir(tmp_path: Path) -> Iterator[Path]:
+    """A folder nobody can write into (root ignores permission bits: a read-only mount then)."""
+    where = tmp_path / "readonly"
+    if os.geteuid() != 0:
+        where.mkdir()
+        where.chmod(0o555)
+        yield where
+        where.chmod(0o755)
+        return
+    _mount(where, "ro,size=1m")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MB filesystem (`mount -t tmpfs -o size=2M tmpfs DIR`) filled up to its last 16 KB: room
+    to start a run, not to finish it."""
+    where = tmp_path / "full"
+    _mount(where, "size=2m")
+    try:
+        filler = where / "filler"
+        with open(filler, "wb", buffering=0) as out:
+            try:
+                while True:
+                    out.write(b"\0" * 4096)
+            except OSError:
+                pass
+        os.truncate(filler, max(0, filler.stat().st_size - 16384))
+        yield where
+    finally:
+        subprocess.run(["umount", str(where)], check=False)

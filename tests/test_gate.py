@@ -4,6 +4,7 @@ lacks fails unless allowed; a bad baseline is one clear error."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -450,3 +451,18 @@ def test_a_sample_read_from_another_input_is_not_comparable(tmp_path: Path) -> N
             figures.pop("inputs")
     (tmp_path / "old.json").write_text(json.dumps(old))
     assert gate.check(run_dir(tmp_path / "other2", other), tmp_path / "old.json").passed
+
+
+def test_a_baseline_write_that_fails_leaves_the_old_baseline_whole(
+    tmp_path: Path, full_disk: Path
+) -> None:
+    """--write-baseline on a full disk left a 0-byte file where the good baseline was."""
+    run = run_dir(tmp_path / "run", fabricate(RAW, LEXICON, samples=4))
+    good = gate.write_baseline(run, full_disk / "b.json")
+    before = good.read_bytes()
+    with open(full_disk / "more", "wb", buffering=0) as out, contextlib.suppress(OSError):
+        while True:  # the last free blocks
+            out.write(b"\0" * 1024)
+    with pytest.raises(OcrbenchError, match="cannot write the baseline.*No space left"):
+        gate.write_baseline(run_dir(tmp_path / "run2", fabricate(RAW, LEXICON, samples=40)), good)
+    assert good.read_bytes() == before

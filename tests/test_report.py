@@ -735,3 +735,15 @@ def test_the_learned_section_counts_every_rule_and_says_what_a_prompt_learned(
     page = rendered(tmp_path / "prompt", frame, prompt)
     assert "20 few-shot examples from the training lines, up to 3 shown per piece" in page
     assert "It learned no confusion" not in page and "?" not in page.split('id="learned"')[1][:600]
+
+
+def test_a_report_cache_that_cannot_be_kept_does_not_fail_the_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The cache is kept last, for a faster next render: on a full disk the report was written
+    and the command still failed (exit 2) on that file."""
+    (tmp_path / report.REPORT_CACHE).mkdir(parents=True)  # where the file should go: unwritable
+    page = rendered(tmp_path, small_run())
+    assert "<html" in page
+    said = capsys.readouterr().err
+    assert "warning" in said and report.REPORT_CACHE in said and len(said.splitlines()) == 1

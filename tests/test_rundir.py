@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,53 +38,6 @@ def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     return lines[0]
-
-
-def _mount(where: Path, options: str) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    where.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)],
-                          capture_output=True, text=True)  # fmt: skip
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-
-
-@pytest.fixture
-def readonly_dir(tmp_path: Path) -> Iterator[Path]:
-    """A folder nobody can write into (root ignores permission bits: a read-only mount then)."""
-    where = tmp_path / "readonly"
-    if os.geteuid() != 0:
-        where.mkdir()
-        where.chmod(0o555)
-        yield where
-        where.chmod(0o755)
-        return
-    _mount(where, "ro,size=1m")
-    try:
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
-
-
-@pytest.fixture
-def full_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 2 MB filesystem (`mount -t tmpfs -o size=2M tmpfs DIR`) filled up to its last 16 KB: room
-    to start a run, not to finish it."""
-    where = tmp_path / "full"
-    _mount(where, "size=2m")
-    try:
-        filler = where / "filler"
-        with open(filler, "wb", buffering=0) as out:
-            try:
-                while True:
-                    out.write(b"\0" * 4096)
-            except OSError:
-                pass
-        os.truncate(filler, max(0, filler.stat().st_size - 16384))
-        yield where
-    finally:
-        subprocess.run(["umount", str(where)], check=False)
 
 
 def test_a_second_holder_is_refused_and_named(tmp_path: Path) -> None:
