@@ -51,12 +51,15 @@ def _file_hash(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
+_UNWRITABLE: set[str] = set()  # cache folders this process found it cannot write: said once
+
+
 class Cache:
     """`Cache(None)` is a cache that holds nothing (for --no-cache)."""
 
     def __init__(self, root: Path | None):
         self.root = root
-        self.writable = root is not None
+        self.writable = root is not None and str(root) not in _UNWRITABLE
 
     def _path(self, kind: str, key: str) -> Path:
         assert self.root is not None
@@ -94,6 +97,9 @@ class Cache:
 
     def _unwritable(self, error: OSError) -> None:
         self.writable = False
+        if str(self.root) in _UNWRITABLE:
+            return  # said already by another Cache on this folder (a sweep makes one per task)
+        _UNWRITABLE.add(str(self.root))
         print(
             f"ocrbench: warning: cannot write the cache in {self.root} ({error.strerror}); "
             "going on without it",

@@ -603,18 +603,28 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Terminated(BaseException):
-    """SIGTERM, raised where the program is, so cleanup (worker processes) runs as on Ctrl-C."""
+    """SIGTERM (a CI runner's stop) or SIGHUP (a closed terminal), raised where the program is, so
+    cleanup (worker processes, temporary files) runs as on Ctrl-C."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
 
 
 def _terminated(signum: int, frame: Any) -> NoReturn:
-    raise Terminated
+    raise Terminated(signum)
+
+
+STOPS = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
     in_main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _terminated) if in_main_thread else None
+    # A signal ignored already stays ignored: `nohup ocrbench sweep ...` must outlive its terminal.
+    stops = [s for s in STOPS if signal.getsignal(s) != signal.SIG_IGN] if in_main_thread else []
+    previous = {s: signal.signal(s, _terminated) for s in stops}
     try:
         return handler(args)
     except OcrbenchError as error:
@@ -628,10 +638,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, Terminated) as stop:
         what = "terminated" if isinstance(stop, Terminated) else "interrupted"
         print(f"ocrbench: {what}; finished work is kept, run again to resume", file=sys.stderr)
-        return 143 if isinstance(stop, Terminated) else 130
+        return 128 + stop.signum if isinstance(stop, Terminated) else 130
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        for stopped, handler_before in previous.items():
+            signal.signal(stopped, handler_before)
         if "ocrbench.models" in sys.modules:  # free what a corrector loaded
             sys.modules["ocrbench.models"].close_all()
 

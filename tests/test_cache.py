@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from ocrbench.cache import Cache, file_hash, key
 
 
@@ -45,3 +47,15 @@ def test_file_hash_follows_content(tmp_path: Path) -> None:
     first = file_hash(path)
     path.write_bytes(b"two!")
     assert file_hash(path) != first
+
+
+def test_a_cache_that_cannot_be_written_is_one_warning_per_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each sweep task made its own Cache, and each warned: 12 lines for a 6-sample sweep."""
+    root = tmp_path / "cache"
+    root.write_text("a file where the cache folder should be")
+    for n in range(3):
+        Cache(root).put("ocr", f"key{n}", {"text": "x"})
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and "cannot write the cache" in said[0], said
