@@ -226,13 +226,10 @@ def pareto(summary: pd.DataFrame) -> Figure:
     """
     summary = _numeric(summary)
     datasets = list(dict.fromkeys(summary["dataset"])) if len(summary) else [""]
-    columns = min(len(datasets), 2)
-    rows = math.ceil(len(datasets) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(11 * columns, 5 * rows), squeeze=False)
+    # One above the other: the names listed right of a panel would lie under a panel beside it.
+    figure, axes = plt.subplots(len(datasets), 1, figsize=(11, 5 * len(datasets)), squeeze=False)
     figure.suptitle("CER vs seconds per sample (Pareto front in red: nothing is faster and better)")
-    for axis in axes.flat[len(datasets) :]:
-        axis.set_visible(False)
-    for axis, dataset in zip(axes.flat, datasets, strict=False):
+    for axis, dataset in zip(axes.flat, datasets, strict=True):
         table = summary[summary["dataset"] == dataset] if len(summary) else summary
         table = table[table["cer"].notna()] if len(table) else table
         axis.set_title(_plain(dataset), fontsize=10)
@@ -622,9 +619,8 @@ def by_slice(
     first few are drawn."""
     sliced = _numeric(sliced)
     datasets = list(dict.fromkeys(sliced["dataset"])) if len(sliced) else [""]
-    figure, axes = plt.subplots(
-        1, len(datasets), figsize=(9 * len(datasets), 4.2), squeeze=False
-    )  # fmt: skip
+    # One above the other: each legend lies right of its panel, where a panel beside it would be.
+    figure, axes = plt.subplots(len(datasets), 1, figsize=(9, 4.2 * len(datasets)), squeeze=False)
     figure.suptitle(f"CER by {key} (95% intervals)")
     for axis, dataset in zip(axes.flat, datasets, strict=True):
         table = sliced[sliced["dataset"] == dataset] if len(sliced) else sliced

@@ -477,3 +477,30 @@ def test_the_slice_chart_ranks_each_dataset_by_its_own_cer() -> None:
         expected = sorted(json.loads(p)["psm"] for p in best["params"])
         drawn = sorted(int(re.search(r"psm=(\d+)", s).group(1)) for s in shown[dataset])
         assert drawn == expected, dataset
+
+
+def test_with_two_datasets_no_panel_is_drawn_over_the_names_of_another() -> None:
+    """The Pareto chart's list of point names, and the slice chart's legend, sit right of their
+    panel; with two datasets side by side the second panel covered them."""
+    configs = [Fake(corrector="lexicon", fix=i / 10, engine_params={"psm": i}) for i in range(6)]
+    other = [Fake(dataset="other", corrector="lexicon", fix=i / 10, engine_params={"psm": i})
+             for i in range(6)]  # fmt: skip
+    frame = fabricate(*configs, *other, samples=4)
+    frame = frame.assign(meta=[json.dumps({"degrade": ["clean", "heavy"][int(s[1:]) % 2]})
+                               for s in frame["sample_id"]])  # fmt: skip
+    summary = results.summary(frame)
+    sliced = results.summary(frame, by="meta.degrade")
+    for figure in (plots.pareto(summary), plots.by_slice(sliced, "meta.degrade")):
+        figure.canvas.draw()
+        panels = [a for a in figure.axes if a.get_visible()]
+        assert len(panels) == 2
+        for panel in panels:
+            names = [t for t in panel.texts if t.get_text().startswith("1. ")]
+            legend = panel.get_legend()
+            boxes = [t.get_window_extent() for t in names]
+            boxes += [legend.get_window_extent()] if legend is not None else []
+            assert boxes
+            for other_panel in panels:
+                if other_panel is not panel:
+                    for box in boxes:
+                        assert not box.overlaps(other_panel.get_window_extent())
