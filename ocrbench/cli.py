@@ -174,7 +174,7 @@ def cmd_split(args: argparse.Namespace) -> int:
         allow_outside=args.allow_outside,
     )  # fmt: skip
     if done.group_by is None:
-        print(f"grouped by sample (not every sample has meta.{splits.GROUP})")
+        print(f"grouped by sample (no sample has meta.{splits.GROUP})")
     elif args.group_by is None:
         print(f"grouped by meta.{splits.GROUP} (every sample has one)")
     else:

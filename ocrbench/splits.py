@@ -40,10 +40,19 @@ _SAME_TEXT = Normalization()  # the default: NFC, whitespace collapsed, as the m
 
 
 def default_group_by(samples: Sequence[Sample]) -> str | None:
-    """`meta.group` when every sample has one (a converter's), else None: each sample alone."""
-    if samples and all(sample.meta.get(GROUP) is not None for sample in samples):
-        return f"meta.{GROUP}"
-    return None
+    """`meta.group` when the samples have one (a converter's), None when none has: each sample
+    alone. Some without it is one line: splitting each sample alone would let the documents of all
+    the others straddle train and test."""
+    having = sum(sample.meta.get(GROUP) is not None for sample in samples)
+    if not having:
+        return None
+    if having < len(samples):
+        lacking = next(sample for sample in samples if sample.meta.get(GROUP) is None)
+        raise ConfigError(
+            f"{len(samples) - having} of {len(samples)} samples have no meta.{GROUP} to group by "
+            f"(e.g. {lacking.id!r}); give them one, or --group-by id to split each sample alone"
+        )
+    return f"meta.{GROUP}"
 
 
 def group_of(sample: Sample, group_by: str | None) -> str:
