@@ -332,6 +332,8 @@ def _run(
                 entry, training.fit(learner, corrector.name, pairs, cache, entry, left_out)
             )  # fmt: skip
             counts.fit_run += 1
+        for (root, _, corrector), (_, state) in states.items():
+            training.say_if_nothing_learned(worker.build("corrector", corrector), state, root)
         fits = _fit_records(refs, names, trains, engines, correctors, learners, states)
 
         # `here`: corrections this machine's cache holds (remote only): rows made in this process.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ocrbench import datasets, rowkey, splits
 from ocrbench.cache import Cache, key
-from ocrbench.correctors.base import Corrector, Learner, learns
+from ocrbench.correctors.base import Corrector, Learner, learned_anything, learns
 from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine
 from ocrbench.errors import ConfigError, DatasetError, OcrbenchError, SampleError
@@ -159,6 +159,14 @@ def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
             f"sample {train_id!r} and test sample {test_id!r}: {what}); {allow} to train on it "
             "anyway"
         )
+
+
+def say_if_nothing_learned(corrector: Any, state: dict[str, Any], train: Path) -> None:
+    """A warning where a fit found nothing to learn (a prompt no example): the rows are labelled
+    trained, as they were, but correct as the untrained corrector's."""
+    if not learned_anything(corrector, state):
+        warn(f"corrector {corrector.name} learned nothing from the training set {train} "
+             f"({corrector.describe(state)}): its trained rows correct as untrained")  # fmt: skip
 
 
 def learns_nothing(name: str, option: str) -> str:
@@ -308,6 +316,7 @@ def prepare(
         state, left_out = found
         replay(left_out, skipped)
         counts.fit_cached += 1
+    say_if_nothing_learned(corrector, state, train.root)
     trained = corrector.trained(state)
     applied = Applied(train_set, corrector_step.identity, learning_version(corrector))
     return trained, applied, corrector.describe(state)

@@ -511,3 +511,31 @@ def test_a_prompt_shown_no_examples_learns_nothing_and_says_so(
     assert learns(registry.correctors.from_spec("prompt"))
     assert not learns(registry.correctors.from_spec("prompt:examples=0"))
     assert not learns(registry.correctors.from_spec("identity"))
+
+
+def test_a_prompt_that_found_no_examples_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A training set whose pages pair no lines (OCR right everywhere, or line counts that
+    differ) leaves a prompt no example: its rows, labelled trained, correct as untrained, and
+    nothing said so. Now a run and a sweep warn."""
+    from ocrbench.engines.given import Given
+
+    train_root = text_dataset(tmp_path / "train", [("right", "right")] * 3, "t")
+    prompt = registry.correctors.from_spec("prompt")
+    _, applied, learned = training.prepare(
+        datasets.load(train_root), Given(), prompt, cache=Cache(None), counts=run.Counts()
+    )
+    assert learned == {"examples": 0, "per piece": prompt.examples}
+    said = capsys.readouterr().err
+    assert "corrector prompt learned nothing from the training set" in said, said
+    test_root = text_dataset(tmp_path / "test", [("rihgt", "right")])
+    spec = spec_file(tmp_path, f"""name: learn
+datasets: [{{path: {test_root}, train: {train_root}}}]
+engines: {{given: {{}}}}
+correctors: {{prompt: {{}}}}
+workers: 1
+""")  # fmt: skip
+    sweep.run(spec, tmp_path / "out", cache=Cache(None), workers=1, progress=False)
+    said = capsys.readouterr().err
+    assert "corrector prompt learned nothing from the training set" in said, said

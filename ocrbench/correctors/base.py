@@ -58,6 +58,14 @@ def learns(corrector: object) -> bool:
     return isinstance(corrector, Learner) and bool(getattr(corrector, "uses_training", True))
 
 
+def learned_anything(corrector: object, state: dict[str, Any]) -> bool:
+    """Whether a fitted state changes how the corrector corrects (a learner's optional
+    `learned_anything(state)`): a prompt that found no example in its training set has not, and
+    its rows are the untrained corrector's."""
+    check = getattr(corrector, "learned_anything", None)
+    return bool(check(state)) if callable(check) else True
+
+
 def with_state(corrector: Any, state: dict[str, Any]) -> Any:
     """A copy of a learner that uses `state`, the state's digest kept beside it for `version()`:
     hashed once, since a state can be half a megabyte of JSON and each sweep task asks the

@@ -133,6 +133,9 @@ class Prompt(ModelSettings):
         """Shown no examples (`examples=0`), a trained prompt corrects as an untrained one."""
         return self.examples > 0
 
+    def learned_anything(self, state: dict[str, Any]) -> bool:
+        return bool(state["examples"])  # no example: the prompt of an untrained corrector
+
     def trained(self, state: dict[str, Any]) -> Prompt:
         trained: Prompt = with_state(self, state)
         return trained
