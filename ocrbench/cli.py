@@ -380,7 +380,12 @@ def _add_cache_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--cache", metavar="DIR", help="cache folder (default $OCRBENCH_CACHE or ~/.cache/ocrbench)"
     )
-    group.add_argument("--no-cache", action="store_true", help="compute everything afresh")
+    group.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="read and write no cache (a sweep still resumes the rows its --out folder holds: "
+        "give a new --out to compute everything afresh)",
+    )
 
 
 def _add_normalization_options(parser: argparse.ArgumentParser) -> None:

@@ -501,7 +501,8 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     of = f" of {html.escape(str(table['dataset'].iloc[0]))}" if single and len(table) else ""
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
-    warning = "".join(f'<p class="warn">{html.escape(note)}</p>' for note in left_out(manifest))
+    notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
+    warning = "".join(f'<p class="warn">{html.escape(note)}</p>' for note in notes)
     if len(ineffective):
         warning += (
             f'<p class="warn">GPU offload was not effective: {len(ineffective)} configuration(s) '
@@ -609,7 +610,8 @@ def render(
     declared = spec.get("slices") if isinstance(spec, dict) else None
     keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
-    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, left_out(manifest)))
+    notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
+    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, notes))
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:
         sections = _sections(frame, summary, charts, manifest)

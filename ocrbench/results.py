@@ -86,6 +86,29 @@ def _column(group: pd.DataFrame, name: str) -> pd.Series:
     return group[name] if name in group else pd.Series(float("nan"), index=group.index)
 
 
+def _flag(group: pd.DataFrame, name: str) -> pd.Series:
+    """A yes/no column rows from before it existed lack: no."""
+    return (
+        group[name].fillna(False).astype(bool)
+        if name in group
+        else pd.Series(False, index=group.index)
+    )
+
+
+def seconds_note(summary: pd.DataFrame) -> str | None:
+    """What the summaries say when some seconds were not measured by this run (None when all
+    were): a cached reading keeps the seconds of the run that made it, under that run's settings."""
+    cached = int(summary["seconds_cached"].sum()) if "seconds_cached" in summary else 0
+    if not cached:
+        return None
+    rows = int(summary["samples"].sum())
+    return (
+        f"the seconds of {cached} of {rows} rows were read from the cache: "
+        "measured by the earlier run that made them, under its settings (machine, threads, load); "
+        "--no-cache into a new --out measures them all in this run"
+    )
+
+
 def _accuracy(error: float | None) -> float | None:
     return None if error is None else 1 - error
 
@@ -134,6 +157,10 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
         "correct_seconds_per_sample": float(group["correct_seconds"].mean()),
         "p50_seconds": float(np.percentile(seconds, 50)),
         "p95_seconds": float(np.percentile(seconds, 95)),
+        # Rows whose OCR or correction came from the cache: their seconds are an earlier run's.
+        "seconds_cached": int(
+            (_flag(group, "ocr_cached") | _flag(group, "correction_cached")).sum()
+        ),
         "tokens": int(group["tokens"].sum()),
         "words_fixed": int(group["words_fixed"].sum()),
         "words_broken": int(group["words_broken"].sum()),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypeVar
 
 from tqdm import tqdm
@@ -26,6 +26,7 @@ from ocrbench.training import UNTRAINED, Applied, row_components
 from ocrbench.types import Correction, OcrResult, Sample
 
 T = TypeVar("T")
+R = TypeVar("R", OcrResult, Correction)
 
 
 @dataclass
@@ -119,23 +120,29 @@ def _entry(cache: Cache, kind: str, entry: str, parse: Callable[[Any], T]) -> T 
         return None
 
 
+def _from_cache(kind: type[R]) -> Callable[[Any], R]:
+    """A cache entry parsed as `kind`, marked as read from the cache (its seconds are another
+    run's)."""
+    return lambda entry: replace(kind.from_json(entry), cached=True)
+
+
 def cached_ocr(engine: Step, sample: Sample, cache: Cache) -> OcrResult | None:
     """The sample's OCR by this engine as the cache holds it; None when it does not."""
     entry = ocr_key(engine, sample)
-    return None if entry is None else _entry(cache, "ocr", entry, OcrResult.from_json)
+    return None if entry is None else _entry(cache, "ocr", entry, _from_cache(OcrResult))
 
 
 def cached_correction(corrector: Step, ocr: OcrResult, cache: Cache) -> Correction | None:
     """This corrector's correction of the OCR text as the cache holds it; None when it does not."""
     entry = correction_key(corrector, ocr)
-    return None if entry is None else _entry(cache, "correct", entry, Correction.from_json)
+    return None if entry is None else _entry(cache, "correct", entry, _from_cache(Correction))
 
 
 def recognize(engine: Step, sample: Sample, cache: Cache, counts: Counts) -> OcrResult:
     entry = ocr_key(engine, sample)
     if entry is None:
         return read(engine.component, sample)
-    found = _entry(cache, "ocr", entry, OcrResult.from_json)
+    found = _entry(cache, "ocr", entry, _from_cache(OcrResult))
     if found is not None:
         counts.ocr_cached += 1
         return found
@@ -149,7 +156,7 @@ def correct(corrector: Step, ocr: OcrResult, cache: Cache, counts: Counts) -> Co
     entry = correction_key(corrector, ocr)
     if entry is None:
         return corrector.component.correct(ocr)
-    found = _entry(cache, "correct", entry, Correction.from_json)
+    found = _entry(cache, "correct", entry, _from_cache(Correction))
     if found is not None:
         counts.correct_cached += 1
         return found
@@ -344,6 +351,8 @@ def make_row(
         "flex_chars": final.flex_chars,
         "ocr_seconds": ocr.seconds,
         "correct_seconds": correction.seconds,
+        "ocr_cached": ocr.cached,  # seconds measured by an earlier run (the cache's entry)
+        "correction_cached": correction.cached,
         "tokens": correction.tokens,
         "words_fixed": effect.fixed,
         "words_broken": effect.broken,

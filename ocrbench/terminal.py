@@ -10,7 +10,7 @@ import unicodedata
 
 import pandas as pd
 
-from ocrbench import glossary, report
+from ocrbench import glossary, report, results
 
 WIDTH = 120
 NARROW = ["dataset", "config", "samples", "CER [95% CI]", "raw CER", "vs raw", "s/sample"]
@@ -59,7 +59,9 @@ def text(
         if name not in ("dataset", "config")
     ]
     more = "" if wide else "\n(--wide: every column; the report defines them all)"
-    return body + "\n\n" + "\n".join(legend) + more
+    note = results.seconds_note(summary)
+    said = "" if note is None else "\n" + textwrap.fill(f"note: {note}", width)
+    return body + "\n\n" + "\n".join(legend) + more + said
 
 
 def _columns(text: str) -> int:

@@ -71,6 +71,8 @@ class OcrResult:
     text: str
     seconds: float = 0.0
     words: tuple[Word, ...] = ()
+    # Read from the cache: `seconds` were measured by the run that read the page first.
+    cached: bool = field(default=False, compare=False)
 
     @classmethod
     def from_json(cls, entry: Any) -> OcrResult:
@@ -92,6 +94,8 @@ class Correction:
     tokens: int = 0
     changes: tuple[tuple[str, str], ...] = ()
     rejected: str | None = None
+    # Read from the cache: `seconds` were measured by the run that made the correction first.
+    cached: bool = field(default=False, compare=False)
 
     @classmethod
     def from_json(cls, entry: Any) -> Correction:

@@ -279,3 +279,35 @@ def test_the_manifest_names_the_cache_by_its_absolute_path(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["cache"] == str(tmp_path / "relc")
+
+
+def test_seconds_read_from_the_cache_are_said_not_passed_off_as_this_runs(
+    dataset: Path, tmp_path: Path
+) -> None:
+    """A page read from the cache keeps the seconds of the run that read it, under that run's
+    settings (a cache filled with OMP_THREAD_LIMIT=2 showed 9x this run's OCR seconds): each row
+    says whether its seconds were measured here, and the summaries say how many were not."""
+    needs_tesseract()
+    cache = tmp_path / "cache"
+    run = [
+        "run",
+        "--dataset",
+        str(dataset),
+        "--engine",
+        "tesseract:psm=7",
+        "--corrector",
+        "lexicon",
+    ]
+    first = ocrbench(*run, "--out", str(tmp_path / "a"), cache=cache)
+    assert first.returncode == 0, first.stderr
+    assert "read from the cache" not in first.stdout
+    again = ocrbench(*run, "--out", str(tmp_path / "b"), cache=cache)
+    assert again.returncode == 0, again.stderr
+    fresh = pd.read_parquet(tmp_path / "a" / "results.parquet")
+    cached = pd.read_parquet(tmp_path / "b" / "results.parquet")
+    assert not fresh["ocr_cached"].any() and not fresh["correction_cached"].any()
+    assert cached["ocr_cached"].all() and cached["correction_cached"].all()
+    note = "the seconds of 2 of 2 rows were read from the cache"
+    assert note in again.stdout, again.stdout
+    assert note in (tmp_path / "b" / "summary.md").read_text(encoding="utf-8")
+    assert note in (tmp_path / "b" / "index.html").read_text(encoding="utf-8")
