@@ -371,7 +371,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 def _add_wide_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wide", action="store_true",
-        help="print every column of the summary (default: what fits 120 columns)",
+        help="print every column of the summary printed (default: what fits 120 columns)",
     )  # fmt: skip
 
 
@@ -481,7 +481,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--group-by",
         metavar="meta.KEY",
         help="samples with the same meta.KEY stay on one side; `id`: each sample alone (default: "
-        "meta.group where every sample has it, else each sample alone)",
+        "meta.group where the samples have it, each sample alone where none has)",
     )
     split.add_argument(
         "--allow-outside",
@@ -585,7 +585,9 @@ def build_parser() -> argparse.ArgumentParser:
     quantize.set_defaults(handler=cmd_models_quantize)
 
     notebook = commands.add_parser("notebook", help="execute a notebook headless, with parameters")
-    notebook.add_argument("name", help="quickstart, sweep or report (or 01-quickstart, ...)")
+    notebook.add_argument(
+        "name", help="quickstart, sweep, report or training (or 01-quickstart, ...)"
+    )
     notebook.add_argument(
         "-p", "--parameter", dest="parameters", nargs=2, action="append", metavar=("KEY", "VALUE"),
         help="a parameter of the notebook, repeatable; VALUE: a decimal number (4, 0.5), "
