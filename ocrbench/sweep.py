@@ -103,15 +103,9 @@ def dataset_names(
     parent folders as it takes to tell folders of the same name apart ("a/inv", "b/inv"), and,
     when one folder is listed twice, the limit, and the training set where theirs differ."""
     trains = list(trains) if trains is not None else [None] * len(roots)
-    names = []
-    for root in roots:
-        others = {other for other in roots if other != root}
-        depth = 1
-        while depth < len(root.parts) and any(
-            other.parts[-depth:] == root.parts[-depth:] for other in others
-        ):
-            depth += 1
-        names.append(Path(*root.parts[-depth:]).as_posix())
+    names = _shortest(roots)
+    given = list(dict.fromkeys(t for t in trains if t is not None))
+    train_names = dict(zip(given, _shortest(given), strict=True))
     qualified = []
     for name, limit, train in zip(names, limits, trains, strict=True):
         alike = [i for i, other in enumerate(names) if other == name]
@@ -123,13 +117,28 @@ def dataset_names(
         if not trains_differ or len({limits[i] for i in alike}) > 1:
             parts.append(f"limit {limit or 'none'}")
         if trains_differ:
-            parts.append("no train" if train is None else f"train: {train.name}")
+            parts.append("no train" if train is None else f"train: {train_names[train]}")
         qualified.append(f"{name} ({', '.join(parts)})")
     names = qualified
     # Still the same (one folder listed twice with the same limit): number them.
     return [
         f"{n} #{names[:i].count(n) + 1}" if names.count(n) > 1 else n for i, n in enumerate(names)
     ]
+
+
+def _shortest(paths: Sequence[Path]) -> list[str]:
+    """Each path by its folder's name, with as many parent folders as it takes to tell it from the
+    others ("a/inv", "b/inv")."""
+    names = []
+    for path in paths:
+        others = {other for other in paths if other != path}
+        depth = 1
+        while depth < len(path.parts) and any(
+            other.parts[-depth:] == path.parts[-depth:] for other in others
+        ):
+            depth += 1
+        names.append(Path(*path.parts[-depth:]).as_posix())
+    return names
 
 
 @dataclass

@@ -539,3 +539,12 @@ workers: 1
     sweep.run(spec, tmp_path / "out", cache=Cache(None), workers=1, progress=False)
     said = capsys.readouterr().err
     assert "corrector prompt learned nothing from the training set" in said, said
+
+
+def test_training_sets_of_one_name_are_told_apart_by_their_folders() -> None:
+    """Two training folders both named "train" gave "A (train: train) #1" and "#2", which said
+    nothing of which was which, and changed with the order of the spec."""
+    test = [Path("/d/A")] * 2
+    assert sweep.dataset_names(test, [None, None], [Path("/x/train"), Path("/y/train")]) == [
+        "A (train: x/train)", "A (train: y/train)"
+    ]  # fmt: skip
