@@ -123,6 +123,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             learning["training"] = [
                 {
                     **applied.train.record(),
+                    **(
+                        {"overlap_allowed": len(training.overlap(train, dataset))}
+                        if args.allow_overlap
+                        else {}
+                    ),  # fmt: skip
                     "dataset": dataset.name,
                     "skipped": [*train.skipped, *unread_training],
                 }

@@ -193,6 +193,26 @@ def markdown(summary: pd.DataFrame) -> str:
     return markdown_table(summary_table(summary))
 
 
+def trained_on(manifest: dict[str, Any]) -> list[str]:
+    """A line per training set a run's datasets were given (path, size, hash, and any overlap with
+    the test set that was allowed): the table says only "trained", and which data a figure rests
+    on belongs beside it."""
+    entries = [e for e in manifest.get("training") or [] if isinstance(e, dict)]
+    return [
+        f"{e.get('dataset')}: training set {e.get('path')} ({e.get('samples')} samples, "
+        f"sha256 {str(e.get('sha256'))[:12]})" + _overlap(e)
+        for e in entries
+    ]
+
+
+def _overlap(entry: dict[str, Any]) -> str:
+    allowed = entry.get("overlap_allowed")
+    if not allowed:
+        return ""
+    return (f"; {allowed} of its samples are test data (allowed): these figures are not on "
+            "held-out data")  # fmt: skip
+
+
 def left_out(manifest: dict[str, Any]) -> list[str]:
     """A line per dataset some of whose samples the figures do not cover: invalid samples and
     samples whose OCR failed, left out with --skip-bad (the manifest says why, sample by sample)."""
@@ -502,6 +522,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
     notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
+    notes += [line for line in trained_on(manifest) if "test data" in line]
     warning = "".join(f'<p class="warn">{html.escape(note)}</p>' for note in notes)
     if len(ineffective):
         warning += (
@@ -611,6 +632,7 @@ def render(
     keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
     notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
+    notes += trained_on(manifest)
     rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, notes))
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:

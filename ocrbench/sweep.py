@@ -417,10 +417,12 @@ def _run(
     if train_sets:
         learning["training"] = [
             {**train.record(), "dataset": name,
+             **({"overlap_allowed": len(training.overlap(train_sets[ref.train], dataset))}
+                if ref.allow_overlap else {}),
              "skipped": [*train_sets[ref.train].skipped,
                          *({"id": i, "reason": r, "phase": "ocr"}
                            for i, r in unread_training[ref.train].items())]}
-            for ref, name, train in zip(refs, names, trains, strict=True)
+            for ref, name, train, dataset in zip(refs, names, trains, loaded, strict=True)
             if train is not None and ref.train is not None
         ]  # fmt: skip
         learning["fits"] = fits

@@ -140,8 +140,8 @@ def _content(sample: Sample) -> list[tuple[str, ...]]:
     return [(_SAID[kind], *rest) for kind, *rest in splits.same_content(sample)]
 
 
-def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
-    """Refuse a training set that holds a test sample's content; `allow` says how to permit it."""
+def overlap(train: Dataset, test: Dataset) -> list[tuple[str, str, str]]:
+    """The training samples that hold a test sample's content: (training id, test id, what)."""
     tested: dict[tuple[str, ...], str] = {}
     for sample in test.samples:
         for content in _content(sample):
@@ -151,6 +151,12 @@ def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
         match = next((c for c in _content(sample) if c in tested), None)
         if match is not None:
             overlapping.append((sample.id, tested[match], match[0]))
+    return overlapping
+
+
+def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
+    """Refuse a training set that holds a test sample's content; `allow` says how to permit it."""
+    overlapping = overlap(train, test)
     if overlapping:
         train_id, test_id, what = overlapping[0]
         raise ConfigError(

@@ -747,3 +747,13 @@ def test_a_report_cache_that_cannot_be_kept_does_not_fail_the_report(
     assert "<html" in page
     said = capsys.readouterr().err
     assert "warning" in said and report.REPORT_CACHE in said and len(said.splitlines()) == 1
+
+
+def test_summary_md_names_each_training_set(tmp_path: Path) -> None:
+    """summary.md said "trained noisy-channel" and nothing of what it was trained on: its path,
+    size and hash were only in the page's learned section and the manifest."""
+    frame = fabricate(Fake(corrector="lexicon", fix=0.5), samples=3)
+    rendered(tmp_path, frame, learned_manifest(frame))
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    dataset = frame["dataset"].iloc[0]
+    assert f"{dataset}: training set /data/<train> (70 samples, sha256 {'ab' * 6})" in summary

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import pandas as pd
 import pytest
 
-from ocrbench import cli, datasets, registry, results, rowkey, run, specs, sweep, training
+from ocrbench import cli, datasets, registry, report, results, rowkey, run, specs, sweep, training
 from ocrbench.cache import Cache, key
 from ocrbench.correctors.base import learns
 from ocrbench.correctors.channel import edited_runs
@@ -334,8 +334,19 @@ def test_overlap_is_refused_in_one_line_unless_allowed(
     assert "'t5'" in message and "'s1'" in message and "(OCR, reference) pair" in message
     assert "allow_overlap: true" in message and "\n" not in message
     allowed = given_spec(tmp_path, f"[{{path: {test}, train: {leaky}, allow_overlap: true}}]")
-    sweep.run(allowed, tmp_path / "out", cache=Cache(tmp_path / "cache"), progress=False)
+    manifest = sweep.run(allowed, tmp_path / "out", cache=Cache(tmp_path / "cache"),
+                         progress=False)  # fmt: skip
     assert results.load(tmp_path / "out")["trained"].any()
+    # Allowed is not forgotten: the figures rest on a test part that is partly training data.
+    assert [t["overlap_allowed"] for t in manifest["training"]] == [1]
+    report.render(tmp_path / "out")
+    said = "1 of its samples are test data (allowed): these figures are not on held-out data"
+    assert said in (tmp_path / "out" / "summary.md").read_text(encoding="utf-8")
+    assert said in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    run = ["run", "--dataset", str(test), "--engine", "given", "--corrector", "memorize",
+           "--train", str(leaky), "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert cli.main([*run, "--allow-overlap"]) == 0
+    assert said in (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
 
 
 def test_pairs_overlap_whatever_their_unicode_form_or_spacing(
