@@ -90,6 +90,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                       file=sys.stderr)  # fmt: skip
         if train is not None and not args.allow_overlap:
             training.check_overlap(train, dataset, "pass --allow-overlap")
+        shared = training.say_shared_references(train, dataset) if train is not None else {}
         cache, norm, counts = _cache(args), _normalization(args), run.Counts()
         unreadable: list[dict[str, Any]] = []
         unread_training: list[dict[str, Any]] = []
@@ -123,6 +124,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             learning["training"] = [
                 {
                     **applied.train.record(),
+                    **shared,
                     **(
                         {"overlap_allowed": len(training.overlap(train, dataset))}
                         if args.allow_overlap

@@ -206,11 +206,16 @@ def trained_on(manifest: dict[str, Any]) -> list[str]:
 
 
 def _overlap(entry: dict[str, Any]) -> str:
-    allowed = entry.get("overlap_allowed")
-    if not allowed:
-        return ""
-    return (f"; {allowed} of its samples are test data (allowed): these figures are not on "
-            "held-out data")  # fmt: skip
+    """What the manifest says of a training set's overlap with its test set."""
+    from ocrbench.training import references_note
+
+    said = ""
+    if entry.get("shared_references"):
+        said += "; " + references_note(entry["shared_references"], str(entry.get("shared_example")))
+    if entry.get("overlap_allowed"):
+        said += (f"; {entry['overlap_allowed']} of its samples are test data (allowed): these "
+                 "figures are not on held-out data")  # fmt: skip
+    return said
 
 
 def left_out(manifest: dict[str, Any]) -> list[str]:

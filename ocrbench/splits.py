@@ -97,8 +97,13 @@ def same_content(sample: Sample) -> list[tuple[str, ...]]:
     if image is not None:
         found.append(("image", image))
     if sample.ocr is not None:
-        found.append(("pair", _SAME_TEXT.apply(sample.ocr), _SAME_TEXT.apply(sample.text)))
+        found.append(("pair", _SAME_TEXT.apply(sample.ocr), same_reference(sample)))
     return found
+
+
+def same_reference(sample: Sample) -> str:
+    """A sample's reference as every metric reads it (NFC, whitespace collapsed)."""
+    return _SAME_TEXT.apply(sample.text)
 
 
 @dataclass(frozen=True)

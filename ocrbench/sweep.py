@@ -231,6 +231,7 @@ def _run(
         for ref in refs
     ]
     train_sets = _training_sets(spec, refs, loaded, skip_bad)
+    shared = _shared_references(refs, loaded, train_sets)
     trains = [None if r.train is None else TrainingSet.of(train_sets[r.train]) for r in refs]
     names = dataset_names(
         [d.root for d in loaded], [r.limit for r in refs], [r.train for r in refs]
@@ -416,7 +417,7 @@ def _run(
     learning: dict[str, Any] = {}  # only a sweep with training sets says anything of them
     if train_sets:
         learning["training"] = [
-            {**train.record(), "dataset": name,
+            {**train.record(), "dataset": name, **shared[ref.train, dataset.root],
              **({"overlap_allowed": len(training.overlap(train_sets[ref.train], dataset))}
                 if ref.allow_overlap else {}),
              "skipped": [*train_sets[ref.train].skipped,
@@ -475,6 +476,21 @@ def _training_sets(
             except OcrbenchError as error:
                 raise type(error)(f"{where}: {error}") from None
     return found
+
+
+def _shared_references(
+    refs: Sequence[DatasetRef],
+    loaded: Sequence[datasets.Dataset],
+    found: dict[Path, datasets.Dataset],
+) -> dict[tuple[Path, Path], dict[str, Any]]:
+    """Per (training set, test set): the references both hold, said once and counted."""
+    shared: dict[tuple[Path, Path], dict[str, Any]] = {}
+    for ref, dataset in zip(refs, loaded, strict=True):
+        if ref.train is not None and (ref.train, dataset.root) not in shared:
+            shared[ref.train, dataset.root] = training.say_shared_references(
+                found[ref.train], dataset
+            )
+    return shared
 
 
 def _fit_records(

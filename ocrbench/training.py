@@ -154,6 +154,31 @@ def overlap(train: Dataset, test: Dataset) -> list[tuple[str, str, str]]:
     return overlapping
 
 
+def shared_references(train: Dataset, test: Dataset) -> list[str]:
+    """The test set's (non-empty) references the training set holds too, read otherwise: not
+    refused, since two books share their running heads ("INTRODUCTION."), but said, since a line
+    read twice would put its words into the fit."""
+    trained = {splits.same_reference(sample) for sample in train.samples}
+    shared = [splits.same_reference(sample) for sample in test.samples]
+    return list(dict.fromkeys(text for text in shared if text and text in trained))
+
+
+def say_shared_references(train: Dataset, test: Dataset) -> dict[str, Any]:
+    """A warning and the manifest's count, where the two sets share references."""
+    shared = shared_references(train, test)
+    if shared:
+        warn(references_note(len(shared), shared[0]))
+    return {"shared_references": len(shared), "shared_example": shared[0]} if shared else {}
+
+
+def references_note(count: int, example: str) -> str:
+    shown = example if len(example) <= 40 else example[:39] + "…"
+    return (
+        f"{count} of the test set's references are in the training set too (e.g. {shown!r}): "
+        "a running head is harmless, a line read twice puts its words into the fit"
+    )
+
+
 def check_overlap(train: Dataset, test: Dataset, allow: str) -> None:
     """Refuse a training set that holds a test sample's content; `allow` says how to permit it."""
     overlapping = overlap(train, test)

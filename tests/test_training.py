@@ -559,3 +559,27 @@ def test_training_sets_of_one_name_are_told_apart_by_their_folders() -> None:
     assert sweep.dataset_names(test, [None, None], [Path("/x/train"), Path("/y/train")]) == [
         "A (train: x/train)", "A (train: y/train)"
     ]  # fmt: skip
+
+
+def test_a_reference_both_sides_hold_is_said_though_not_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A test line read again in the training set (other OCR, the same reference) passed the
+    overlap check unsaid, and its words were learned: the same text read twice is a leak, a
+    running head two books share is not, so it is said (counted, named), not refused."""
+    test = text_dataset(tmp_path / "test", [("we met Zorb1axian at noon", "we met Zorblaxian at noon"),
+                                            ("INTR0DUCTION.", "INTRODUCTION.")])  # fmt: skip
+    train = text_dataset(tmp_path / "train", [("we rnet Zorblaxian at n0on", "we met Zorblaxian at noon"),
+                                              ("lNTRODUCTION.", "INTRODUCTION."),
+                                              ("tbe cat", "the cat")], "t")  # fmt: skip
+    shared = training.shared_references(datasets.load(train), datasets.load(test))
+    assert shared == ["we met Zorblaxian at noon", "INTRODUCTION."]
+    run = ["run", "--dataset", str(test), "--engine", "given", "--corrector", "memorize",
+           "--train", str(train), "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
+    assert cli.main(run) == 0
+    said = "2 of the test set's references are in the training set too"
+    assert said in capsys.readouterr().err
+    assert said in (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
+    spec = given_spec(tmp_path, f"[{{path: {test}, train: {train}}}]")
+    manifest = sweep.run(spec, tmp_path / "out", cache=Cache(None), progress=False)
+    assert [t["shared_references"] for t in manifest["training"]] == [2]
