@@ -200,9 +200,20 @@ def trained_on(manifest: dict[str, Any]) -> list[str]:
     entries = [e for e in manifest.get("training") or [] if isinstance(e, dict)]
     return [
         f"{e.get('dataset')}: training set {e.get('path')} ({e.get('samples')} samples, "
-        f"sha256 {str(e.get('sha256'))[:12]})" + _overlap(e)
+        f"{_left_out(e)}sha256 {str(e.get('sha256'))[:12]})" + _overlap(e)
         for e in entries
     ]
+
+
+def _left_out(entry: dict[str, Any]) -> str:
+    """The training samples the fit could not use (--skip-bad: their OCR failed), which `samples`
+    counts (invalid samples, skipped on load, it does not)."""
+    skipped = [
+        s for s in entry.get("skipped") or [] if isinstance(s, dict) and s.get("phase") == "ocr"
+    ]
+    if not skipped:
+        return ""
+    return f"{len(skipped)} of them left out: {skipped[0].get('reason')}; "
 
 
 def _overlap(entry: dict[str, Any]) -> str:

@@ -757,3 +757,8 @@ def test_summary_md_names_each_training_set(tmp_path: Path) -> None:
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     dataset = frame["dataset"].iloc[0]
     assert f"{dataset}: training set /data/<train> (70 samples, sha256 {'ab' * 6})" in summary
+    manifest = learned_manifest(frame)
+    manifest["training"][0]["skipped"] = [{"id": "t3", "reason": "unreadable", "phase": "ocr"}]
+    rendered(tmp_path, frame, manifest)  # a sample the fit could not read is not among its 70
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "(70 samples, 1 of them left out: unreadable; sha256" in summary
