@@ -51,7 +51,7 @@ def _file_hash(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()
 
 
-_UNWRITABLE: set[str] = set()  # cache folders this process found it cannot write: said once
+_UNWRITABLE: set[str] = set()  # cache folders this process could not write: said once, tried again
 
 
 class Cache:
@@ -59,7 +59,7 @@ class Cache:
 
     def __init__(self, root: Path | None):
         self.root = root
-        self.writable = root is not None and str(root) not in _UNWRITABLE
+        self.writable = root is not None
 
     def _path(self, kind: str, key: str) -> Path:
         assert self.root is not None

@@ -91,6 +91,8 @@ def _start_worker(workers: int, sweep: int, environment: dict[str, str]) -> None
     # The sweep decides what an interrupt means and ends its workers itself (SIGTERM, default
     # action): Ctrl-C in the terminal reaches every process of the group, workers included.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "SIGHUP"):  # a closed terminal, sent to the whole group: the sweep's to say
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with(sweep)
     # The fork server holds the environment of when it started; a worker has the sweep's, as a
@@ -108,7 +110,25 @@ def _fresh_processes() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([])
+    _helpers_ignore_hangup()
     return context
+
+
+def _helpers_ignore_hangup() -> None:
+    """Start multiprocessing's helpers (the fork server, the resource tracker) ignoring SIGHUP,
+    which they keep: a closed terminal sends it to the whole group, and the sweep, not they, is
+    to say what it means (they ignore SIGINT already)."""
+    from multiprocessing import forkserver, resource_tracker
+
+    hangup = getattr(signal, "SIGHUP", None)
+    if hangup is None or threading.current_thread() is not threading.main_thread():
+        return
+    before = signal.signal(hangup, signal.SIG_IGN)
+    try:
+        resource_tracker.ensure_running()
+        forkserver.ensure_running()
+    finally:
+        signal.signal(hangup, before)
 
 
 class Executor:

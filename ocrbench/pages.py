@@ -24,7 +24,8 @@ from ocrbench.errors import DatasetError
 # change: 2 is the first version decoded here (before it, as each engine decoded it).
 VERSION = "pages 2"
 
-_SIXTEEN_BITS = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+_SIXTEEN_BITS = ("I;16", "I;16L", "I;16B", "I;16N")
+_WIDE = (*_SIXTEEN_BITS, "I")  # "I": 32 bits, holding 16-bit values or 8-bit ones
 
 
 class PageError(DatasetError):
@@ -58,7 +59,7 @@ def page(image: Path) -> Any:
         picture.load()
         upright = ImageOps.exif_transpose(picture)
         dpi = picture.info.get("dpi")
-    if upright.mode in _SIXTEEN_BITS:
+    if upright.mode in _WIDE:
         upright = _eight_bits(upright)
     elif upright.mode == "F":
         raise PageError(
@@ -86,7 +87,7 @@ def as_file(image: Path) -> Iterator[Path]:
     with _opened(image) as original:
         _one_frame(original, image)
         upright = original.getexif().get(_ORIENTATION, 1) == 1
-        plain = original.format in _READ_AS_IS and original.mode not in _SIXTEEN_BITS
+        plain = original.format in _READ_AS_IS and original.mode not in _WIDE
         plain = plain and upright and not _transparent(original)
     if plain:
         yield image
@@ -105,7 +106,8 @@ _READ_AS_IS = ("PNG", "JPEG", "TIFF", "BMP", "PPM")  # formats Tesseract (Lepton
 
 def _one_frame(picture: Any, image: Path) -> None:
     frames = getattr(picture, "n_frames", 1)
-    if frames > 1:
+    # A camera's JPEG with a preview beside its image (MPF, "MPO" to Pillow) is one page: the first.
+    if frames > 1 and picture.format != "MPO":
         raise PageError(
             f"image {image} holds {frames} pages (frames); a sample is one page: save each page "
             "as its own image, with its own reference"
@@ -117,12 +119,19 @@ def _transparent(picture: Any) -> bool:
 
 
 def _eight_bits(picture: Any) -> Any:
-    """16-bit grey (0-65535) as 8-bit grey (0-255), by value, not clipped."""
+    """16-bit grey (0-65535) as 8-bit grey (0-255), by value, not clipped; 32-bit grey ("I") the
+    same where it holds values past 255, else as it is. A transparent value becomes white paper."""
     import numpy as np
     from PIL import Image
 
-    values = np.asarray(picture, dtype=np.float64)
-    return Image.fromarray(np.clip(np.rint(values / 257), 0, 255).astype(np.uint8), "L")
+    values = np.asarray(picture).astype(np.int64)
+    sixteen = picture.mode in _SIXTEEN_BITS or int(values.max(initial=0)) > 255
+    grey = (values + 128) // 257 if sixteen else values
+    clear = picture.info.get("transparency")
+    grey = np.clip(grey, 0, 255).astype(np.uint8)
+    if isinstance(clear, int):
+        grey[values == clear] = 255
+    return Image.fromarray(grey, "L")
 
 
 @contextmanager

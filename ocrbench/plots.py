@@ -611,12 +611,14 @@ SLICE_CONFIGS = 8  # lines per panel: the configurations with the lowest corpus 
 
 
 def by_slice(
-    sliced: pd.DataFrame, key: str, order: Mapping[str, Sequence[str]] | None = None
+    sliced: pd.DataFrame,
+    key: str,
+    order: Mapping[str, Sequence[str]] | Sequence[str] | None = None,
 ) -> Figure:
     """Corpus CER (with its 95% interval) per value of a sample meta key ("meta.degrade"), one
     line per configuration, one panel per dataset: where in the data each one fails. `order`:
     per dataset, its configurations best first (the run's summary, `ranking`), of which the
-    first few are drawn."""
+    first few are drawn; a plain list orders every dataset alike."""
     sliced = _numeric(sliced)
     datasets = list(dict.fromkeys(sliced["dataset"])) if len(sliced) else [""]
     # One above the other: each legend lies right of its panel, where a panel beside it would be.
@@ -630,7 +632,7 @@ def by_slice(
             continue
         values = slice_order(table["slice"].astype(str))
         present = list(dict.fromkeys(table["config"]))
-        best = (order or {}).get(dataset, ())
+        best = order.get(dataset, ()) if isinstance(order, Mapping) else (order or ())
         ranked = [c for c in best if c in present] + [c for c in present if c not in best]
         shown = ranked[:SLICE_CONFIGS]
         table = table.assign(plot_name=names(table))

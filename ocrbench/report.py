@@ -47,7 +47,7 @@ BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sa
 # rows' content, and made again only when that changes; the rest of the page is always made fresh.
 # Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
 REPORT_CACHE = results.REPORT_CACHE
-REPORT_FORMAT = 2
+REPORT_FORMAT = 3  # 3: per-dataset ranking, stacked panels, thumbnails of the page engines read
 SECTIONS = ("charts", "worst", "hurt")
 CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned
 
@@ -197,7 +197,7 @@ def trained_on(manifest: dict[str, Any]) -> list[str]:
     """A line per training set a run's datasets were given (path, size, hash, and any overlap with
     the test set that was allowed): the table says only "trained", and which data a figure rests
     on belongs beside it."""
-    entries = [e for e in manifest.get("training") or [] if isinstance(e, dict)]
+    entries = _trainings(manifest)
     return [
         f"{e.get('dataset')}: training set {e.get('path')} ({e.get('samples')} samples, "
         f"{_left_out(e)}sha256 {str(e.get('sha256'))[:12]})" + _overlap(e)
@@ -214,6 +214,10 @@ def _left_out(entry: dict[str, Any]) -> str:
     if not skipped:
         return ""
     return f"{len(skipped)} of them left out: {skipped[0].get('reason')}; "
+
+
+def _trainings(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in manifest.get("training") or [] if isinstance(e, dict)]
 
 
 def _overlap(entry: dict[str, Any]) -> str:
@@ -538,7 +542,9 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
     notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
-    notes += [line for line in trained_on(manifest) if "test data" in line]
+    notes += [
+        _overlap(e).removeprefix("; ") for e in _trainings(manifest) if e.get("overlap_allowed")
+    ]
     warning = "".join(f'<p class="warn">{html.escape(note)}</p>' for note in notes)
     if len(ineffective):
         warning += (

@@ -59,3 +59,17 @@ def test_a_cache_that_cannot_be_written_is_one_warning_per_process(
         Cache(root).put("ocr", f"key{n}", {"text": "x"})
     said = capsys.readouterr().err.splitlines()
     assert len(said) == 1 and "cannot write the cache" in said[0], said
+
+
+def test_a_cache_folder_that_becomes_writable_is_written_again(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Said once per process, but not given up for good: a disk freed later is used again."""
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    Cache(blocker).put("ocr", "k1", {"text": "x"})
+    blocker.unlink()
+    cache = Cache(blocker)
+    cache.put("ocr", "k2", {"text": "y"})
+    assert cache.get("ocr", "k2") == {"text": "y"}
+    assert len(capsys.readouterr().err.splitlines()) == 1

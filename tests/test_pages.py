@@ -160,3 +160,28 @@ def test_image_engines_name_the_page_decoding_in_their_version() -> None:
     needs_tesseract()
     assert pages.VERSION in Tesseract().version()
     tesseract_module.forget()
+
+
+def test_a_camera_jpeg_with_a_preview_is_one_page(tmp_path: Path) -> None:
+    """Phone cameras save a JPEG with a second, smaller image (MPF: Pillow's "MPO", 2 frames): it
+    is one page, its first image, not a file of several pages to refuse."""
+    path = tmp_path / "photo.jpg"
+    page = _text_page().convert("RGB")
+    page.save(path, format="MPO", save_all=True, append_images=[page.resize((90, 16))])
+    with Image.open(path) as picture:
+        assert picture.format == "MPO" and picture.n_frames == 2
+    assert pages.problem(path) is None
+    assert pages.rgb(path).shape == (160, 900, 3)
+
+
+def test_thirty_two_bit_grey_is_not_read_as_sixteen_and_transparency_stays_white(
+    tmp_path: Path,
+) -> None:
+    eight_bit_range = tmp_path / "wide.tif"
+    Image.fromarray(np.full((20, 40), 200, dtype=np.int32), "I").save(eight_bit_range)
+    assert int(pages.rgb(eight_bit_range).mean()) == 200  # not 200/257: black
+    deep = tmp_path / "deep.png"
+    values = np.where(np.asarray(_text_page()) < 128, 10_000, 0).astype(np.uint16)
+    Image.fromarray(values).save(deep, transparency=0)
+    pixels = pages.rgb(deep)
+    assert pixels[0, 0].tolist() == [255, 255, 255]  # the transparent paper, on white

@@ -4,6 +4,7 @@ once never both write (one finishes, the other says which process holds the fold
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -42,8 +43,12 @@ def pool_workers(sweep: psutil.Process) -> list[psutil.Process]:
         return []
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM, signal.SIGHUP])
-def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals) -> None:
+@pytest.mark.parametrize(
+    ("sig", "group"),
+    [(signal.SIGKILL, False), (signal.SIGTERM, False), (signal.SIGHUP, False),
+     (signal.SIGHUP, True)],  # a closed terminal sends it to the whole group, workers too
+)  # fmt: skip
+def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals, group: bool) -> None:
     needs_tesseract()
     dataset = make_dataset(tmp_path / "data", LINES)
     command = sweep_command(spec_file(tmp_path, dataset), tmp_path / "out", tmp_path / "cache")
@@ -58,7 +63,10 @@ def test_workers_end_with_a_killed_sweep(tmp_path: Path, sig: signal.Signals) ->
         workers = pool_workers(parent)
         time.sleep(0.05)
     everything = parent.children(recursive=True)  # workers, the fork server, its helpers
-    process.send_signal(sig)
+    if group:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     process.wait(timeout=30)
     gone, alive = psutil.wait_procs(everything, timeout=10)
     for survivor in alive:
