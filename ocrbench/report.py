@@ -193,6 +193,16 @@ def markdown(summary: pd.DataFrame) -> str:
     return markdown_table(summary_table(summary))
 
 
+def seconds_notes(summary: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
+    """Where some seconds were not measured by this run: read from the cache, or resumed."""
+    notes = list(filter(None, [results.seconds_note(summary)]))
+    resumed = (manifest.get("work") or {}).get("rows_resumed")
+    if resumed:
+        notes.append(f"{resumed} rows were resumed from an earlier run into this folder: their "
+                     "seconds are that run's")  # fmt: skip
+    return notes
+
+
 def trained_on(manifest: dict[str, Any]) -> list[str]:
     """A line per training set a run's datasets were given (path, size, hash, and any overlap with
     the test set that was allowed): the table says only "trained", and which data a figure rests
@@ -541,7 +551,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     of = f" of {html.escape(str(table['dataset'].iloc[0]))}" if single and len(table) else ""
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
-    notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
+    notes = [*left_out(manifest), *seconds_notes(summary, manifest)]
     notes += [
         _overlap(e).removeprefix("; ") for e in _trainings(manifest) if e.get("overlap_allowed")
     ]
@@ -653,8 +663,7 @@ def render(
     declared = spec.get("slices") if isinstance(spec, dict) else None
     keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
-    notes = [*left_out(manifest), *filter(None, [results.seconds_note(summary)])]
-    notes += trained_on(manifest)
+    notes = [*left_out(manifest), *seconds_notes(summary, manifest), *trained_on(manifest)]
     rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, notes))
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:

@@ -4,6 +4,7 @@ samples and the manifest; `summary.md` beside it. Fabricated sweeps, then real r
 from __future__ import annotations
 
 import errno
+import html
 import json
 import os
 import re
@@ -762,3 +763,13 @@ def test_summary_md_names_each_training_set(tmp_path: Path) -> None:
     rendered(tmp_path, frame, manifest)  # a sample the fit could not read is not among its 70
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "(70 samples, 1 of them left out: unreadable; sha256" in summary
+
+
+def test_rows_resumed_from_an_earlier_run_are_said_beside_the_seconds(tmp_path: Path) -> None:
+    """A sweep resumed from its folder's journal shows rows an earlier run measured, under its own
+    settings: said in summary.md and the page, as cached seconds are."""
+    frame = fabricate(Fake(), samples=3)
+    rendered(tmp_path, frame, {"command": "sweep", "work": {"rows_resumed": 2}})
+    said = "2 rows were resumed from an earlier run into this folder: their seconds are that run's"
+    assert said in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert html.escape(said) in (tmp_path / "index.html").read_text(encoding="utf-8")
