@@ -73,3 +73,20 @@ def test_a_cache_folder_that_becomes_writable_is_written_again(
     cache.put("ocr", "k2", {"text": "y"})
     assert cache.get("ocr", "k2") == {"text": "y"}
     assert len(capsys.readouterr().err.splitlines()) == 1
+
+
+def test_a_file_replaced_with_its_size_and_time_kept_is_hashed_again(tmp_path: Path) -> None:
+    """`cp -p`, `rsync -t` or `touch -r` keep a file's size and mtime: the hash remembered for them
+    named the old bytes (a swapped page image, a swapped model file, under the old hash)."""
+    import os
+
+    from ocrbench.models.hashing import sha256_of
+
+    path = tmp_path / "page.png"
+    path.write_bytes(b"first bytes")
+    before, model_before = file_hash(path), sha256_of(path)
+    stat = path.stat()
+    path.write_bytes(b"other bytes")  # the same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the same mtime
+    assert file_hash(path) != before
+    assert sha256_of(path) != model_before

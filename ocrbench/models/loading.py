@@ -108,10 +108,14 @@ _lock = threading.RLock()
 def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = None) -> LoadedModel:
     """The spec's model, loaded once per process for the same file and settings."""
     path = resolve(spec, logging=logging)
-    key = (path.resolve(), spec.gpu_layers, spec.n_ctx, spec.n_threads, spec.seed, logits_all)
+    settings = (path.resolve(), spec.gpu_layers, spec.n_ctx, spec.n_threads, spec.seed, logits_all)
+    stat = path.stat()  # the file as it is now: one replaced in place is another model
+    key = (*settings, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
     with _lock:
         if key in _loaded:
             return _loaded[key]
+        for stale in [k for k in _loaded if k[: len(settings)] == settings]:
+            del _loaded[stale]  # its file was replaced; whoever holds it still closes it
         check_gguf(path)
         llama_cpp = llama_cpp_module()
         offload = bool(llama_cpp.llama_supports_gpu_offload())
