@@ -318,3 +318,11 @@ def test_a_note_from_before_made_was_recorded_is_taken_at_its_word(tmp_path: Pat
            "quantized": True}  # fmt: skip
     files.origin_path(made).write_text(json.dumps(old))
     assert models.made_from_quantized(made, REPO) == "q4_k_m"
+
+
+def test_a_name_the_header_cannot_say_is_still_checked_by_its_bits(tmp_path: Path) -> None:
+    """A file named "Q8" (no GGUF type) holding Q4_1 weights passed unchecked, labelled "q8"."""
+    path = fake_gguf(tmp_path / "m.Q8.gguf", file_type=3)  # 3: MOSTLY_Q4_1
+    assert gguf_header.contradiction(path, "q8") == "Q4_1"
+    assert gguf_header.contradiction(path, "8bit") == "Q4_1"
+    assert gguf_header.contradiction(path, "q4_k") is None  # 4 bits either way: not contradicted

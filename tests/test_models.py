@@ -210,7 +210,7 @@ def test_parse_model_spec_forms() -> None:
     assert short == long
     assert (short.repo_id, short.quantization, short.gpu_layers) == (
         "Qwen/Qwen2.5-3B-Instruct-GGUF",
-        "int8",
+        "q8_0",  # the tutorial's int8, by its name
         -1,
     )
     assert models.parse_model_spec("") == ModelSpec()
@@ -644,3 +644,20 @@ def test_a_model_file_replaced_in_place_is_loaded_again(tmp_path: Path) -> None:
         assert models.load(spec) is not first
     finally:
         models.close_all()
+
+
+def test_a_quantization_is_one_name_however_it_is_spelled() -> None:
+    """ "Q4_K_M" and "q4_k_m" (or "int8" and "q8_0") were two configurations of the same file, with
+    two labels in the rows and the charts by quantization."""
+    from ocrbench import registry
+    from ocrbench.registry import params_of
+    from ocrbench.run import config_id
+
+    assert models.ModelSpec(quantization="Q4_K_M").quantization == "q4_k_m"
+    assert models.ModelSpec(quantization="int8").quantization == "q8_0"
+    spelled = registry.correctors.from_spec("noisy-channel:quantization=Q4_K_M")
+    plain = registry.correctors.from_spec("noisy-channel")
+    assert params_of(spelled)["quantization"] == "q4_k_m"
+    assert config_id("given", {}, "noisy-channel", params_of(spelled)) == config_id(
+        "given", {}, "noisy-channel", params_of(plain)
+    )

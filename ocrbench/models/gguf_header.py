@@ -12,6 +12,7 @@ per key-value a string key (uint64 length + UTF-8), a uint32 value type and the 
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -199,12 +200,23 @@ def contradiction(path: Path, named: str | None) -> str | None:
     """What the header says ("Q4_1") when it contradicts the quantization the file is named with;
     None when it does not: the same one, a name without one, or a header that records none
     (files older than the key are taken at their name's word)."""
-    if named not in _NAMES:  # none, or one the header's numbers cannot say ("q4_k")
+    if named is None:
         return None
     found = file_type(path)
     if found is None or FILE_TYPES.get(found) == named:
         return None
-    return FILE_TYPES[found].upper() if found in FILE_TYPES else f"an unknown type {found}"
+    said = FILE_TYPES[found].upper() if found in FILE_TYPES else f"an unknown type {found}"
+    if named in _NAMES:
+        return said
+    # A name no GGUF type has ("q8", "8bit", "q4_k"): judged by its bits, which must agree.
+    bits, held = _bits(named), _bits(FILE_TYPES.get(found, ""))
+    return said if bits is not None and held is not None and bits != held else None
+
+
+def _bits(name: str) -> int | None:
+    """The bits a quantization's name says: "q8" 8, "q4_k_m" 4, "bf16" 16; None for none."""
+    found = re.search(r"\d+", name)
+    return int(found.group()) if found else None
 
 
 def check_header(path: Path, named: str | None) -> None:

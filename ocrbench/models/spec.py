@@ -9,6 +9,7 @@ from pathlib import Path
 from ocrbench.errors import ConfigError
 from ocrbench.models import catalogue
 from ocrbench.models.catalogue import DEFAULT_REPO_ID
+from ocrbench.models.quantizations import canonical_quantization
 
 # No quantization named: an embedded repo's own file ("q4_1" for SmolLM2), else q4_k_m.
 REPO_DEFAULT = "default"
@@ -37,6 +38,8 @@ class ModelSpec:
     def __post_init__(self) -> None:
         if self.quantization == REPO_DEFAULT:  # made concrete: ids and cache keys see the real one
             object.__setattr__(self, "quantization", catalogue.quantization_for(self.repo_id))
+        # One name however it is spelled ("Q4_K_M", "int8"): one configuration, one label.
+        object.__setattr__(self, "quantization", canonical_quantization(self.quantization))
         parts = self.repo_id.split("/")
         if not self.repo_id.strip() or any(part in ("", ".", "..") for part in parts):
             raise ValueError(f"repo_id must look like 'owner/name', not {self.repo_id!r}")
