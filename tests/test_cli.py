@@ -311,3 +311,29 @@ def test_seconds_read_from_the_cache_are_said_not_passed_off_as_this_runs(
     assert note in again.stdout, again.stdout
     assert note in (tmp_path / "b" / "summary.md").read_text(encoding="utf-8")
     assert note in (tmp_path / "b" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.llm
+def test_a_stop_during_quantize_stops_it(tmp_path: Path) -> None:
+    """SIGTERM while llama.cpp quantizes was raised inside its logging callback, where ctypes
+    swallows it: the command went on to make the next quantization and exited 0."""
+    import signal
+    import time
+
+    pytest.importorskip("llama_cpp", reason="the llm extra is not installed")
+    models = tmp_path / "models"
+    env = {"OCRBENCH_CACHE": str(tmp_path / "cache"), "OCRBENCH_MODEL_DIR": str(models),
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # fmt: skip
+    command = [sys.executable, "-m", "ocrbench.cli", "models", "quantize", "--to", "q4_0,q5_0"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(models.rglob(".*Q4_0*.partial")):  # the first quantization is under way
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 143, err
+    assert "terminated" in err and "Exception ignored" not in err, err
+    assert not list(models.rglob("*Q5_0*")), "it went on to the next quantization"

@@ -3,9 +3,12 @@ beside its source (so the same repo id resolves it) with a note of what it was m
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
-from collections.abc import Sequence
+import signal
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ocrbench.errors import ConfigError, SetupError
@@ -80,9 +83,10 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
             warned = True
         say(logging, f"quantizing {source.name} to {target.name}")
         try:
-            status = llama_cpp.llama_model_quantize(
-                str(source).encode(), str(partial).encode(), ctypes.byref(params)
-            )
+            with _stops_held():
+                status = llama_cpp.llama_model_quantize(
+                    str(source).encode(), str(partial).encode(), ctypes.byref(params)
+                )
             if status != 0:
                 raise SetupError(
                     f"llama.cpp could not quantize {source} to {quantization} (status {status})"
@@ -94,3 +98,25 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
             partial.unlink(missing_ok=True)
         made.append(target)
     return made
+
+
+@contextlib.contextmanager
+def _stops_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM or SIGHUP while llama.cpp quantizes (in C, for seconds or minutes) would be
+    raised in its logging callback, where ctypes swallows it and the command goes on: held until
+    the call returns, then delivered as usual (the partial file is removed on the way out)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    names = ("SIGINT", "SIGTERM", "SIGHUP")
+    stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    stops = [s for s in stops if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+    before = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in stops}
+    try:
+        yield
+    finally:
+        for stop, handler in before.items():
+            signal.signal(stop, handler)
+        if caught:
+            signal.raise_signal(caught[0])
