@@ -7,6 +7,8 @@ use the embedded Gemma 3 270M, reassembled from its PyPI package, and quantize i
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -186,6 +188,24 @@ def test_quantize_may_create_the_named_folder(
     new = tmp_path / "new" / "models"
     (made,) = models.quantize(ModelSpec(model_dir=str(new)), ["q4_k_m"])
     assert made.parent == new / DEFAULT_REPO_ID and made.read_bytes() == b"GGUF fake default"
+
+
+def test_a_killed_quantize_leaves_no_partial_file_for_good(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_default: Any
+) -> None:
+    """kill -9 mid-quantize left `.NAME.PID.partial` (up to a gigabyte for f32) for good; the next
+    quantize or resolve in that folder removes those of processes that are gone, and no other."""
+    monkeypatch.setattr(quantizer, "llama_cpp_module", lambda: None)
+    folder = tmp_path / "models"
+    models.quantize(ModelSpec(model_dir=str(folder)), ["q4_k_m"])
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    dead = folder / DEFAULT_REPO_ID / f".gemma-3-270m-F32.gguf.{gone}.partial"
+    alive = folder / DEFAULT_REPO_ID / f".gemma-3-270m-F16.gguf.{os.getpid()}.partial"
+    dead.write_bytes(b"half")
+    alive.write_bytes(b"being written")
+    models.quantize(ModelSpec(model_dir=str(folder)), ["q4_k_m"])
+    assert not dead.exists() and alive.exists()
 
 
 def test_available_lists_every_file(model_dir: Path) -> None:

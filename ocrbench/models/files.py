@@ -149,6 +149,25 @@ def partial_name(target: Path) -> Path:
     return target.with_name(f".{target.name}.{os.getpid()}.partial")
 
 
+def clear_partials(folder: Path) -> None:
+    """Remove the partial files of writers that are gone (a quantize or an install killed with
+    SIGKILL): a model can be a gigabyte. A live writer's is left alone."""
+    for partial in folder.glob(".*.partial") if folder.is_dir() else ():
+        pid = partial.name.rsplit(".", 2)[-2]
+        if pid.isdigit() and not _alive(int(pid)):
+            partial.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's
+    return True
+
+
 def _download(repo_id: str, quantization: str, folder: Path, logging: Log | None) -> Path:
     """Fetch the repo's one .gguf file named with this quantization from the Hugging Face Hub."""
     try:

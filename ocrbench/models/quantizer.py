@@ -14,6 +14,7 @@ from pathlib import Path
 from ocrbench.errors import ConfigError, SetupError
 from ocrbench.models.files import (
     Log,
+    clear_partials,
     made_from_quantized,
     matching,
     partial_name,
@@ -56,6 +57,7 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
             f"cannot quantize to {', '.join(unknown)}: known targets are {', '.join(LADDER)}"
         )
     source = resolve(spec, logging=logging, create=True)  # writing models is this command's job
+    clear_partials(source.parent)
     check_gguf(source)
     llama_cpp = llama_cpp_module()
     made = []
