@@ -689,3 +689,11 @@ def test_a_quantization_is_one_name_however_it_is_spelled() -> None:
     assert config_id("given", {}, "noisy-channel", params_of(spelled)) == config_id(
         "given", {}, "noisy-channel", params_of(plain)
     )
+
+
+@pytest.mark.parametrize("repo_id", ["hugginllam", "someone/tiny-GGUF/sub", "a//b", "/abs/x"])
+def test_a_repo_id_is_owner_slash_name(repo_id: str) -> None:
+    """"hugginllam" or "owner/name/sub" were taken and resolved under those folders, though the
+    error for other bad ids says they must look like owner/name."""
+    with pytest.raises(ValueError, match="owner/name"):
+        ModelSpec(repo_id=repo_id)

@@ -41,7 +41,7 @@ class ModelSpec:
         # One name however it is spelled ("Q4_K_M", "int8"): one configuration, one label.
         object.__setattr__(self, "quantization", canonical_quantization(self.quantization))
         parts = self.repo_id.split("/")
-        if not self.repo_id.strip() or any(part in ("", ".", "..") for part in parts):
+        if len(parts) != 2 or any(part.strip() in ("", ".", "..") for part in parts):
             raise ValueError(f"repo_id must look like 'owner/name', not {self.repo_id!r}")
         if not self.quantization.strip():
             raise ValueError("quantization must not be empty (e.g. q4_k_m, q8_0, int8, f16)")
