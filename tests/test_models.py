@@ -693,7 +693,7 @@ def test_a_quantization_is_one_name_however_it_is_spelled() -> None:
 
 @pytest.mark.parametrize("repo_id", ["hugginllam", "someone/tiny-GGUF/sub", "a//b", "/abs/x"])
 def test_a_repo_id_is_owner_slash_name(repo_id: str) -> None:
-    """"hugginllam" or "owner/name/sub" were taken and resolved under those folders, though the
+    """ "hugginllam" or "owner/name/sub" were taken and resolved under those folders, though the
     error for other bad ids says they must look like owner/name."""
     with pytest.raises(ValueError, match="owner/name"):
         ModelSpec(repo_id=repo_id)
