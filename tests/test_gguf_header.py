@@ -338,3 +338,34 @@ def test_a_file_under_an_embedded_models_name_must_be_that_file(tmp_path: Path) 
     fake_gguf(folder / entry.file, file_type=15)  # 15: MOSTLY_Q4_K_M, but not its bytes
     with pytest.raises(SetupError, match=r"is not the published .*sha256"):
         files.resolve(ModelSpec(model_dir=str(tmp_path)))
+
+
+def test_bits_are_read_from_the_quantization_not_any_number(tmp_path: Path) -> None:
+    """ "i1-Q4_K_M" (an imatrix file's name) was judged 1 bit and refused against its Q4_K_M."""
+    path = fake_gguf(tmp_path / "foo.i1-Q4_K_M.gguf", file_type=15)  # 15: MOSTLY_Q4_K_M
+    assert gguf_header.contradiction(path, "i1-q4_k_m") is None
+    assert gguf_header.contradiction(path, "i1-q8") == "Q4_K_M"
+
+
+def test_a_header_replaced_with_its_size_and_time_kept_is_read_again(tmp_path: Path) -> None:
+    path = fake_gguf(tmp_path / "x-Q8_0.gguf", file_type=7)  # 7: MOSTLY_Q8_0
+    assert gguf_header.contradiction(path, "q8_0") is None
+    stat = path.stat()
+    other = fake_gguf(tmp_path / "other.gguf", file_type=3)  # Q4_1, the same size
+    os.utime(other, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    os.replace(other, path)
+    assert gguf_header.contradiction(path, "q8_0") == "Q4_1"
+
+
+def test_any_file_resolved_for_a_single_file_embedded_repo_must_be_the_published_one(
+    tmp_path: Path,
+) -> None:
+    """The check looked at the embedded file's exact name only: the same foreign weights saved as
+    gemma-3-270m-Q4_K_M.gguf (quantize's spelling) resolved unchecked as the embedded model."""
+    entry = catalogue.embedded(catalogue.DEFAULT_REPO_ID, "q4_k_m")
+    assert entry is not None and entry.single_file
+    folder = tmp_path / entry.repo_id
+    folder.mkdir(parents=True)
+    fake_gguf(folder / "gemma-3-270m-Q4_K_M.gguf", file_type=15)
+    with pytest.raises(SetupError, match=r"is not the published"):
+        files.resolve(ModelSpec(model_dir=str(tmp_path)))

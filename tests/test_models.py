@@ -200,12 +200,14 @@ def test_a_killed_quantize_leaves_no_partial_file_for_good(
     models.quantize(ModelSpec(model_dir=str(folder)), ["q4_k_m"])
     gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
-    dead = folder / DEFAULT_REPO_ID / f".gemma-3-270m-F32.gguf.{gone}.partial"
-    alive = folder / DEFAULT_REPO_ID / f".gemma-3-270m-F16.gguf.{os.getpid()}.partial"
-    dead.write_bytes(b"half")
-    alive.write_bytes(b"being written")
+    where = folder / DEFAULT_REPO_ID
+    dead = files.partial_name(where / "gemma-3-270m-F32.gguf", int(gone))
+    alive = files.partial_name(where / "gemma-3-270m-F16.gguf")
+    elsewhere = where / f".gemma-3-270m-Q6_K.gguf.another_host-{gone}.partial"  # can't tell
+    for partial in (dead, alive, elsewhere):
+        partial.write_bytes(b"half")
     models.quantize(ModelSpec(model_dir=str(folder)), ["q4_k_m"])
-    assert not dead.exists() and alive.exists()
+    assert not dead.exists() and alive.exists() and elsewhere.exists()
 
 
 def test_available_lists_every_file(model_dir: Path) -> None:
@@ -672,6 +674,7 @@ def test_a_model_file_replaced_in_place_is_loaded_again(tmp_path: Path) -> None:
         assert models.load(spec) is not first
     finally:
         models.close_all()
+    assert first.closed  # the replaced one is freed with the others
 
 
 def test_a_quantization_is_one_name_however_it_is_spelled() -> None:
@@ -697,3 +700,7 @@ def test_a_repo_id_is_owner_slash_name(repo_id: str) -> None:
     error for other bad ids says they must look like owner/name."""
     with pytest.raises(ValueError, match="owner/name"):
         ModelSpec(repo_id=repo_id)
+
+
+def test_default_is_the_repos_own_quantization_however_it_is_spelled() -> None:
+    assert ModelSpec(quantization="Default").quantization == ModelSpec().quantization == "q4_k_m"

@@ -11,7 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -83,7 +85,8 @@ def _check_published(spec: ModelSpec, path: Path) -> None:
     """A file under an embedded model's name must be that model's published file (its sha256 is
     known): other weights there would be measured and labelled as it."""
     entry = catalogue.embedded(spec.repo_id, canonical_quantization(spec.quantization))
-    if entry is None or path.name != entry.file:
+    # A repo of one file: whatever resolves for its quantization stands for that file.
+    if entry is None or (path.name != entry.file and not entry.single_file):
         return
     found = sha256_of(path)
     if found != entry.sha256:
@@ -144,17 +147,22 @@ def _missing_message(spec: ModelSpec, quantization: str, folder: Path) -> str:
     )
 
 
-def partial_name(target: Path) -> Path:
-    # Not *.gguf and a dot-file: an interrupted write is never resolved as a model.
-    return target.with_name(f".{target.name}.{os.getpid()}.partial")
+def partial_name(target: Path, pid: int | None = None) -> Path:
+    # Not *.gguf and a dot-file: an interrupted write is never resolved as a model. The writer's
+    # host and pid: only this host can tell whether the writer is gone (a shared models folder).
+    return target.with_name(f".{target.name}.{_host()}-{pid or os.getpid()}.partial")
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname()) or "host"
 
 
 def clear_partials(folder: Path) -> None:
-    """Remove the partial files of writers that are gone (a quantize or an install killed with
-    SIGKILL): a model can be a gigabyte. A live writer's is left alone."""
+    """Remove the partial files of this host's writers that are gone (a quantize or an install
+    killed with SIGKILL): a model can be a gigabyte. A live writer's, or another host's, stays."""
     for partial in folder.glob(".*.partial") if folder.is_dir() else ():
-        pid = partial.name.rsplit(".", 2)[-2]
-        if pid.isdigit() and not _alive(int(pid)):
+        host, _, pid = partial.name.rsplit(".", 2)[-2].rpartition("-")
+        if host == _host() and pid.isdigit() and not _alive(int(pid)):
             partial.unlink(missing_ok=True)
 
 

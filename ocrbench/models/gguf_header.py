@@ -180,14 +180,14 @@ def _read_file_type(path: Path, size: int) -> int | None:
     return None
 
 
-_file_types: dict[tuple[str, int, int], int | None] = {}
+_file_types: dict[tuple[str, int, int, int, int], int | None] = {}
 
 
 def file_type(path: Path) -> int | None:
     """The header's `general.file_type` (llama_ftype); None when it has none (older files), or the
     header cannot be read (not GGUF, truncated: loading the file reports those)."""
-    stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    stat = path.stat()  # inode and change time too: a copy kept its size and mtime (`cp -p`)
+    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
     if key not in _file_types:
         try:
             _file_types[key] = _read_file_type(path, stat.st_size)
@@ -214,9 +214,12 @@ def contradiction(path: Path, named: str | None) -> str | None:
 
 
 def _bits(name: str) -> int | None:
-    """The bits a quantization's name says: "q8" 8, "q4_k_m" 4, "bf16" 16; None for none."""
-    found = re.search(r"\d+", name)
-    return int(found.group()) if found else None
+    """The bits a quantization's name says: "q8" 8, "i1-q4_k_m" 4 (not the imatrix's 1), "bf16"
+    16, "8bit" 8; None where it says none it can be held to ("mxfp4", "1.58bit")."""
+    found = re.search(r"(?<![a-z0-9])(?:iq|q|bf|fp|f)(\d+)", name) or re.search(
+        r"(?<![\d.])(\d+)[ _-]?bits?\b", name
+    )
+    return int(found.group(1)) if found else None
 
 
 def check_header(path: Path, named: str | None) -> None:

@@ -102,6 +102,7 @@ class LoadedModel:
 
 
 _loaded: dict[tuple[Any, ...], LoadedModel] = {}
+_replaced: list[LoadedModel] = []  # models whose file was replaced since they were loaded
 _lock = threading.RLock()
 
 
@@ -115,7 +116,9 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
         if key in _loaded:
             return _loaded[key]
         for stale in [k for k in _loaded if k[: len(settings)] == settings]:
-            del _loaded[stale]  # its file was replaced; whoever holds it still closes it
+            # Its file was replaced: not served again, but whoever holds it may still use it;
+            # close_all frees it with the others.
+            _replaced.append(_loaded.pop(stale))
         check_gguf(path)
         llama_cpp = llama_cpp_module()
         offload = bool(llama_cpp.llama_supports_gpu_offload())
@@ -191,8 +194,9 @@ def effective_gpu_layers(spec: ModelSpec) -> int | None:
 
 def close_all() -> None:
     """Free every model this process loaded (end of a run, or between tests)."""
-    for model in list(_loaded.values()):
+    for model in [*_loaded.values(), *_replaced]:
         model.close()
+    _replaced.clear()
 
 
 def gpu_offload() -> bool:

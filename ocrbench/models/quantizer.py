@@ -113,7 +113,9 @@ def _stops_held() -> Iterator[None]:
     caught: list[int] = []
     names = ("SIGINT", "SIGTERM", "SIGHUP")
     stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
-    stops = [s for s in stops if signal.getsignal(s) not in (signal.SIG_IGN, None)]
+    # Only those a Python handler takes (Ctrl-C's, the CLI's): one left to the system still
+    # ends the process at once, as it did.
+    stops = [s for s in stops if callable(signal.getsignal(s))]
     before = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in stops}
     try:
         yield

@@ -36,10 +36,10 @@ class ModelSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.quantization == REPO_DEFAULT:  # made concrete: ids and cache keys see the real one
-            object.__setattr__(self, "quantization", catalogue.quantization_for(self.repo_id))
         # One name however it is spelled ("Q4_K_M", "int8"): one configuration, one label.
         object.__setattr__(self, "quantization", canonical_quantization(self.quantization))
+        if self.quantization == REPO_DEFAULT:  # made concrete: ids and cache keys see the real one
+            object.__setattr__(self, "quantization", catalogue.quantization_for(self.repo_id))
         parts = self.repo_id.split("/")
         if len(parts) != 2 or any(part.strip() in ("", ".", "..") for part in parts):
             raise ValueError(f"repo_id must look like 'owner/name', not {self.repo_id!r}")
