@@ -6,11 +6,13 @@ use the embedded Gemma 3 270M, reassembled from its PyPI package, and quantize i
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -283,9 +285,34 @@ def fake_hub(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         path.write_bytes(b"GGUF from the hub")
         return str(path)
 
+    def get_paths_info(self: object, repo_id: str, paths: list[str]) -> list[object]:
+        # What the Hub publishes of each file: the sha256 of its bytes (LFS files).
+        published = hashlib.sha256(HUB_BYTES.get(repo_id, b"GGUF from the hub")).hexdigest()
+        return [SimpleNamespace(path=p, lfs=SimpleNamespace(sha256=published)) for p in paths]
+
     monkeypatch.setattr(hub.HfApi, "list_repo_files", list_repo_files)
+    monkeypatch.setattr(hub.HfApi, "get_paths_info", get_paths_info)
     monkeypatch.setattr(hub, "hf_hub_download", hf_hub_download)
     return calls
+
+
+def unpublished(self: object, repo_id: str, paths: list[str]) -> list[object]:
+    """The Hub's word on files it publishes no sha256 for (not LFS)."""
+    return [SimpleNamespace(path=p, lfs=None) for p in paths]
+
+
+HUB_BYTES: dict[str, bytes] = {}  # a repo whose published sha256 is of other bytes than served
+
+
+def test_a_download_whose_bytes_are_not_the_published_ones_is_not_kept(
+    tmp_path: Path, fake_hub: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hub's client checks a download's size, not its bytes: a corrupted or substituted file
+    of the right size was kept and labelled with the repo's quantization."""
+    monkeypatch.setitem(HUB_BYTES, REPO, b"GGUF published bytes")
+    with pytest.raises(SetupError, match=r"not the file .* publishes .*sha256.*not kept"):
+        models.resolve(spec(tmp_path, "q4_k_m", allow_download=True))
+    assert not list((tmp_path / REPO).glob("*.gguf"))
 
 
 def test_download_fetches_the_one_matching_file(tmp_path: Path, fake_hub: list) -> None:
@@ -337,6 +364,7 @@ def test_a_download_failure_is_one_line(tmp_path: Path, monkeypatch: pytest.Monk
         raise PermissionError("401 Client Error.\n\nCannot access gated repo.\nAsk for access.")
 
     monkeypatch.setattr(hub, "hf_hub_download", gated)
+    monkeypatch.setattr(hub.HfApi, "get_paths_info", unpublished)  # no sha256 said
     with pytest.raises(SetupError) as error:
         models.resolve(spec(tmp_path, "q4_0", allow_download=True))
     assert "\n" not in str(error.value) and "401 Client Error." in str(error.value)
@@ -361,6 +389,7 @@ def test_a_download_leaves_no_hub_bookkeeping_and_no_file_of_another_quantizatio
         return str(path)
 
     monkeypatch.setattr(hub, "hf_hub_download", download)
+    monkeypatch.setattr(hub.HfApi, "get_paths_info", unpublished)  # no sha256 said
     folder = tmp_path / REPO
     assert models.resolve(spec(tmp_path, "q4_0", allow_download=True)) == folder / "t-Q4_0.gguf"
     assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")) == ["t-Q4_0.gguf"]

@@ -219,6 +219,7 @@ def _fetch(
             f"{repo_id} on the Hub has {what} for quantization {quantization!r}; "
             f"its .gguf files: {', '.join(names) or 'none'}"
         )
+    published = _published_sha256(HfApi, repo_id, chosen[0])
     say(logging, f"downloading {chosen[0]} from {repo_id} into {folder}")
     try:
         fetched = Path(hf_hub_download(repo_id, chosen[0], local_dir=folder))
@@ -234,6 +235,12 @@ def _fetch(
     if fetched != target:  # it lived in a subfolder of the repo: keep the flat layout
         os.replace(fetched, target)
         _tidy(folder, chosen[0])
+    if published is not None and sha256_of(target) != published:
+        target.unlink()
+        raise SetupError(
+            f"{chosen[0]} downloaded from {repo_id} is not the file the Hub publishes (its sha256 "
+            f"there is {published[:16]}...): not kept; download it again"
+        )
     header_says = contradiction(target, quantization)
     if header_says is not None:
         target.unlink()
@@ -242,6 +249,21 @@ def _fetch(
             f"{header_says}: not kept; the repo mislabels it"
         )
     return target
+
+
+def _published_sha256(HfApi: Any, repo_id: str, name: str) -> str | None:
+    """The sha256 the Hub publishes for a file (LFS files, as model files are); None where it
+    publishes none. The hub's client checks a download's size only."""
+    try:
+        (info,) = HfApi().get_paths_info(repo_id, [name])
+    except Exception as error:  # the hub raises many kinds (HTTP, network, auth)
+        raise SetupError(
+            f"could not ask the Hugging Face Hub about {name} in {repo_id} "
+            f"({type(error).__name__}); check the network and HF_TOKEN"
+        ) from None
+    lfs = getattr(info, "lfs", None)
+    found = getattr(lfs, "sha256", None)
+    return str(found) if found else None
 
 
 def _tidy(folder: Path, name: str) -> None:
