@@ -369,3 +369,14 @@ def test_any_file_resolved_for_a_single_file_embedded_repo_must_be_the_published
     fake_gguf(folder / "gemma-3-270m-Q4_K_M.gguf", file_type=15)
     with pytest.raises(SetupError, match=r"is not the published"):
         files.resolve(ModelSpec(model_dir=str(tmp_path)))
+
+
+def test_models_list_marks_a_file_that_is_not_the_published_one(tmp_path: Path) -> None:
+    """`models path` refused it, while `models list` showed it as a plain q4_k_m."""
+    entry = catalogue.embedded(catalogue.DEFAULT_REPO_ID, "q4_k_m")
+    assert entry is not None
+    folder = tmp_path / entry.repo_id
+    folder.mkdir(parents=True)
+    fake_gguf(folder / entry.file, file_type=15)
+    (listed,) = models.available(tmp_path)
+    assert listed.label.startswith("refused: not the published file")

@@ -524,7 +524,8 @@ def test_files_beside_the_single_file_default_are_marked_without_a_note(tmp_path
     (folder / "gemma-3-270m-Q8_0.gguf").write_bytes(b"GGUF")
     labels = {m.path.name: m.label for m in models.available(tmp_path)}
     assert labels == {
-        "gemma-3-270m-q4_k_m.gguf": "q4_k_m",
+        # four bytes, not the published file: listed as refused, as `models path` refuses it
+        "gemma-3-270m-q4_k_m.gguf": f"refused: not the published file of {DEFAULT_REPO_ID} q4_k_m",
         "gemma-3-270m-Q8_0.gguf": "q8_0, from Q4_K_M",
     }
 

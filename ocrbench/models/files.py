@@ -81,12 +81,21 @@ def resolve(spec: ModelSpec, *, logging: Log | None = None, create: bool = False
     return path
 
 
+def _not_published(repo_id: str, quantization: str | None, path: Path) -> bool:
+    """Whether a file stands for an embedded model's published file (its name; any file of a
+    one-file repo at its quantization) but holds other bytes than it."""
+    entry = catalogue.embedded(repo_id, quantization or "") if quantization else None
+    # A repo of one file: whatever resolves for its quantization stands for that file.
+    if entry is None or (path.name != entry.file and not entry.single_file):
+        return False
+    return sha256_of(path) != entry.sha256
+
+
 def _check_published(spec: ModelSpec, path: Path) -> None:
     """A file under an embedded model's name must be that model's published file (its sha256 is
     known): other weights there would be measured and labelled as it."""
     entry = catalogue.embedded(spec.repo_id, canonical_quantization(spec.quantization))
-    # A repo of one file: whatever resolves for its quantization stands for that file.
-    if entry is None or (path.name != entry.file and not entry.single_file):
+    if entry is None or not _not_published(spec.repo_id, entry.quantization, path):
         return
     found = sha256_of(path)
     if found != entry.sha256:
@@ -284,11 +293,14 @@ class LocalModel(NamedTuple):
     size: int
     made_from: str | None = None  # the quantized file's quantization `quantize` made it from
     header: str | None = None  # what its GGUF header says, where that contradicts its name
+    unpublished: bool = False  # under an embedded model's name, but not its published file
 
     @property
     def label(self) -> str:
         if self.header is not None:
             return f"refused: named {self.quantization}, its GGUF header says {self.header}"
+        if self.unpublished:
+            return f"refused: not the published file of {self.repo_id} {self.quantization}"
         return quantization_label(self.quantization or "?", self.made_from)
 
 
@@ -306,7 +318,8 @@ def available(model_dir: str | os.PathLike[str] | None = None) -> list[LocalMode
         size = path.stat().st_size
         quantization = quantization_of(path.name)
         header = contradiction(path, quantization)
-        models.append(LocalModel(repo_id, quantization, path, size, made_from, header))
+        unpublished = _not_published(repo_id, quantization, path)
+        models.append(LocalModel(repo_id, quantization, path, size, made_from, header, unpublished))
     return models
 
 
