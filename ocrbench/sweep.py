@@ -147,7 +147,8 @@ class _Plan:
 
     # Per result row, in the order of the grid: (dataset index, row key, sample id).
     order: list[tuple[int, str, str]] = field(default_factory=list)
-    # Per (dataset index, engine): the samples some missing row needs read.
+    # Per (dataset index, engine): the samples some missing row needs read. A folder listed twice
+    # (without and with `train:`, with two limits) is read once, under its first entry's index.
     to_read: dict[tuple[int, Component], dict[str, Sample]] = field(default_factory=dict)
     # Per (dataset index, engine, corrector): the samples whose rows are missing.
     to_correct: dict[tuple[int, Component, Component], list[Sample]] = field(default_factory=dict)
@@ -165,6 +166,7 @@ def _plan(
 ) -> _Plan:
     norm = spec.normalization.name()
     plan = _Plan()
+    readers = _readers(loaded)
     for index, dataset in enumerate(loaded):
         root, train = str(dataset.root), trains[index]
         for engine in spec.engines:
@@ -182,9 +184,16 @@ def _plan(
                     if key in journal.rows or key in plan.expected:
                         continue
                     plan.expected.add(key)
-                    plan.to_read.setdefault((index, engine), {})[sample.id] = sample
+                    plan.to_read.setdefault((readers[index], engine), {})[sample.id] = sample
                     plan.to_correct.setdefault((index, engine, corrector), []).append(sample)
     return plan
+
+
+def _readers(loaded: Sequence[datasets.Dataset]) -> list[int]:
+    """Per entry, the index of the first entry of the same folder: the one its pages are read
+    under."""
+    first: dict[Path, int] = {}
+    return [first.setdefault(dataset.root, index) for index, dataset in enumerate(loaded)]
 
 
 def _failed_in(dataset: datasets.Dataset, failed: dict[Path, dict[str, str]]) -> dict[str, str]:
@@ -256,6 +265,7 @@ def _run(
     counts = Counts()
     started = time.perf_counter()
     plan = _plan(spec, loaded, trains, engines, correctors, learners, journal)
+    readers = _readers(loaded)
     cache_root = str(cache.root) if cache.root else None
     # Training sets are read like datasets, indexed after them: (index, engine) -> results.
     train_index = {root: len(loaded) + i for i, root in enumerate(train_sets)}
@@ -359,10 +369,10 @@ def _run(
                 used = worker.build("corrector", corrector) if fit is None else worker.trained(
                     corrector, *fit
                 )  # fmt: skip
-                todo, kept = _split_cached(Step(used), todo, read[(index, engine)], cache)
+                todo, kept = _split_cached(Step(used), todo, read[(readers[index], engine)], cache)
             for samples_of, into, on_worker in ((todo, tasks, remote), (kept, here, False)):
                 for chunk in _chunks(samples_of, size):
-                    ocr = tuple(read[(index, engine)][s.id] for s in chunk)
+                    ocr = tuple(read[(readers[index], engine)][s.id] for s in chunk)
                     if on_worker:  # no image file there: the row key needs the image's hash
                         chunk = worker.hashed(chunk)
                     into.append(worker.CorrectionTask(

@@ -499,3 +499,25 @@ correctors: {{identity: {{}}, lexicon: {{}}}}
     again = sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "c"), workers=1,
                       progress=False)  # fmt: skip
     assert again["work"]["rows_resumed"] == 2 * (5 + 12)
+
+
+def test_a_folder_listed_twice_is_read_once_per_engine(tmp_path: Path) -> None:
+    """The train/test spec lists its test folder twice (without and with `train:`): each entry
+    read the pages again, so the counts said twice the work, and with two workers the second
+    reading of a page came from the cache as the first was written, flagged "read from the cache"
+    on an empty cache."""
+    needs_tesseract()
+    test = make_dataset(tmp_path / "test", ["Invoice 1", "Total 2", "Due 3"])
+    train = make_dataset(tmp_path / "train", ["Invoice 4", "Total 5"])
+    spec = specs.load(write_spec(tmp_path, test, f"""
+datasets: [{{path: {test}}}, {{path: {test}, train: {train}}}]
+engines: {{tesseract: {{psm: 7}}}}
+correctors: {{identity: {{}}}}
+workers: 2
+"""))  # fmt: skip
+    manifest = sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "cache"), workers=2,
+                         progress=False)  # fmt: skip
+    # 3 pages (identity learns nothing, so the training pages are not read)
+    assert manifest["work"]["ocr_run"] == 3 and manifest["work"]["ocr_cached"] == 0
+    frame = results.load(tmp_path / "out")
+    assert len(frame) == 6 and not frame["ocr_cached"].any()
