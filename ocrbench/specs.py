@@ -196,11 +196,30 @@ def _folder(spec: Path, given: Any) -> Path:
     return here
 
 
+class _Twice(Exception):
+    """A mapping that gives one key twice (YAML would keep the last without a word)."""
+
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key, line)
+        self.key, self.line = key, line
+
+
+class _StrictLoader(yaml.SafeLoader):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise _Twice(key, key_node.start_mark.line + 1)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load(path: str | Path) -> Spec:
     """Read and validate a sweep spec; every problem is one ConfigError naming its place."""
     path = Path(path)
     try:
-        source = yaml.safe_load(path.read_text(encoding="utf-8"))
+        source = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)  # noqa: S506
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such sweep spec") from None
     except IsADirectoryError:
@@ -215,6 +234,12 @@ def load(path: str | Path) -> Spec:
     except OSError as error:  # unreadable: permissions, a broken mount, ...
         raise ConfigError(
             f"{path}: cannot read the sweep spec ({error.strerror or error})"
+        ) from None
+    except _Twice as twice:
+        raise ConfigError(
+            f"{path}: line {twice.line}: {twice.key!r} is given twice in one mapping, and only the "
+            "last would count; to run a corrector (or engine) with two settings, give a list of "
+            "them (e.g. correctors: [{name: noisy-channel, margin: 3}, {name: noisy-channel}])"
         ) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)

@@ -187,3 +187,15 @@ def test_values_of_the_wrong_kind_are_one_line_at_load(
 
 def test_a_numeric_name_is_its_text(tmp_path: Path, dataset: Path) -> None:
     assert load(spec_file(tmp_path, dataset, "name: 2026\n")).name == "2026"
+
+
+def test_a_key_given_twice_is_one_line_not_the_last_one_silently(tmp_path: Path) -> None:
+    """`noisy-channel: {margin: 3.0}` then `noisy-channel: {}` ran one configuration, the last:
+    YAML keeps the last of two equal keys without a word."""
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "name: t\ndatasets: [../datasets/invoices-synth]\nengines: {given: {}}\n"
+        "correctors:\n  noisy-channel: {margin: 3.0}\n  noisy-channel: {}\n"
+    )
+    with pytest.raises(ConfigError, match=r"line 6.*'noisy-channel' is given twice.*a list"):
+        load(path)
