@@ -193,6 +193,12 @@ def markdown(summary: pd.DataFrame) -> str:
     return markdown_table(summary_table(summary))
 
 
+def notes(summary: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
+    """What a summary's reader must know beside its table (summary.md, the notebooks): samples
+    left out, seconds not measured by this run, the training sets."""
+    return [*left_out(manifest), *seconds_notes(summary, manifest), *trained_on(manifest)]
+
+
 def seconds_notes(summary: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
     """Where some seconds were not measured by this run: read from the cache, or resumed."""
     notes = list(filter(None, [results.seconds_note(summary)]))
@@ -663,8 +669,9 @@ def render(
     declared = spec.get("slices") if isinstance(spec, dict) else None
     keys = list(dict.fromkeys([*by, *map(str, declared if isinstance(declared, list) else [])]))
     title = run_dir.resolve().name
-    notes = [*left_out(manifest), *seconds_notes(summary, manifest), *trained_on(manifest)]
-    rundir.write_text(run_dir / "summary.md", summary_markdown(summary, title, notes))
+    rundir.write_text(
+        run_dir / "summary.md", summary_markdown(summary, title, notes(summary, manifest))
+    )
     entry = None  # what to keep for the next render, when it was made here
     if charts is not None:
         sections = _sections(frame, summary, charts, manifest)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -252,6 +253,15 @@ def test_report_notebook_on_the_sweep(sweep_run: tuple[Path, Path], tmp_path: Pa
     assert ("<del>" in worst or "<ins>" in worst) == (not wrong.empty)
     assert (run_dir / "index.html").is_file() and (run_dir / "summary.md").is_file()
     assert f"report: {run_dir / 'index.html'}" in outputs(done, "render", "stream")
+    # What summary.md says beside the table, the notebook says too (it printed the table alone).
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run_dir, resumed)
+    manifest = json.loads((resumed / "manifest.json").read_text(encoding="utf-8"))
+    manifest["work"]["rows_resumed"] = 2
+    (resumed / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    again = notebooks.run_notebook("report", {"run_dir": str(resumed)}, tmp_path / "again")
+    said = outputs(again, "summary", "stream")
+    assert "note: 2 rows were resumed from an earlier run into this folder" in said, said
 
 
 # The training notebook on a text-only dataset (the `given` engine: no Tesseract needed): six
