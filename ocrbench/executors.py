@@ -144,6 +144,7 @@ class Executor:
     ):
         self.pool = pool
         self._close = close
+        self.workers = workers  # what runs the tasks (a remote cluster's threads, not the asked)
         self.window = 4 * workers  # tasks in flight: every worker busy, the rest not yet sent
         self._lost = lost
 

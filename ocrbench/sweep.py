@@ -448,7 +448,7 @@ def _run(
         configs=len(spec.engines) * len(spec.correctors),
         models=model_files,
         normalization=spec.normalization.name(),
-        workers=workers,
+        workers=executor.workers,  # a remote cluster's threads, not the number asked for
         executor=spec.executor,
         work={"ocr_run": counts.ocr_run, "ocr_cached": counts.ocr_cached,
               "corrections_run": counts.correct_run, "corrections_cached": counts.correct_cached,

@@ -132,9 +132,12 @@ def test_a_sweep_on_a_cluster_without_the_clients_disk(cluster: Cluster) -> None
                            capture_output=True, text=True, timeout=300)  # fmt: skip
     assert local.returncode == 0, local.stderr
     remote = subprocess.run(sweep(spec(client / "remote.yaml", dataset, f"dask:{address}"),
-                                  client / "remote", "--cache", str(client / "cache")),
+                                  client / "remote", "--cache", str(client / "cache"),
+                                  "--workers", "5"),
                             capture_output=True, text=True, timeout=300)  # fmt: skip
     assert remote.returncode == 0, remote.stderr
+    # The cluster's two single-thread workers did the work, whatever number was asked for.
+    assert json.loads((client / "remote" / "manifest.json").read_text())["workers"] == 2
     a = pd.read_parquet(client / "local" / "results.parquet").sort_values(["config", "sample_id"])
     b = pd.read_parquet(client / "remote" / "results.parquet").sort_values(["config", "sample_id"])
     assert len(a) == len(b) == 12
