@@ -120,15 +120,25 @@ def _helpers_ignore_hangup() -> None:
     to say what it means (they ignore SIGINT already)."""
     from multiprocessing import forkserver, resource_tracker
 
-    hangup = getattr(signal, "SIGHUP", None)
-    if hangup is None or threading.current_thread() is not threading.main_thread():
-        return
-    before = signal.signal(hangup, signal.SIG_IGN)
-    try:
+    with _started_ignoring("SIGHUP"):
         resource_tracker.ensure_running()
         forkserver.ensure_running()
+
+
+@contextlib.contextmanager
+def _started_ignoring(*names: str) -> Iterator[None]:
+    """Processes started within ignore these signals (an ignored signal stays ignored in a child,
+    across exec): Ctrl-C and a closed terminal reach the whole process group, and it is the
+    sweep's to say what they mean, in one line, and to end its helpers."""
+    stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
+    if threading.current_thread() is not threading.main_thread():
+        stops = []  # only the main thread may set handlers
+    before = {s: signal.signal(s, signal.SIG_IGN) for s in stops}
+    try:
+        yield
     finally:
-        signal.signal(hangup, before)
+        for stop, handler in before.items():
+            signal.signal(stop, handler)
 
 
 class Executor:
@@ -232,7 +242,11 @@ def _dask(address: str, workers: int) -> Executor:
             ) from None
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True)
+        with _started_ignoring("SIGINT", "SIGHUP"):
+            cluster = LocalCluster(
+                n_workers=workers, threads_per_worker=1, processes=True,
+                silence_logs=logging.CRITICAL,
+            )  # fmt: skip
         client = Client(cluster)
 
     from ocrbench import dask_workers

@@ -295,3 +295,27 @@ def test_a_worker_that_replaces_a_dead_one_gets_the_sweeps_share_and_no_sampler(
         assert [(s, sampling) for s, _, sampling in now.values()] == [(share, False)] * 2
     finally:
         executor.close()
+
+
+def test_ctrl_c_of_a_local_dask_sweep_is_one_line(tmp_path: Path) -> None:
+    """Ctrl-C reaches the whole process group, the local cluster's worker processes too: each
+    printed its KeyboardInterrupt traceback (about 70 lines) before the sweep's one line."""
+    needs_tesseract()
+    pytest.importorskip("distributed")
+    dataset = make_dataset(tmp_path / "data", [f"Invoice {n} Total {n * 7}.50" for n in range(40)])
+    spec_path = spec(tmp_path / "local.yaml", dataset, "dask")
+    process = subprocess.Popen(
+        sweep(spec_path, tmp_path / "out", "--cache", str(tmp_path / "cache")),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    journal = tmp_path / "out" / "rows.jsonl"
+    while not (journal.is_file() and journal.read_text()):  # the cluster is at work
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGINT)  # as a terminal's Ctrl-C does
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    said = [line for line in err.splitlines() if line.strip()]
+    assert said == ["ocrbench: interrupted; finished work is kept, run again to resume"], err
