@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from ocrbench import signals
 from ocrbench.errors import OcrbenchError
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -125,20 +126,11 @@ def _helpers_ignore_hangup() -> None:
         forkserver.ensure_running()
 
 
-@contextlib.contextmanager
-def _started_ignoring(*names: str) -> Iterator[None]:
+def _started_ignoring(*names: str) -> contextlib.AbstractContextManager[None]:
     """Processes started within ignore these signals (an ignored signal stays ignored in a child,
     across exec): Ctrl-C and a closed terminal reach the whole process group, and it is the
     sweep's to say what they mean, in one line, and to end its helpers."""
-    stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
-    if threading.current_thread() is not threading.main_thread():
-        stops = []  # only the main thread may set handlers
-    before = {s: signal.signal(s, signal.SIG_IGN) for s in stops}
-    try:
-        yield
-    finally:
-        for stop, handler in before.items():
-            signal.signal(stop, handler)
+    return signals.set_for(names, signal.SIG_IGN)
 
 
 class Executor:

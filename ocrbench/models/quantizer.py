@@ -7,10 +7,10 @@ import contextlib
 import ctypes
 import os
 import signal
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from ocrbench import signals
 from ocrbench.errors import ConfigError, SetupError
 from ocrbench.models.files import (
     Log,
@@ -107,20 +107,13 @@ def _stops_held() -> Iterator[None]:
     """Ctrl-C, SIGTERM or SIGHUP while llama.cpp quantizes (in C, for seconds or minutes) would be
     raised in its logging callback, where ctypes swallows it and the command goes on: held until
     the call returns, then delivered as usual (the partial file is removed on the way out)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     caught: list[int] = []
-    names = ("SIGINT", "SIGTERM", "SIGHUP")
-    stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
-    # Only those a Python handler takes (Ctrl-C's, the CLI's): one left to the system still
-    # ends the process at once, as it did.
-    stops = [s for s in stops if callable(signal.getsignal(s))]
-    before = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in stops}
     try:
-        yield
+        # Only those a Python handler takes (Ctrl-C's, the CLI's): one left to the system still
+        # ends the process at once, as it did.
+        with signals.set_for(signals.STOPS, lambda signum, frame: caught.append(signum),
+                             python_handled_only=True):  # fmt: skip
+            yield
     finally:
-        for stop, handler in before.items():
-            signal.signal(stop, handler)
         if caught:
             signal.raise_signal(caught[0])
