@@ -111,19 +111,27 @@ def _fresh_processes() -> multiprocessing.context.BaseContext:
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload([])
-    _helpers_ignore_hangup()
     return context
 
 
-def _helpers_ignore_hangup() -> None:
-    """Start multiprocessing's helpers (the fork server, the resource tracker) ignoring SIGHUP,
-    which they keep: a closed terminal sends it to the whole group, and the sweep, not they, is
-    to say what it means (they ignore SIGINT already)."""
-    from multiprocessing import forkserver, resource_tracker
+def _tracker_ignoring_hangup() -> None:
+    """Start multiprocessing's resource tracker (the pool's queues need it at once) ignoring
+    SIGHUP, which it keeps: a closed terminal sends it to the whole group, and the sweep, not it,
+    is to say what that means (it ignores SIGINT already)."""
+    from multiprocessing import resource_tracker
 
     with _started_ignoring("SIGHUP"):
         resource_tracker.ensure_running()
-        forkserver.ensure_running()
+
+
+def _fork_server_ignoring_hangup() -> None:
+    """The fork server likewise, started with the first task: a sweep whose work is all cached
+    starts no process to leave behind."""
+    from multiprocessing import forkserver
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        with _started_ignoring("SIGHUP"):
+            forkserver.ensure_running()
 
 
 def _started_ignoring(*names: str) -> contextlib.AbstractContextManager[None]:
@@ -143,8 +151,10 @@ class Executor:
         close: Callable[[bool], None],
         workers: int = 1,
         lost: Callable[[BaseException], OcrbenchError | None] = lambda error: None,
+        start: Callable[[], None] | None = None,
     ):
         self.pool = pool
+        self._start = start  # before the first task (a sweep with everything cached starts none)
         self._close = close
         self.workers = workers  # what runs the tasks (a remote cluster's threads, not the asked)
         self.window = 4 * workers  # tasks in flight: every worker busy, the rest not yet sent
@@ -165,6 +175,9 @@ class Executor:
             return
         waiting, pending = iter(tasks), {}
         for task in itertools.islice(waiting, self.window):
+            if self._start is not None:  # the first task: the pool's helpers start now
+                self._start()
+                self._start = None
             pending[self.pool.submit(work, ready(task))] = task
         while pending:
             done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
@@ -191,6 +204,7 @@ class Executor:
 
 
 def _process_pool(workers: int) -> Executor:
+    _tracker_ignoring_hangup()
     pool = futures.ProcessPoolExecutor(
         workers,
         mp_context=_fresh_processes(),
@@ -210,7 +224,7 @@ def _process_pool(workers: int) -> Executor:
         else:
             pool.shutdown(cancel_futures=True)
 
-    return Executor(pool, close, workers)
+    return Executor(pool, close, workers, start=_fork_server_ignoring_hangup)
 
 
 def _dask(address: str, workers: int) -> Executor:
