@@ -94,16 +94,16 @@ def _not_published(repo_id: str, quantization: str | None, path: Path) -> bool:
 def _check_published(spec: ModelSpec, path: Path) -> None:
     """A file under an embedded model's name must be that model's published file (its sha256 is
     known): other weights there would be measured and labelled as it."""
-    entry = catalogue.embedded(spec.repo_id, canonical_quantization(spec.quantization))
-    if entry is None or not _not_published(spec.repo_id, entry.quantization, path):
+    quantization = canonical_quantization(spec.quantization)
+    if not _not_published(spec.repo_id, quantization, path):
         return
-    found = sha256_of(path)
-    if found != entry.sha256:
-        raise SetupError(
-            f"model file {path} is not the published {entry.repo_id} {entry.quantization} file "
-            f"(its sha256 is {found[:16]}..., the published one's {entry.sha256[:16]}...): "
-            "remove it, and it is put back from the installed package"
-        )
+    entry = catalogue.embedded(spec.repo_id, quantization)
+    assert entry is not None  # a file not published stands for an embedded one
+    raise SetupError(
+        f"model file {path} is not the published {entry.repo_id} {entry.quantization} file "
+        f"(its sha256 is {sha256_of(path)[:16]}..., the published one's {entry.sha256[:16]}...): "
+        "remove it, and it is put back from the installed package"
+    )
 
 
 def _resolve(spec: ModelSpec, logging: Log | None, create: bool) -> Path:
