@@ -36,18 +36,24 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def file_hash(path: Path) -> str:
-    """sha256 of a file's bytes, remembered within a process per (path, size, mtime, inode,
-    ctime): size and mtime alone survive a copy made with `cp -p` or `touch -r` over the file,
-    its change time and inode do not."""
+FileVersion = tuple[str, int, int, int, int]  # (path, size, mtime, inode, change time)
+
+
+def file_version(path: Path) -> FileVersion:
+    """A file as it is now, for what a process remembers of it: size and mtime alone survive a
+    copy made with `cp -p` or `touch -r` over the file, its change time and inode do not."""
     stat = path.stat()
-    return _file_hash(
-        str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
-    )
+    return str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns
+
+
+def file_hash(path: Path) -> str:
+    """sha256 of a file's bytes, remembered within a process per version of the file."""
+    return _file_hash(file_version(path))
 
 
 @functools.lru_cache(maxsize=65536)
-def _file_hash(path: str, size: int, mtime_ns: int, inode: int, ctime_ns: int) -> str:
+def _file_hash(version: FileVersion) -> str:
+    path = version[0]
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

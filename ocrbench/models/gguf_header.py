@@ -17,6 +17,7 @@ import struct
 from pathlib import Path
 from typing import BinaryIO
 
+from ocrbench.cache import FileVersion, file_version
 from ocrbench.errors import SetupError
 
 # llama.cpp's llama_ftype (LLAMA_FTYPE_MOSTLY_* in llama_cpp.py, copied, not imported) -> our names.
@@ -180,17 +181,16 @@ def _read_file_type(path: Path, size: int) -> int | None:
     return None
 
 
-_file_types: dict[tuple[str, int, int, int, int], int | None] = {}
+_file_types: dict[FileVersion, int | None] = {}
 
 
 def file_type(path: Path) -> int | None:
     """The header's `general.file_type` (llama_ftype); None when it has none (older files), or the
     header cannot be read (not GGUF, truncated: loading the file reports those)."""
-    stat = path.stat()  # inode and change time too: a copy kept its size and mtime (`cp -p`)
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
+    key = file_version(path)
     if key not in _file_types:
         try:
-            _file_types[key] = _read_file_type(path, stat.st_size)
+            _file_types[key] = _read_file_type(path, key[1])
         except (_Malformed, OSError):
             _file_types[key] = None
     return _file_types[key]

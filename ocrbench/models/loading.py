@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ocrbench.cache import file_version
 from ocrbench.errors import SetupError
 from ocrbench.executors import threads
 from ocrbench.models.files import Log, resolve, say
@@ -110,8 +111,7 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
     """The spec's model, loaded once per process for the same file and settings."""
     path = resolve(spec, logging=logging)
     settings = (path.resolve(), spec.gpu_layers, spec.n_ctx, spec.n_threads, spec.seed, logits_all)
-    stat = path.stat()  # the file as it is now: one replaced in place is another model
-    key = (*settings, stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns)
+    key = (*settings, *file_version(path))  # a file replaced in place is another model
     with _lock:
         if key in _loaded:
             return _loaded[key]
