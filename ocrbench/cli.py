@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from ocrbench import signals
 from ocrbench.errors import OcrbenchError
 
 Handler = Callable[[argparse.Namespace], int]
@@ -629,16 +628,16 @@ def _terminated(signum: int, frame: Any) -> NoReturn:
     raise Terminated(signum)
 
 
-STOPS = (signal.SIGTERM, signal.SIGHUP) if hasattr(signal, "SIGHUP") else (signal.SIGTERM,)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handler: Handler = args.handler
-    in_main_thread = threading.current_thread() is threading.main_thread()
-    # A signal ignored already stays ignored: `nohup ocrbench sweep ...` must outlive its terminal.
-    stops = [s for s in STOPS if signal.getsignal(s) != signal.SIG_IGN] if in_main_thread else []
-    previous = {s: signal.signal(s, _terminated) for s in stops}
+    # `nohup ocrbench sweep ...` must outlive its terminal: an ignored SIGHUP stays ignored.
+    with signals.set_for(("SIGTERM", "SIGHUP"), _terminated, where=signals.not_ignored):
+        return _handled(handler, args)
+
+
+def _handled(handler: Handler, args: argparse.Namespace) -> int:
+    """The command, with what a user gets wrong, a stop and a closed pipe each said in one line."""
     try:
         return handler(args)
     except OcrbenchError as error:
@@ -654,8 +653,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ocrbench: {what}; finished work is kept, run again to resume", file=sys.stderr)
         return 128 + stop.signum if isinstance(stop, Terminated) else 130
     finally:
-        for stopped, handler_before in previous.items():
-            signal.signal(stopped, handler_before)
         if "ocrbench.models" in sys.modules:  # free what a corrector loaded
             sys.modules["ocrbench.models"].close_all()
 

@@ -6,24 +6,32 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 STOPS = ("SIGINT", "SIGTERM", "SIGHUP")  # Ctrl-C, a CI runner's stop, a closed terminal
 
 
+def not_ignored(current: Any) -> bool:
+    """A signal ignored already stays ignored (`nohup ocrbench sweep ...`)."""
+    return current != signal.SIG_IGN
+
+
+def _always(current: Any) -> bool:
+    return True
+
+
 @contextlib.contextmanager
 def set_for(
-    names: Sequence[str], handler: Any, *, python_handled_only: bool = False
+    names: Sequence[str], handler: Any, *, where: Callable[[Any], bool] = _always
 ) -> Iterator[None]:
     """`handler` for the named signals this platform has, while the block runs (only the main
-    thread may set handlers: elsewhere nothing changes). With `python_handled_only`, a signal
-    left to the system (SIG_DFL, SIG_IGN) keeps its way."""
+    thread may set handlers: elsewhere nothing changes), for those whose current handler passes
+    `where` (`callable`: only those a Python handler takes; `not_ignored`: not those ignored)."""
     stops = [getattr(signal, n) for n in names if hasattr(signal, n)]
     if threading.current_thread() is not threading.main_thread():
         stops = []
-    if python_handled_only:
-        stops = [s for s in stops if callable(signal.getsignal(s))]
+    stops = [s for s in stops if where(signal.getsignal(s))]
     before = {s: signal.signal(s, handler) for s in stops}
     try:
         yield

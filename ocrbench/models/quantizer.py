@@ -112,7 +112,7 @@ def _stops_held() -> Iterator[None]:
         # Only those a Python handler takes (Ctrl-C's, the CLI's): one left to the system still
         # ends the process at once, as it did.
         with signals.set_for(signals.STOPS, lambda signum, frame: caught.append(signum),
-                             python_handled_only=True):  # fmt: skip
+                             where=callable):  # fmt: skip
             yield
     finally:
         if caught:
