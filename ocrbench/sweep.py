@@ -147,8 +147,10 @@ class _Plan:
 
     # Per result row, in the order of the grid: (dataset index, row key, sample id).
     order: list[tuple[int, str, str]] = field(default_factory=list)
-    # Per (dataset index, engine): the samples some missing row needs read. A folder listed twice
-    # (without and with `train:`, with two limits) is read once, under its first entry's index.
+    # Per entry, the index its pages are read under: a folder listed twice (without and with
+    # `train:`, with two limits) is read once, under its first entry's index.
+    readers: list[int] = field(default_factory=list)
+    # Per (reading index, engine): the samples some missing row needs read.
     to_read: dict[tuple[int, Component], dict[str, Sample]] = field(default_factory=dict)
     # Per (dataset index, engine, corrector): the samples whose rows are missing.
     to_correct: dict[tuple[int, Component, Component], list[Sample]] = field(default_factory=dict)
@@ -165,8 +167,7 @@ def _plan(
     journal: Journal,
 ) -> _Plan:
     norm = spec.normalization.name()
-    plan = _Plan()
-    readers = _readers(loaded)
+    plan = _Plan(readers=_readers(loaded))
     for index, dataset in enumerate(loaded):
         root, train = str(dataset.root), trains[index]
         for engine in spec.engines:
@@ -184,7 +185,7 @@ def _plan(
                     if key in journal.rows or key in plan.expected:
                         continue
                     plan.expected.add(key)
-                    plan.to_read.setdefault((readers[index], engine), {})[sample.id] = sample
+                    plan.to_read.setdefault((plan.readers[index], engine), {})[sample.id] = sample
                     plan.to_correct.setdefault((index, engine, corrector), []).append(sample)
     return plan
 
@@ -265,7 +266,7 @@ def _run(
     counts = Counts()
     started = time.perf_counter()
     plan = _plan(spec, loaded, trains, engines, correctors, learners, journal)
-    readers = _readers(loaded)
+    readers = plan.readers
     cache_root = str(cache.root) if cache.root else None
     # Training sets are read like datasets, indexed after them: (index, engine) -> results.
     train_index = {root: len(loaded) + i for i, root in enumerate(train_sets)}
