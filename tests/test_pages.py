@@ -185,3 +185,31 @@ def test_thirty_two_bit_grey_is_not_read_as_sixteen_and_transparency_stays_white
     Image.fromarray(values).save(deep, transparency=0)
     pixels = pages.rgb(deep)
     assert pixels[0, 0].tolist() == [255, 255, 255]  # the transparent paper, on white
+
+
+@pytest.mark.parametrize("compression", ["raw", "tiff_lzw"])
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_a_turned_tiff_is_read_upright_whatever_its_compression(
+    tmp_path: Path, compression: str, orientation: int
+) -> None:
+    """Pillow's own decoder of uncompressed TIFF garbled a page turned by a quarter (orientation
+    5-8): its rows laid out at the wrong width, so every engine read noise."""
+    from PIL import TiffImagePlugin
+
+    upright = Image.new("L", (200, 100), 255)
+    ImageDraw.Draw(upright).rectangle((10, 10, 60, 40), fill=0)
+    ImageDraw.Draw(upright).rectangle((150, 70, 160, 95), fill=0)
+    stored = upright.transpose(
+        {3: Image.Transpose.ROTATE_180, 6: Image.Transpose.ROTATE_90}.get(
+            orientation, Image.Transpose.ROTATE_270
+        )
+    )  # as a camera would store the page, with the tag that turns it back
+    tags = TiffImagePlugin.ImageFileDirectory_v2()
+    tags[0x0112] = orientation
+    path = tmp_path / "turned.tif"
+    stored.save(path, compression=compression, tiffinfo=tags)
+    expected = np.asarray(upright.convert("RGB"))
+    assert np.array_equal(pages.rgb(path), expected)
+    with pages.as_file(path) as read, Image.open(read) as picture:
+        assert np.array_equal(np.asarray(picture.convert("RGB")), expected)
+    assert TiffImagePlugin.READ_LIBTIFF is False  # left as Pillow had it
