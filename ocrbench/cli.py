@@ -167,8 +167,14 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
     dataset = datasets.convert(args.format, Path(args.src), Path(args.dest), split=args.split)
     print(f"wrote {len(dataset.samples)} samples to {dataset.root / 'manifest.jsonl'}")
-    if dataset.skipped:
-        print(f"skipped {len(dataset.skipped)} images with no NAME.gt.txt", file=sys.stderr)
+    if dataset.skipped:  # pairs missing a half: the user has more samples than were written
+        named = [f"{entry['id']} ({entry['reason']})" for entry in dataset.skipped[:5]]
+        more = len(dataset.skipped) - len(named)
+        print(
+            f"skipped {len(dataset.skipped)} of {len(dataset.skipped) + len(dataset.samples)} "
+            f"pairs: {', '.join(named)}" + (f" and {more} more" if more > 0 else ""),
+            file=sys.stderr,
+        )
     return 0
 
 

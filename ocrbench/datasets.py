@@ -168,7 +168,7 @@ def pick(dataset: Dataset, ids: Sequence[str]) -> Dataset:
 def _lines(manifest: Path) -> Iterator[tuple[int, str]]:
     """Numbered non-blank lines (1-based, as an editor shows them)."""
     try:
-        text = manifest.read_text(encoding="utf-8")
+        text = manifest.read_text(encoding="utf-8-sig")  # a byte-order mark is no part of it
     except UnicodeDecodeError as error:
         raise DatasetError(_not_utf8(manifest, error)) from None
     for number, line in enumerate(text.split("\n"), start=1):
@@ -334,6 +334,11 @@ def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dat
     return replace(load(dest), skipped=tuple(skipped))
 
 
+def _or(suffixes: Sequence[str]) -> str:
+    """ ".png, .tif or .webp"."""
+    return f"{', '.join(suffixes[:-1])} or {suffixes[-1]}"
+
+
 def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
     """The pairs under `src`, each image placed under `placed` at its path relative to `src`."""
     samples: list[Sample] = []
@@ -360,12 +365,23 @@ def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]
             )
         seen[sample_id] = image
         try:
-            text = _end_trimmed(truth.read_text(encoding="utf-8"))
+            # An editor's byte-order mark (U+FEFF) is no character of the page.
+            text = _end_trimmed(truth.read_text(encoding="utf-8-sig"))
         except UnicodeDecodeError as error:
             raise DatasetError(_not_utf8(truth, error)) from None
         # Its folder; a file at the top of src is a group of its own (a folder of single pages).
         group = sample_id if relative.parent == Path(".") else relative.parent.as_posix()
         samples.append(Sample(id=sample_id, text=text, image=image, meta={GROUP: group}))
+    # And the other way round: a ground truth with no image that is read ("l3.gif").
+    pictured = {image.with_suffix("") for image in images}
+    for truth in sorted(src.rglob("*.gt.txt")):
+        stem = truth.name.removesuffix(".gt.txt")
+        relative = truth.relative_to(src).with_name(stem)
+        placed_here = own is not None and relative.parts[: len(own)] == own
+        if truth.with_name(stem) not in pictured and not placed_here:
+            reason = f"no image {stem}{_or(IMAGE_SUFFIXES)} beside {truth.name}"
+            skipped.append({"line": None, "id": relative.as_posix(), "reason": reason})
+    skipped.sort(key=lambda entry: str(entry["id"]))
     if not samples:
         found = f"{len(images)} images, none with" if images else "no images and no"
         raise DatasetError(
