@@ -20,7 +20,7 @@ from ocrbench.cache import Cache, key
 from ocrbench.correctors.base import learns
 from ocrbench.correctors.channel import edited_runs
 from ocrbench.errors import ConfigError, DatasetError, SampleError
-from ocrbench.types import Correction, OcrResult
+from ocrbench.types import Correction, OcrResult, Sample
 
 from conftest import make_dataset, needs_tesseract, text_dataset
 
@@ -559,6 +559,21 @@ def test_training_sets_of_one_name_are_told_apart_by_their_folders() -> None:
     assert sweep.dataset_names(test, [None, None], [Path("/x/train"), Path("/y/train")]) == [
         "A (train: x/train)", "A (train: y/train)"
     ]  # fmt: skip
+
+
+def test_a_test_line_inside_a_training_page_is_said_too() -> None:
+    """ICDAR 2017 converted as whole documents for training and as lines for testing: the test
+    lines sat inside the training references, and nothing said so (the same data cut otherwise).
+    A line of five words or more inside a longer training reference is counted with the shared
+    references; a short one (a running head, "INTRODUCTION.") only when it is a reference itself."""
+    test = [Sample("l1", "the  quick brown fox jumps"), Sample("l2", "INTRODUCTION."),
+            Sample("l3", "over the lazy dog"), Sample("l4", "quick brown fox jumped over")]  # fmt: skip
+    train = [
+        Sample("d1", "Once the quick brown fox jumps over the lazy dog. INTRODUCTION. The end")
+    ]
+    shared = training.shared_references(datasets.Dataset(Path("train"), "train", tuple(train)),
+                                        datasets.Dataset(Path("test"), "test", tuple(test)))  # fmt: skip
+    assert shared == ["the quick brown fox jumps"]
 
 
 def test_a_reference_both_sides_hold_is_said_though_not_refused(
