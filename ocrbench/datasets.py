@@ -27,6 +27,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -126,7 +127,7 @@ def load(
                 raise DatasetError(f"{manifest}:{number}{named}: {bad.reason}") from None
             skipped.append({"line": number, "id": bad.sample_id, "reason": bad.reason})
             continue
-        first_line[sample.id] = number
+        first_line[_same_id(sample.id)] = number
         samples.append(sample)
     if not samples:
         if skipped:  # say why at least once: the skipped list is never printed when this raises
@@ -180,6 +181,10 @@ def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
     return f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8"
 
 
+def _same_id(sample_id: str) -> str:
+    return unicodedata.normalize("NFC", sample_id)
+
+
 def _sample(line: str, root: Path, first_line: dict[str, int], allow_outside: bool) -> Sample:
     try:
         item = json.loads(line)
@@ -188,10 +193,12 @@ def _sample(line: str, root: Path, first_line: dict[str, int], allow_outside: bo
     if not isinstance(item, dict):
         raise _BadSample(f"expected a JSON object, got {type(item).__name__}")
     sample_id = item.get("id")
-    if not isinstance(sample_id, str) or not sample_id:
-        raise _BadSample('"id" is missing or not a non-empty string')
-    if sample_id in first_line:
-        raise _BadSample(f"duplicate id (first on line {first_line[sample_id]})", sample_id)
+    if not isinstance(sample_id, str) or not sample_id.strip():
+        raise _BadSample('"id" is missing, blank or not a string')
+    if _same_id(sample_id) in first_line:  # "café" composed or not: one id to a reader
+        raise _BadSample(
+            f"duplicate id (first on line {first_line[_same_id(sample_id)]})", sample_id
+        )
     for key in ("text", "image", "ocr"):
         if key in item and not isinstance(item[key], str):
             raise _BadSample(f'"{key}" must be a string, not {type(item[key]).__name__}', sample_id)
