@@ -12,6 +12,7 @@ configuration the run lacks fails too (it was not judged), unless `allow_missing
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from collections import Counter
@@ -84,6 +85,11 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
                 for sample_id, found in zip(group["sample_id"], group["input"], strict=True)
                 if isinstance(found, str)
             },
+            # Each sample's reference by its sha256: an edit that keeps its lengths is other data.
+            "references": {
+                str(sample_id): _digest(str(reference))
+                for sample_id, reference in zip(group["sample_id"], group["reference"], strict=True)
+            },
             # What a comparison on the samples both sides share recomputes the figures from.
             "per_sample": {
                 str(sample_id): [int(v) for v in values]
@@ -91,6 +97,10 @@ def corpus(frame: pd.DataFrame) -> dict[Key, dict[str, Any]]:
             },
         }
     return figures
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _on(figures: dict[str, Any], ids: list[str]) -> dict[str, Any]:
@@ -186,9 +196,12 @@ def read_baseline(path: str | Path) -> dict[Key, dict[str, Any]]:
                     raise _malformed(
                         path, f"{where}: cer and wer must be numbers (or null), {name} is {value!r}"
                     )
-            found = figures.get("inputs", {})  # absent in files from before inputs were kept
-            if not isinstance(found, dict) or not all(isinstance(v, str) for v in found.values()):
-                raise _malformed(path, f"{where}: inputs must map sample ids to text")
+            for name in ("inputs", "references"):  # absent in files from before they were kept
+                found = figures.get(name, {})
+                if not isinstance(found, dict) or not all(
+                    isinstance(v, str) for v in found.values()
+                ):
+                    raise _malformed(path, f"{where}: {name} must map sample ids to text")
             for name, what in (("train_sha256", "a sha256 (a string)"), ("train", "a path")):
                 # Absent in files from before training sets were recorded (see _training_unfit).
                 if not isinstance(figures.get(name), (str, type(None))):
@@ -267,8 +280,11 @@ def _shared(base: dict[str, Any], run: dict[str, Any], shared: bool) -> tuple[
     ids = sorted(set(base["per_sample"]) & set(run["per_sample"]))
     if not ids:
         return base, run, "no sample in common with the baseline"
+    texts = base.get("references", {}), run.get("references", {})  # none in older baselines
     for sample_id in ids:  # a sample of the same id with another reference: other data
-        if base["per_sample"][sample_id][1::2] != run["per_sample"][sample_id][1::2]:
+        lengths = base["per_sample"][sample_id][1::2], run["per_sample"][sample_id][1::2]
+        digests = texts[0].get(sample_id), texts[1].get(sample_id)
+        if lengths[0] != lengths[1] or None not in digests and digests[0] != digests[1]:
             return base, run, f"sample {sample_id!r} has another reference than the baseline's"
     before, now = base.get("inputs", {}), run.get("inputs", {})  # none in older baselines
     for sample_id in ids:  # the same reference over another page or OCR text: other data

@@ -410,6 +410,23 @@ def test_a_shared_sample_with_another_reference_is_not_compared(
     assert "has another reference than the baseline's" in result.table()
 
 
+def test_a_reference_edited_to_the_same_length_is_not_compared(
+    tmp_path: Path, baseline: Path
+) -> None:
+    """"Mill Lane" corrected to "Mill Lena" in the ground truth: the same counts of characters
+    and words, so the gate compared, and passed a CER that moved only because the truth did."""
+    frame = fabricate(RAW, LEXICON)
+    first = frame["sample_id"] == "s00"
+    edited = frame.assign(
+        reference=frame["reference"].where(~first, frame["reference"].str.swapcase())
+    )
+    assert (edited["reference"] != frame["reference"]).any()
+    for shared in (False, True):
+        result = gate.check(run_dir(tmp_path / f"run{shared}", edited), baseline, shared=shared)
+        assert {c.verdict for c in result.comparisons} == {gate.NOT_COMPARABLE}
+        assert "sample 's00' has another reference than the baseline's" in result.table()
+
+
 def test_shared_needs_a_baseline_with_per_sample_counts(tmp_path: Path, baseline: Path) -> None:
     document = json.loads(baseline.read_text())
     for configs in document["datasets"].values():
