@@ -94,8 +94,9 @@ class Normalization:
             # Folding can leave text that is not NFC (e.g. "ǰ" folds to j + combining caron).
             text = unicodedata.normalize("NFC", text.casefold())
         if self.strip_punctuation:
-            # Removed, not replaced by a space: "don't" and "dont" are the same word.
-            text = text.translate(_punctuation_table())
+            # Removed, not replaced by a space: "don't" and "dont" are the same word. A mark
+            # that stood between a letter and its accent leaves them to compose again: NFC.
+            text = unicodedata.normalize("NFC", text.translate(_punctuation_table()))
         if self.collapse_whitespace:
             text = " ".join(text.split())
         return text

@@ -110,6 +110,15 @@ def test_normalization_names() -> None:
     assert full.name() == "nfc+ws+casefold+nopunct"
 
 
+def test_stripping_punctuation_leaves_text_in_nfc() -> None:
+    """An apostrophe between a letter and a combining accent ("e'\u0301x"): once stripped, the
+    accent joined the "e" undecomposed, so "éx" against "éx" counted 3 characters and 2 edits."""
+    norm = Normalization(strip_punctuation=True)
+    assert norm.apply("e'\u0301x") == "\u00e9x"
+    found = score("e'\u0301x", "\u00e9x", norm)
+    assert (found.reference_chars, found.char_edits) == (2, 0)
+
+
 def test_casefold_and_punctuation_are_ignored_only_when_declared() -> None:
     reference, hypothesis = "Hello, World!", "hello world"
     assert score(reference, hypothesis).char_edits == 4
