@@ -337,14 +337,23 @@ def _compare(
             continue
         # A hair of slack, so a rerun that reproduces the baseline never fails by rounding.
         if after - before > tolerance + 1e-12:
-            reasons.append(f"{name} +{after - before:.4f} > {tolerance:g}")
+            reasons.append(f"{name} {shown(after - before, tolerance)} > {tolerance:g}")
         elif before - after > tolerance + 1e-12:
-            better.append(f"{name} -{before - after:.4f}")
+            better.append(f"{name} {shown(after - before, tolerance)}")
     if reasons:
         return made(WORSE, "; ".join(reasons))
     if better:
         return made(BETTER, "; ".join(better))
     return made(OK)
+
+
+def shown(delta: float, tolerance: float) -> str:
+    """A signed delta to 4 decimals, or to as many more (up to 8) as tell it from the tolerance:
+    +0.00204 fails a tolerance of 0.002 and +0.0019996 passes it; both are +0.0020 to 4."""
+    digits = 4
+    while digits < 8 and round(abs(delta), digits) == round(tolerance, digits):
+        digits += 1
+    return f"{delta:+.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -384,7 +393,7 @@ class GateResult:
         def cell(value: float | None, signed: bool = False) -> str:
             if value is None:
                 return "-"
-            return f"{value:+.4f}" if signed else f"{value:.4f}"
+            return shown(value, self.cer_tolerance) if signed else f"{value:.4f}"
 
         header = ["config", "dataset", "baseline CER", "run CER", "delta", "verdict"]
         rows = [

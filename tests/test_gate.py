@@ -94,6 +94,24 @@ def test_within_tolerance_passes_beyond_it_fails_naming_the_config(
                                              "delta", "verdict"]  # fmt: skip
 
 
+def test_a_delta_next_to_the_tolerance_is_shown_with_the_digits_that_decide_it(
+    tmp_path: Path, baseline: Path
+) -> None:
+    """+0.00204 (worse) and +0.0019996 (ok) both printed "+0.0020", and the reason read
+    "CER +0.0020 > 0.002": equal-looking rows with opposite verdicts."""
+    run = run_dir(tmp_path / "run", fabricate(RAW, LEXICON))
+    document = json.loads(baseline.read_text())
+    for figures in document["datasets"]["invoices"].values():
+        figures["cer"] -= 0.00204 if figures["config"] == "tesseract + lexicon" else 0.0019996
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(document))
+    table = gate.check(run, moved).table()
+    worse = next(line for line in table.splitlines() if line.startswith("tesseract + lexicon"))
+    ok = next(line for line in table.splitlines() if line.startswith("tesseract + identity"))
+    assert "+0.00204" in worse and "WORSE (CER +0.00204 > 0.002)" in worse
+    assert "+0.0019996" in ok and ok.endswith("ok")
+
+
 def test_improvement_is_reported_and_passes(tmp_path: Path) -> None:
     frame = fabricate(RAW, LEXICON)
     baseline = gate.write_baseline(
