@@ -431,7 +431,7 @@ def test_a_shared_sample_with_another_reference_is_not_compared(
 def test_a_reference_edited_to_the_same_length_is_not_compared(
     tmp_path: Path, baseline: Path
 ) -> None:
-    """"Mill Lane" corrected to "Mill Lena" in the ground truth: the same counts of characters
+    """ "Mill Lane" corrected to "Mill Lena" in the ground truth: the same counts of characters
     and words, so the gate compared, and passed a CER that moved only because the truth did."""
     frame = fabricate(RAW, LEXICON)
     first = frame["sample_id"] == "s00"

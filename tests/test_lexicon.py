@@ -72,7 +72,7 @@ def test_parameters() -> None:
         Lexicon(max_edit_distance=5)
     built = registry.correctors.from_spec("lexicon:min_count=0,max_edit_distance=1")
     assert (built.min_count, built.max_edit_distance) == (0, 1)
-    assert built.version().startswith("lexicon-lx3 symspellpy-")
+    assert built.version().startswith("lexicon-lx4 symspellpy-")
     assert pickle.loads(pickle.dumps(built)) == built
 
 

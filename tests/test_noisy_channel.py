@@ -325,3 +325,19 @@ def test_requests_of_one_decode_share_what_their_texts_share(model_dir: str) -> 
         assert scorer.tokens - tokens < tokens  # the second window's start was not evaluated again
     assert together == [pytest.approx(a, abs=0.05) for a in alone]
     assert together[0][1] > together[0][0] and together[1][1] > together[1][0]
+
+
+@pytest.mark.llm
+def test_decomposed_text_is_corrected_as_its_composed_form(corrector: NoisyChannel) -> None:
+    """An OCR text in NFD ("e" + U+0301) classed each accented token as neither word nor code, so
+    the same page was corrected differently as NFC and NFD; both correctors read NFC now."""
+    import unicodedata
+
+    from ocrbench.correctors.lexicon import Lexicon
+
+    line = "Inv0icé due, naïve rnoney"
+    for fixer in (corrector, Lexicon()):
+        composed = fixer.correct(OcrResult(unicodedata.normalize("NFC", line)))
+        decomposed = fixer.correct(OcrResult(unicodedata.normalize("NFD", line)))
+        assert decomposed.text == composed.text and decomposed.changes == composed.changes
+        assert composed.changes  # a correction was made, so the two forms were both read

@@ -71,6 +71,12 @@ def tokens(line: str) -> Iterator[Token]:
         yield Token(match.start(), match.end(), lead, stripped, trail)
 
 
+def composed(text: str) -> str:
+    """The text in NFC, as the metrics read it: an accent decomposed ("e" + U+0301) would make a
+    word a token of no kind, and the same page would be corrected otherwise in NFD."""
+    return unicodedata.normalize("NFC", text)
+
+
 def is_latin_letter(char: str) -> bool:
     return char.isalpha() and unicodedata.name(char, "").startswith("LATIN")
 
