@@ -80,6 +80,27 @@ def _tessdata(folder: Path, eng_from: str) -> Path:
     return folder
 
 
+def test_the_version_names_the_files_its_options_read(tmp_path: Path) -> None:
+    """`config="--user-words words.txt"` entered the cache key as a string: a changed word list
+    (or patterns, or config file) was served the OCR the old one gave."""
+    needs_tesseract()
+    words, patterns, settings = tmp_path / "words.txt", tmp_path / "patterns.txt", tmp_path / "cfg"
+    words.write_text("Zorblaxian\n")
+    patterns.write_text("\\d\\d\\d\n")
+    settings.write_text("tessedit_do_invert 0\n")
+    config = (
+        f"--user-words {words} -c user_patterns_file={patterns} -c load_system_dawg=0 {settings}"
+    )
+    engine = Tesseract(config=config)
+    before = engine.version()
+    for file in (words, patterns, settings):
+        file.write_text(file.read_text() + "more\n")
+        after = engine.version()
+        assert after != before, file.name
+        before = after
+    assert Tesseract(config=f"--user-words {tmp_path / 'none.txt'}").version()  # Tesseract's to say
+
+
 def test_the_version_names_the_language_data_so_other_models_miss_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

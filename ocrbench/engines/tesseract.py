@@ -82,6 +82,34 @@ def _tessdata_option(config: str) -> str:
     return ""
 
 
+# Options whose value is not a file Tesseract reads (the value of -c is looked at on its own).
+_VALUED = {"-l", "--psm", "--oem", "--dpi", "--tessdata-dir", "-c"}
+
+
+def _files_read(config: str, folder: Path) -> list[str]:
+    """The files a config string makes Tesseract read, each by its sha256: a word list
+    (`--user-words`), patterns (`--user-patterns`), config files (a path, or a name in the
+    tessdata folder's configs/), a `-c NAME_file=PATH`. Their content changes the OCR, so
+    it is part of the engine's version, not only their names."""
+    words = shlex.split(config)
+    found = []
+    for i, word in enumerate(words):
+        previous = words[i - 1] if i else ""
+        if previous == "-c":  # user_words_file=..., user_patterns_file=...
+            name, _, value = word.partition("=")
+            places = [Path(value)] if name.endswith("_file") else []
+        elif previous in ("--user-words", "--user-patterns"):
+            places = [Path(word)]
+        elif word.startswith("-") or previous in _VALUED:
+            places = []
+        else:  # a config file, by path or by its name in tessdata/configs
+            places = [Path(word), folder / "configs" / word]
+        file = next((place for place in places if place.name and place.is_file()), None)
+        if file is not None:
+            found.append(f"{word}:{sha256_of(file)[:16]}")
+    return found
+
+
 @dataclass(frozen=True)
 class Tesseract:
     """`lang` as Tesseract takes it ("eng", "eng+grc"); `psm` page segmentation mode 0-13; `oem`
@@ -117,7 +145,7 @@ class Tesseract:
         folder = tessdata_dir(self.config)
         models = self.lang.split("+") + (["osd"] if self.psm in (0, 1) and "osd" in langs else [])
         files = [f"{m}:{sha256_of(folder / f'{m}.traineddata')[:16]}" for m in models]
-        return " ".join([version, *files, f"/ {pages.VERSION}"])
+        return " ".join([version, *files, *_files_read(self.config, folder), f"/ {pages.VERSION}"])
 
     def recognize(self, image: Path) -> OcrResult:
         self.version()  # fail with the install hint before the first page, not inside pytesseract
