@@ -20,6 +20,7 @@ from ocrbench.correctors.prompt import (
     clean_reply,
     guard,
     misspellings_fixed,
+    whole,
     word_changes,
 )
 from ocrbench.errors import ConfigError
@@ -46,6 +47,40 @@ def test_clean_reply_strips_what_models_wrap_around_text() -> None:
     assert clean_reply('"The fox"', '"Tbe f0x"') == '"The fox"'  # the quotes were there
     assert clean_reply("Corrected text: The fox\n", "Tbe f0x") == "The fox"
     assert clean_reply("  The fox  ", "Tbe f0x") == "The fox"
+
+
+def test_the_preambles_smollm2_writes_are_stripped_too() -> None:
+    """SmolLM2's own preambles ("The text should read:", "The corrected text is:", "Here's the
+    corrected text:") were kept, so most replies failed the guard and the corrector's CER
+    measured its wrapping rather than its model; a text that starts so itself keeps it."""
+    for reply in ('The text should read: "The fox"', "The text should read:\n\nThe fox",
+                  "The corrected text is: The fox", "Here's the corrected text:\nThe fox",
+                  "Sure! Here is the corrected version: The fox"):  # fmt: skip
+        assert clean_reply(reply, "Tbe f0x") == "The fox", reply
+    own = "The text should read: as follows"
+    assert clean_reply(own, own) == own
+
+
+def test_the_guard_keeps_numbers_and_words_whole() -> None:
+    """With accept=all the guard passed replies that changed amounts ("1 131.96 131.96" ->
+    "131.96.131.131"), dropped a quantity, deleted a sentence or stopped mid-word."""
+    amounts = "Site visit and inspection 1 131.96 131.96"
+    assert whole(amounts, "Site visit and inspection 131.96.131.131") == (
+        "output changes the numbers 1 131.96 131.96"
+    )
+    assert whole("Bolts 100 mm 6 6.64 39.84", "Bolts 100 mm 6.64 39.84") == (
+        "output changes the numbers 100 6 6.64 39.84"
+    )
+    line = "The quick brown fox jumps over tbe lazy dog. It ran off."
+    assert whole(line, "The quick brown fox jumps over the lazy dog.") == (
+        "output drops words: It ran off."
+    )
+    assert whole(line, "The quick brown fox jumps over the lazy dog. It ran o") == (
+        "output stops short: off."
+    )
+    assert whole("Inv0ice N0: 12345", "Invoice No: 12345") is None  # digits printed for letters
+    assert whole("the re was a cat", "there was a cat") is None  # a split word joined
+    assert whole("the lazy dogs", "the lazy dog") is None  # one letter less is a correction
 
 
 def test_word_changes_pairs_what_differs() -> None:

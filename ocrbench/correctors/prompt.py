@@ -32,7 +32,7 @@ from ocrbench.errors import ConfigError, OcrbenchError
 from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
 
-PROMPT_VERSION = 3  # bump when the instruction, chunking, clean-up or timing (3: no loads) changes
+PROMPT_VERSION = 4  # bump when the instruction, chunking, clean-up, guard or timing changes
 ACCEPT = ("words", "all")
 FIT_FORMAT = 2  # 2: lines paired only where a page's counts agree, misreadings only
 INSTRUCTION = "Correct the OCR errors in the text. Reply with the corrected text only."
@@ -40,7 +40,13 @@ TEMPLATE_TOKENS = 64  # room for the chat template's own tokens around the instr
 EXAMPLE_TEMPLATE_TOKENS = 16  # the template's tokens around one example's two turns
 
 _FENCE = re.compile(r"^```[^\n]*\n(.*?)\n?```$", re.DOTALL)
-_LABEL = re.compile(r"^(?:here is )?(?:the )?corrected(?: text)?\s*:\s*", re.IGNORECASE)
+# "Corrected text:", "Here's the corrected text:", "The corrected text is:", "The text should
+# read:" (SmolLM2's own), "Sure! Here is the corrected version:".
+_LABEL = re.compile(
+    r"^(?:sure[!,.]?\s*)?(?:here(?:'s|’s| is)\s+)?(?:the\s+)?"
+    r"(?:corrected(?:\s+(?:text|version))?(?:\s+is)?|text\s+should\s+read)\s*:\s*",
+    re.IGNORECASE,
+)
 _QUOTES = {'"': '"', "'": "'", "“": "”", "«": "»"}
 
 
@@ -202,6 +208,8 @@ class Prompt(ModelSettings):
         used = model.llama.n_tokens  # the prompt and the reply, as the model evaluated them
         reply = clean_reply(reply, content)
         rejected = guard(content, reply, self.max_edit_ratio, self.max_length_ratio)
+        if not rejected and self.accept == "all":  # "words" takes only respellings of words
+            rejected = whole(content, reply)
         if rejected:
             return head + content + tail, used, rejected
         if self.accept == "words":
@@ -372,7 +380,8 @@ def clean_reply(reply: str, original: str) -> str:
     fenced = _FENCE.match(text)
     if fenced:
         text = fenced.group(1).strip()
-    text = _LABEL.sub("", text, count=1)
+    if not _LABEL.match(original.strip()):  # a label the text had itself stays
+        text = _LABEL.sub("", text, count=1)
     if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1] and original[:1] != text[0]:
         text = text[1:-1].strip()
     return text
@@ -390,6 +399,29 @@ def guard(before: str, after: str, max_edit_ratio: float, max_length_ratio: floa
     if edits > max_edit_ratio:
         return f"edit ratio {edits:.2f} > {max_edit_ratio}"
     return None
+
+
+def whole(before: str, after: str) -> str | None:
+    """Why a reply taken whole (`accept=all`) must be thrown away though the guard passed it:
+    it changes a number, drops words, or stops short; None when it keeps them all."""
+    numbers = _numbers(before)
+    if numbers != _numbers(after):  # amounts are read as printed, as the other correctors do
+        return f"output changes the numbers {' '.join(numbers)}"
+    old, new = before.split(), after.split()
+    runs = difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
+    dropped = [" ".join(old[i1:i2]) for op, i1, i2, _, _ in runs if op == "delete"]
+    if dropped:
+        return f"output drops words: {' / '.join(dropped)}"
+    op, i1, i2, j1, j2 = runs[-1] if runs else ("equal", 0, 0, 0, 0)
+    cut, kept = " ".join(old[i1:i2]), " ".join(new[j1:j2])
+    lost = sum(c.isalnum() for c in cut[len(kept) :])  # "dogs" -> "dog" is a correction
+    if op == "replace" and cut.startswith(kept) and lost >= 2:
+        return f"output stops short: {cut}"  # a reply cut mid-word ("over the l")
+    return None
+
+
+def _numbers(text: str) -> list[str]:
+    return [t.core for t in words.tokens(text) if words.kind(t.core) is words.Kind.NUMBER]
 
 
 def word_changes(before: str, after: str) -> tuple[tuple[str, str], ...]:
