@@ -625,6 +625,25 @@ def test_corrupt_files_give_setup_errors(default_dir: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.llm
+def test_llama_cpp_says_why_a_load_failed_in_the_error_and_to_the_logging_callback(
+    default_dir: Path, tmp_path: Path
+) -> None:
+    """The logging callback heard only ocrbench's own lines, and a failed load said "truncated,
+    corrupt, or a model this llama.cpp does not know" while llama.cpp's own reason went nowhere
+    (verbose=False silences stderr)."""
+    pytest.importorskip("llama_cpp")
+    folder = tmp_path / REPO
+    folder.mkdir(parents=True)
+    source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    with source.open("rb") as file:
+        (folder / "cut-Q4_K_M.gguf").write_bytes(file.read(3_000_000))
+    heard: list[str] = []
+    with pytest.raises(SetupError, match=r"llama.cpp could not load .*cut-Q4_K_M.gguf \(.*failed"):
+        models.load(spec(tmp_path, "q4_k_m"), logging=heard.append)
+    assert any(line.startswith("llama.cpp: ") and "failed" in line for line in heard), heard
+
+
+@pytest.mark.llm
 def test_loaded_models_are_reused_until_closed(default_dir: Path) -> None:
     pytest.importorskip("llama_cpp")
     messages: list[str] = []

@@ -40,19 +40,26 @@ def llama_cpp_module() -> Any:
 
 
 _log_callback: Any = None
+# While a model loads: llama.cpp's warnings and errors, for the logging callback and, if the load
+# fails, its error message (Llama(verbose=False) silences llama.cpp's stderr meanwhile).
+_heard: list[str] | None = None
+_WARN, _ERROR = 3, 4  # GGML_LOG_LEVEL_WARN and _ERROR in the llama.cpp this wheel is built from
 
 
 def _quiet_llama_log(llama_cpp: Any) -> None:
-    """Send llama.cpp's log to stderr only for errors (its info and warnings run to pages)."""
+    """Send llama.cpp's log to stderr only for errors (its info and warnings run to pages); while
+    a model loads, its warnings and errors to `_heard`."""
     global _log_callback
     if _log_callback is not None:
         return
-    error_level = 4  # GGML_LOG_LEVEL_ERROR in the llama.cpp this wheel is built from
 
     @llama_cpp.llama_log_callback
     def log(level: int, text: bytes, user_data: Any) -> None:
-        if level == error_level:
-            sys.stderr.write(text.decode("utf-8", errors="replace"))
+        line = text.decode("utf-8", errors="replace")
+        if _heard is not None and level in (_WARN, _ERROR):
+            _heard.append(line.strip())
+        elif level == _ERROR:
+            sys.stderr.write(line)
 
     _log_callback = log  # kept alive: llama.cpp holds only a C pointer to it
     llama_cpp.llama_log_set(log, ctypes.c_void_p(0))
@@ -129,6 +136,9 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
                 "requested, 0 used",
             )
         say(logging, f"loading {path} (n_ctx={spec.n_ctx})")
+        global _heard
+        heard: list[str] = []
+        _heard = heard
         try:
             llama = llama_cpp.Llama(
                 str(path),
@@ -140,10 +150,16 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as error:
+            said = next((line for line in heard if "error loading model" in line), "")
+            why = said or (heard[0] if heard else type(error).__name__)
             raise SetupError(
-                f"llama.cpp could not load {path} ({type(error).__name__}): the file is truncated, "
-                "corrupt, or a model this llama.cpp does not know; delete it and resolve again"
+                f"llama.cpp could not load {path} ({why}): the file is truncated, corrupt, or a "
+                "model this llama.cpp does not know; delete it and resolve again"
             ) from None
+        finally:
+            _heard = None
+            for line in heard:
+                say(logging, f"llama.cpp: {line}")
         metadata = llama.metadata
         architecture = metadata.get("general.architecture", "")
         if "tokenizer.chat_template" not in metadata and architecture in CHAT_FORMAT_FALLBACK:
