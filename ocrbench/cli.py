@@ -262,11 +262,14 @@ def _gate(spec: Any, out: Path) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ocrbench import report, results, terminal
+    from ocrbench import report, results, rundir, terminal
 
-    # A bad --by is said before anything is written.
-    sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
-    path = report.render(Path(args.run_dir), by=[args.by] if args.by else [])
+    # No run here is one line before the lock would make the folder; a bad --by is said before
+    # anything is written; a run writing the folder meanwhile is refused, not read half-way.
+    results.load(args.run_dir)
+    with rundir.locked(Path(args.run_dir)):
+        sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
+        path = report.render(Path(args.run_dir), by=[args.by] if args.by else [])
     print(f"report: {path}\nsummary: {path.with_name('summary.md')}")
     if sliced is not None:
         print(terminal.text(sliced, wide=args.wide, by=args.by))

@@ -56,6 +56,26 @@ def test_a_second_holder_is_refused_and_named(tmp_path: Path) -> None:
         pass
 
 
+def test_a_report_is_refused_while_a_run_writes_its_folder(
+    tmp_path: Path,
+) -> None:
+    """`ocrbench report DIR` took no lock: rendered while a sweep rewrote DIR, it wrote a report
+    of the old results (16 samples) beside the new ones (40)."""
+    data = text_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
+                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with rundir.locked(out):  # a run writing the folder
+        line = one_line_error(ocrbench("report", str(out)))
+    assert f"in use by another ocrbench run (pid {os.getpid()})" in line
+    assert not (out / "index.html").exists()
+    assert ocrbench("report", str(out)).returncode == 0  # and once it is done
+    assert (out / "index.html").exists()
+    missing = one_line_error(ocrbench("report", str(tmp_path / "nothing")))
+    assert "no results.parquet here" in missing and not (tmp_path / "nothing").exists()
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data")
     out = tmp_path / "out"
