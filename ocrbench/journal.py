@@ -2,8 +2,9 @@
 disk, so a sweep killed at any point (even by SIGKILL) resumes with only what is missing.
 
 Rows are found by their key (`rowkey.row_key`), never by a name. A line that is not a row with a
-key (cut short by a kill, `{}`, `null`, a row written before rows had keys) is ignored, so its
-row is computed again. At the end of a sweep the journal is rewritten to hold exactly the rows of
+key (cut short by a kill, `{}`, `null`, a row written before rows had keys), or whose counts are
+not counts or whose rates they do not give (a hand edit), is ignored, so its row is computed
+again. At the end of a sweep the journal is rewritten to hold exactly the rows of
 its results, each once.
 """
 
@@ -26,9 +27,34 @@ def _row(line: bytes) -> dict[str, Any] | None:
         row = json.loads(line)
     except ValueError:  # UnicodeDecodeError included: a kill can cut a character in two
         return None
-    if not isinstance(row, dict) or not isinstance(row.get(KEY), str):
+    if not isinstance(row, dict) or not isinstance(row.get(KEY), str) or not _sound(row):
         return None
     return row
+
+
+# A row's counts, and the rates each is over (its key covers what it was computed from, not what
+# it holds: a row edited by hand, or written half by another version, is computed again).
+_COUNTS = ("reference_chars", "reference_words", "raw_char_edits", "raw_word_edits",
+           "char_edits", "word_edits", "words_fixed", "words_broken")  # fmt: skip
+_RATES = {"cer": ("char_edits", "reference_chars"),
+          "raw_cer": ("raw_char_edits", "reference_chars"),
+          "wer": ("word_edits", "reference_words")}  # fmt: skip
+
+
+def _sound(row: dict[str, Any]) -> bool:
+    """Whether a row's counts are counts and its rates what they give."""
+    counts = [row.get(name) for name in _COUNTS]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts):
+        return False
+    for rate, (edits, total) in _RATES.items():
+        value, expected = row.get(rate), row[edits] / row[total] if row[total] else None
+        if expected is None and value is not None:
+            return False
+        if expected is not None and not (
+            isinstance(value, (int, float)) and abs(value - expected) <= 1e-9
+        ):
+            return False
+    return True
 
 
 class Journal:

@@ -329,6 +329,28 @@ def test_journal_lines_that_are_not_rows_are_recomputed(tmp_path: Path) -> None:
     assert len(results.load(out)) == 2 * 3
 
 
+def test_journal_rows_with_broken_figures_are_recomputed_not_trusted(tmp_path: Path) -> None:
+    """A journal row with a count of the wrong type gave an ArrowInvalid traceback after the
+    manifest was gone; one without word_edits made WER NaN unsaid; a CER that its counts do not
+    give was resumed as a result."""
+    data = text_dataset(tmp_path / "data", FEW_ERRORS)
+    spec = specs.load(given_spec(tmp_path, [data]))
+    out, cache = tmp_path / "out", Cache(tmp_path / "c")
+    sweep.run(spec, out, cache=cache, progress=False)
+    figures = ["config", "samples", "cer", "raw_cer", "wer", "words_fixed", "words_broken"]
+    clean = results.summary(results.load(out))[figures]
+    journal = out / sweep.JOURNAL
+    rows = [json.loads(line) for line in journal.read_text().splitlines()]
+    rows[0]["char_edits"] = "abc"
+    del rows[1]["word_edits"]
+    rows[2]["cer"] = 0.0 if rows[2]["cer"] else 0.5
+    rows[3]["reference_chars"] = -1
+    journal.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    manifest = sweep.run(spec, out, cache=cache, progress=False)
+    assert manifest["work"]["rows_resumed"] == len(rows) - 4
+    pd.testing.assert_frame_equal(results.summary(results.load(out))[figures], clean)
+
+
 @pytest.mark.tesseract
 def test_no_cache_reads_each_image_once_per_engine(dataset: Path, tmp_path: Path) -> None:
     needs_tesseract()
