@@ -61,7 +61,13 @@ def load(run_dir: str | Path) -> pd.DataFrame:
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise OcrbenchError(f"{run_dir}: no {RESULTS} here; run `ocrbench run` or `ocrbench sweep`")
-    return pd.read_parquet(path)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
+        raise OcrbenchError(
+            f"{path} is damaged ({str(error).splitlines()[0][:120]}); run the command that made it "
+            "again (a sweep rebuilds it from its journal, rows.jsonl, where there is one)"
+        ) from None
 
 
 def manifest_datasets(manifest: dict[str, Any]) -> list[dict[str, Any]]:

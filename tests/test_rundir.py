@@ -76,6 +76,23 @@ def test_a_report_is_refused_while_a_run_writes_its_folder(
     assert "no results.parquet here" in missing and not (tmp_path / "nothing").exists()
 
 
+def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
+    """A results.parquet cut short (copied half-way, a disk error) gave pyarrow's traceback in
+    `report` and `check`."""
+    data = text_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
+                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    baseline = tmp_path / "baseline.json"
+    assert ocrbench("check", str(out), "--write-baseline", str(baseline)).returncode == 0
+    parquet = out / "results.parquet"
+    parquet.write_bytes(parquet.read_bytes()[:1000])
+    for command in (["report", str(out)], ["check", str(out), "--baseline", str(baseline)]):
+        line = one_line_error(ocrbench(*command))
+        assert f"{parquet} is damaged" in line, line
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data")
     out = tmp_path / "out"
