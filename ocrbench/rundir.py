@@ -83,6 +83,9 @@ def locked(path: Path) -> Iterator[Path]:
         except OSError as error:
             raise OcrbenchError(f"cannot write into the run folder {path}: {_why(error)}") from None
         _held.add(held)
+        for stale in path.rglob(f"{TEMPORARY_PREFIX}*"):  # a killed writer's; none is live now
+            with contextlib.suppress(OSError):
+                stale.unlink()
         try:
             yield path
         finally:

@@ -93,6 +93,19 @@ def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
         assert f"{parquet} is damaged" in line, line
 
 
+def test_temporary_files_a_killed_run_left_are_cleared_by_the_next_holder(tmp_path: Path) -> None:
+    """A run killed while writing left `.tmp-results.parquet.XXXX` behind for good."""
+    out = tmp_path / "out"
+    (out / "charts").mkdir(parents=True)
+    left = [out / ".tmp-results.parquet.4gh92qoh", out / "charts" / ".tmp-cer.png.x1"]
+    for file in left:
+        file.write_bytes(b"half a file")
+    (out / "mine.tmp-notes").write_text("a user's file")
+    with rundir.locked(out):
+        assert not any(file.exists() for file in left)
+    assert (out / "mine.tmp-notes").exists()
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data")
     out = tmp_path / "out"
