@@ -394,9 +394,10 @@ def _run(
                 if unexpected:
                     raise OcrbenchError(
                         f"a worker computed row {unexpected[0]['sample_id']!r} of "
-                        f"{unexpected[0]['config']!r} under other settings than this sweep's "
-                        "(another engine or corrector version, another model file): install the "
-                        "same versions everywhere"
+                        f"{unexpected[0]['config']!r} under other settings than this sweep's: "
+                        "its page, reference or model file changed while the sweep ran (run it "
+                        "again), or the workers have other engine or corrector versions (install "
+                        "the same versions everywhere)"
                     )
                 journal.add(rows)
                 counts.add(work)
