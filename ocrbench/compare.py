@@ -48,6 +48,12 @@ class Comparison:
         return "\n".join(lines)
 
 
+def _such(rows: pd.DataFrame) -> str:
+    """How many samples the rows are (a sample has a row per configuration)."""
+    count = len(rows[["dataset", "sample_id"]].drop_duplicates())
+    return f"{count} such sample{'s' if count != 1 else ''}"
+
+
 def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
     a, b = results.load(run_a), results.load(run_b)
     for name, frame in (("A", a), ("B", b)):
@@ -74,14 +80,14 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
         what = str(first["input_b"]).rsplit(" ", 1)[0]  # "page image", "OCR text given"
         raise OcrbenchError(
             f"sample {first['sample_id']!r} of {first['dataset']} was read from another {what} "
-            f"in B: the runs are not on the same input ({len(other_input)} such samples)"
+            f"in B: the runs are not on the same input ({_such(other_input)})"
         )
     differs = joined[joined["reference_a"] != joined["reference_b"]]
     if len(differs):
         first = differs.iloc[0]
         raise OcrbenchError(
             f"sample {first['sample_id']!r} of {first['dataset']} has another reference in B: "
-            f"the runs are not on the same data ({len(differs)} such samples)"
+            f"the runs are not on the same data ({_such(differs)})"
         )
     trained_a, trained_b = _training(a), _training(b)
     # The sha256 says which set (the path differs between clones of the same data).

@@ -50,6 +50,17 @@ def test_only_the_shared_samples_and_configurations_are_compared(tmp_path: Path)
     assert "only in A: tesseract + lexicon on invoices" in done.text()
 
 
+def test_a_refusal_counts_samples_not_their_rows(tmp_path: Path) -> None:
+    """One sample with another reference, read by 3 configurations, was "3 such samples"."""
+    a = written(tmp_path / "a", Fake(), Fake(corrector="lexicon"), Fake(corrector="noisy"))
+    frame = results.load(a)
+    one = frame["sample_id"] == "s00"
+    other = frame.assign(reference=frame["reference"].where(~one, "changed"))
+    results.write(tmp_path / "b", records(other), {"command": "test"})
+    with pytest.raises(OcrbenchError, match=r"\(1 such sample\)"):
+        compare.compare(a, tmp_path / "b")
+
+
 def test_runs_on_other_data_or_normalisation_are_refused_in_one_line(tmp_path: Path) -> None:
     a = written(tmp_path / "a", Fake())
     frame = results.load(a)
