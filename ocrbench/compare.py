@@ -67,6 +67,14 @@ def compare(run_a: Path, run_b: Path, *, most: int = 5) -> Comparison:
         )
     a, b = a.assign(input=results.inputs(a)), b.assign(input=results.inputs(b))
     joined = a.merge(b, on=KEYS, suffixes=("_a", "_b"))
+    if joined.empty and (shared := set(a["dataset"]) & set(b["dataset"])):
+        configs = [", ".join(sorted(set(side["config"]))) for side in (a, b)]
+        raise OcrbenchError(
+            f"no configuration both runs have on {', '.join(map(repr, sorted(shared)))}, so "
+            f"nothing to compare (A's: {configs[0]}; B's: {configs[1]}); compare pairs each "
+            "configuration with itself, and a trained corrector is a configuration of its own: "
+            "to see two side by side, run both in one sweep"
+        )
     if joined.empty:
         raise OcrbenchError(
             "no configuration on a dataset both runs have, so nothing to compare (A's datasets: "

@@ -122,6 +122,19 @@ def test_runs_sharing_no_configuration_are_one_line(tmp_path: Path) -> None:
     assert len(done.stderr.strip().splitlines()) == 1
 
 
+def test_runs_on_one_dataset_with_no_configuration_in_common_say_so(tmp_path: Path) -> None:
+    """An untrained run against a trained one (a trained corrector is a configuration of its
+    own) was blamed on their datasets, "'test'" and "'test'"."""
+    a = written(tmp_path / "a", Fake(dataset="test"), samples=12)
+    b = written(tmp_path / "b", Fake(dataset="test", corrector="lexicon"), samples=12)
+    with pytest.raises(OcrbenchError) as refused:
+        compare.compare(a, b)
+    said = str(refused.value)
+    assert "no configuration both runs have on 'test'" in said
+    assert "A's: tesseract + identity; B's: tesseract + lexicon" in said
+    assert "a trained corrector is a configuration of its own" in said
+
+
 def test_configurations_on_one_side_name_their_dataset(tmp_path: Path) -> None:
     frame = fabricate(Fake(), Fake(corrector="lexicon", fix=0.5), samples=12)
     results.write(tmp_path / "a", records(frame), {"command": "t"})
