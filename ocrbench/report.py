@@ -313,10 +313,11 @@ def _uses(before: str, after: str, span: tuple[int, int, int, int], ocr: str, tr
 
 
 def confusions_used(changes: Sequence[Any], confusions: Sequence[tuple[str, str]]) -> list[int]:
-    """How often each learned confusion (ocr, truth) was applied in these rows' changes (each row's
-    JSON list of [before, after] word pairs): each edit counts once, for the most specific listed
-    confusion that matches it ("0ve" -> "ove" rather than "0" -> "o" as well), so the column adds
-    up to the edits made. Applied, not necessarily right: a change can be wrong."""
+    """How often each learned confusion (ocr, truth) was made as an edit in these rows' changes
+    (each row's JSON list of [before, after] word pairs), whichever source proposed the reading:
+    each edit counts once, for the most specific listed confusion that matches it ("0ve" -> "ove"
+    rather than "0" -> "o" as well), so the column adds up to the edits made. Made, not
+    necessarily right: a change can be wrong."""
     used = [0] * len(confusions)
     for listed in changes:
         try:
@@ -411,8 +412,11 @@ def learned_section(frame: pd.DataFrame, manifest: dict[str, Any]) -> str:
             f"{html.escape(str(learned.get('vocabulary', '?')))} words of vocabulary; "
             f"{total} confusions (learned rules), the {len(shown)} most frequent below. "
             "<em>used</em>: how "
-            f"often a correction in this run's {len(rows)} rows applied it (each edit counted "
-            "once, for the most specific confusion listed; applied, not necessarily right)."
+            f"often a correction in this run's {len(rows)} rows made this edit (each edit counted "
+            "once, for the most specific confusion listed; made, not necessarily right), whichever "
+            "source proposed the reading: the hand-made table, a learned whole-word misreading or "
+            "this rule. A reading the table also reaches keeps the lower of the two prices, so "
+            "the cost shown is the most the edit cost here."
         )
         joins = learned.get("joins")
         if isinstance(joins, dict):
