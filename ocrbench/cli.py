@@ -153,7 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         results.write(out, rows, manifest)
         frame = results.load(out)
-        print(summary_text(results.summary(frame), wide=args.wide))
+        print(summary_text(results.summary(frame), wide=args.wide, manifest=manifest))
         _print_warnings(frame)
         print(f"{counts.describe()}; {seconds:.1f} s")
         if not args.no_report:
@@ -223,7 +223,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for skipped in dataset["skipped"]:
                 print(f"skipped: {dataset['name']}: {skipped['reason']}", file=sys.stderr)
         frame = results.load(out)
-        print(terminal.text(results.summary(frame), wide=args.wide))
+        print(terminal.text(results.summary(frame), wide=args.wide, manifest=manifest))
         _print_warnings(frame)
         work = manifest["work"]
         fits = work["fits_cached"] + work["fits_run"]

@@ -109,7 +109,8 @@ def seconds_note(summary: pd.DataFrame) -> str | None:
         return None
     rows = int(summary["samples"].sum())
     return (
-        f"the seconds of {cached} of {rows} rows were read from the cache: "
+        f"the seconds of {cached} of {rows} rows were read from the cache (their OCR's, their "
+        "correction's or both): "
         "measured when the entry was made (by an earlier run, or earlier in this one for the "
         "same text), under those settings (machine, threads, load); "
         "--no-cache into a new --out measures them all in this run"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import textwrap
 import unicodedata
+from typing import Any
 
 import pandas as pd
 
@@ -37,10 +38,16 @@ def narrow_table(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def text(
-    summary: pd.DataFrame, *, wide: bool = False, width: int = WIDTH, by: str | None = None
+    summary: pd.DataFrame,
+    *,
+    wide: bool = False,
+    width: int = WIDTH,
+    by: str | None = None,
+    manifest: dict[str, Any] | None = None,
 ) -> str:
-    """The summary table, then one line per column saying what it means; with `by` (a summary
-    by a meta key), its values in a column after the configuration."""
+    """The summary table, then one line per column saying what it means, then the notes a reader
+    needs beside it (seconds not measured here; with the run's `manifest`, rows resumed and the
+    training sets); with `by` (a summary by a meta key), its values after the configuration."""
     if wide:
         table = report.summary_table(summary)
         if by:
@@ -59,8 +66,11 @@ def text(
         if name not in ("dataset", "config")
     ]
     more = "" if wide else "\n(--wide: every column; the report defines them all)"
-    note = results.seconds_note(summary)
-    said = "" if note is None else "\n" + textwrap.fill(f"note: {note}", width)
+    if manifest is None:
+        notes = list(filter(None, [results.seconds_note(summary)]))
+    else:
+        notes = [*report.seconds_notes(summary, manifest), *report.trained_on(manifest)]
+    said = "".join("\n" + textwrap.fill(f"note: {note}", width) for note in notes)
     return body + "\n\n" + "\n".join(legend) + more + said
 
 

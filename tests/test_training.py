@@ -322,7 +322,7 @@ def test_one_folder_with_and_without_training_gets_two_names(
 
 
 def test_overlap_is_refused_in_one_line_unless_allowed(
-    split: tuple[Path, Path], tmp_path: Path
+    split: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     train, test = split
     leaky = text_dataset(tmp_path / "leaky", [*TRAIN, TEST[1]], "t")
@@ -347,6 +347,15 @@ def test_overlap_is_refused_in_one_line_unless_allowed(
            "--train", str(leaky), "--out", str(tmp_path / "run"), "--quiet"]  # fmt: skip
     assert cli.main([*run, "--allow-overlap"]) == 0
     assert said in (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")
+    # and on the terminal, under the table (it named neither the set nor the overlap)
+    capsys.readouterr()
+    assert cli.main([*run[:-1], "--allow-overlap"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"training set {leaky}" in printed and said in printed
+    out = str(tmp_path / "swept")
+    assert cli.main(["sweep", str(tmp_path / "spec.yaml"), "--out", out, "--no-report"]) == 0
+    printed = " ".join(capsys.readouterr().out.split())
+    assert f"training set {leaky}" in printed and said in printed
 
 
 def test_pairs_overlap_whatever_their_unicode_form_or_spacing(
