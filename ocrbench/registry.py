@@ -15,6 +15,7 @@ import dataclasses
 import difflib
 import importlib
 import math
+import re
 import textwrap
 import types
 import typing
@@ -30,17 +31,31 @@ _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
 
+# A comma starts a new parameter only where a `key=` follows it, so a value may hold commas
+# ("easyocr:lang=en,fr"); a value in matching quotes may hold anything, "key=" included.
+_ITEM = re.compile(
+    r"""\s*([^=,\s][^=,]*?)\s*=\s*("[^"]*"|'[^']*'|.*?)\s*(?:,(?=\s*[\w-]+\s*=)|$)"""
+)
+
+
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     """Split "tesseract:lang=eng,psm=6" into ("tesseract", {"lang": "eng", "psm": "6"})."""
     name, _, rest = spec.strip().partition(":")
-    params: dict[str, str] = {}
-    for item in filter(None, (part.strip() for part in rest.split(","))):
-        key, eq, value = item.partition("=")
-        if not eq or not key.strip():
-            raise ConfigError(f"bad parameter {item!r} in {spec!r}: expected key=value")
-        params[key.strip()] = value.strip()
     if not name:
         raise ConfigError(f"bad spec {spec!r}: expected NAME[:key=value,...]")
+    params: dict[str, str] = {}
+    at, rest = 0, rest.strip().strip(",")
+    while at < len(rest):
+        found = _ITEM.match(rest, at)
+        if found is None or found.end() == at:
+            item = rest[at:].split(",")[0].strip()
+            raise ConfigError(f"bad parameter {item!r} in {spec!r}: expected key=value")
+        key, value = found.group(1), found.group(2)
+        if key in params:
+            raise ConfigError(f"{key!r} is given twice in {spec!r}: give it once")
+        quoted = len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'"
+        params[key] = value[1:-1] if quoted else value
+        at = found.end()
     return name, params
 
 
@@ -52,6 +67,9 @@ def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
 def _coerce(value: Any, hint: Any, where: str) -> Any:
     """Turn a spec's string (or a YAML scalar) into the field's declared type."""
     origin = typing.get_origin(hint)
+    optional = origin in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+    if value is None and not optional:  # `config: ~`, or an empty `psm:`, is no value at all
+        raise ConfigError(f"{where}: give a value, or leave the key out for its default")
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(hint)
         empty = value is None or (isinstance(value, str) and value.lower() in ("none", "null"))
@@ -93,8 +111,14 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
                 raise ConfigError(f"{where} must be a finite number, not {value!r}")
             return number
         if hint is str:
+            if isinstance(value, bool):  # `lang: no` in YAML: not the text "False"
+                raise ConfigError(
+                    f"{where}: YAML read a yes/no word as true or false: quote it, as in 'no'"
+                )
+            if not isinstance(value, (str, int, float)):
+                raise ValueError
             return str(value)
-    except ValueError:
+    except (ValueError, TypeError):  # a list or a mapping where a number or text belongs
         name = getattr(hint, "__name__", str(hint))
         raise ConfigError(f"{where} must be {name}, not {value!r}") from None
     return value
@@ -102,7 +126,11 @@ def _coerce(value: Any, hint: Any, where: str) -> Any:
 
 def build(cls: type[T], params: Mapping[str, Any], where: str) -> T:
     """Construct a component dataclass from loosely typed params, with clear errors."""
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    fields = {  # a callback (compare=False: `logging`) is set from Python, not from a spec
+        f.name: f
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.init and f.compare and not f.name.startswith("_")
+    }
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for key, value in params.items():

@@ -78,3 +78,43 @@ def test_the_python_api_works_more_than_once() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_component_strings_take_commas_in_values_and_refuse_a_key_twice() -> None:
+    """`easyocr:lang=en,fr`, the form the help shows, failed ("bad parameter 'fr'"); quotes were
+    kept in the value; `psm=6,psm=3` silently ran psm 3."""
+    assert parse_spec("easyocr:lang=en,fr") == ("easyocr", {"lang": "en,fr"})
+    assert parse_spec('tesseract:lang="eng",config="-c a=1,b=2",psm=6') == (
+        "tesseract",
+        {"lang": "eng", "config": "-c a=1,b=2", "psm": "6"},
+    )
+    with pytest.raises(ConfigError, match="'psm' is given twice in 'tesseract:psm=6,psm=3'"):
+        parse_spec("tesseract:psm=6,psm=3")
+
+
+@pytest.mark.parametrize(
+    ("params", "phrase"),
+    [
+        ({"config": None}, "config: give a value, or leave the key out for its default"),
+        ({"lang": False}, "lang: YAML read a yes/no word as true or false: quote it"),
+        ({"psm": [3, 6]}, "psm must be int, not [3, 6]"),
+        ({"psm": None}, "psm: give a value, or leave the key out for its default"),
+    ],
+)
+def test_values_of_no_kind_or_the_wrong_shape_are_one_line(
+    params: dict[str, object], phrase: str
+) -> None:
+    """`config: ~` became the text "None" (a second configuration that reads like the first);
+    `lang: no` became "False"; `psm: [[3, 6]]` or an empty `psm:` was a TypeError traceback."""
+    from ocrbench.engines.tesseract import Tesseract
+    from ocrbench.registry import build
+
+    with pytest.raises(ConfigError) as error:
+        build(Tesseract, params, "engines.tesseract")
+    assert phrase in str(error.value), str(error.value)
+
+
+def test_a_callback_is_no_parameter_of_a_spec() -> None:
+    """`noisy-channel:logging=x` was taken, then called at model load: a TypeError traceback."""
+    with pytest.raises(ConfigError, match="unknown parameter 'logging'"):
+        correctors.from_spec("noisy-channel:logging=x")
