@@ -147,6 +147,7 @@ def _components(
         if model is not None:
             if not isinstance(model, Mapping):
                 raise ConfigError(f"{here}.model: expected a mapping of repo_id, quantization, ...")
+            _check_model_section(model, params, here)
             params.update(model)
         try:
             cls = known.get(name)
@@ -167,6 +168,20 @@ def _components(
     if not grid:
         raise ConfigError(f"{where}: the grid is empty; list at least one {kind}")
     return tuple(dict.fromkeys(grid))  # the same point twice is run once
+
+
+def _check_model_section(model: Mapping[str, Any], params: Mapping[str, Any], here: str) -> None:
+    """`model:` holds model settings only, none of them given beside it too (one would silently
+    win over the other)."""
+    from ocrbench.models import SPEC_FIELDS
+
+    for key in model:
+        if key not in SPEC_FIELDS:
+            raise ConfigError(
+                f"{here}.model: {key} is no model setting (model: takes {', '.join(SPEC_FIELDS)})"
+            )
+        if key in params:
+            raise ConfigError(f"{here}: {key} is given both beside and inside model: give it once")
 
 
 def _check_models(correctors: Sequence[Component], where: str) -> None:
@@ -191,7 +206,7 @@ def _folder(spec: Path, given: Any) -> Path:
     """A dataset folder named in a spec: relative to the spec, else to the working directory."""
     beside = (spec.parent / str(given)).resolve()
     here = Path(str(given)).resolve()
-    if (beside / "manifest.jsonl").is_file() or not here.is_dir():
+    if beside.exists() or not here.exists():  # the spec's own, wherever the command runs
         return beside
     return here
 
@@ -205,6 +220,14 @@ class _Twice(Exception):
 
 
 class _StrictLoader(yaml.SafeLoader):
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
+        """A leading zero is decimal, as on the command line (YAML 1.1 read `psm: 010` as octal 8);
+        0o17 and 0x1F keep their bases."""
+        text = str(self.construct_scalar(node)).replace("_", "")
+        if re.fullmatch(r"[-+]?0[0-9]+", text):
+            return int(text, 10)
+        return int(super().construct_yaml_int(node))
+
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen = set()
         for key_node, _ in node.value:
@@ -278,7 +301,9 @@ def load(path: str | Path) -> Spec:
         if allow_overlap and train is None:
             raise ConfigError(f"{path}: datasets[{i}].allow_overlap applies with a train: set")
         limit = item.get("limit")
-        if limit is not None and (not isinstance(limit, int) or limit < 1):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
             raise ConfigError(f"{path}: datasets[{i}].limit must be a positive integer")
         allow_outside = item.get("allow_outside", False)
         if not isinstance(allow_outside, bool):
@@ -360,3 +385,6 @@ def _check_gate(gate: Mapping[str, Any], path: Path) -> None:
         )  # fmt: skip
     except ConfigError as error:
         raise ConfigError(f"{path}: gate: {error}") from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)

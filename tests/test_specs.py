@@ -199,3 +199,48 @@ def test_a_key_given_twice_is_one_line_not_the_last_one_silently(tmp_path: Path)
     )
     with pytest.raises(ConfigError, match=r"line 6.*'noisy-channel' is given twice.*a list"):
         load(path)
+
+
+def test_a_number_with_a_leading_zero_is_decimal_as_on_the_command_line(
+    tmp_path: Path, dataset: Path
+) -> None:
+    """YAML 1.1 read `psm: 010` as octal 8, silently, while `tesseract:psm=010` is 10."""
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"datasets: [{dataset}]\nengines: {{tesseract: {{psm: 010}}}}\n")
+    assert dict(load(path).engines[0].params)["psm"] == 10
+
+
+@pytest.mark.parametrize(
+    ("extra", "phrase"),
+    [
+        (
+            "correctors: {noisy-channel: {quantization: q8_0, model: {quantization: q4_k_m}}}\n",
+            "quantization is given both beside and inside model",
+        ),
+        ("correctors: {lexicon: {model: {max_edits: 1}}}\n", "model: max_edits is no model"),
+    ],
+)
+def test_model_settings_given_twice_or_out_of_place_are_one_line(
+    tmp_path: Path, dataset: Path, extra: str, phrase: str
+) -> None:
+    """`model: {quantization: q4_k_m}` silently overrode `quantization: q8_0` beside it, and
+    `model:` took any parameter, even on a corrector with no model."""
+    one_line_error(spec_file(tmp_path, dataset, extra), phrase)
+
+
+def test_a_limit_of_yes_is_refused_at_load(tmp_path: Path, dataset: Path) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(f"datasets: [{{path: {dataset}, limit: yes}}]\nengines: {{given: {{}}}}\n")
+    one_line_error(path, "datasets[0].limit must be a positive integer")
+
+
+def test_a_dataset_beside_the_spec_wins_over_one_in_the_working_directory(
+    tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """README: paths are relative to the spec. A folder of that name in the working directory
+    was taken instead where the spec's own had no manifest yet."""
+    beside = tmp_path / "specs" / "data"
+    beside.mkdir(parents=True)
+    (tmp_path / "specs" / "spec.yaml").write_text("datasets: [data]\nengines: {given: {}}\n")
+    monkeypatch.chdir(tmp_path)  # where `dataset` (tmp_path / "data") is
+    assert load(tmp_path / "specs" / "spec.yaml").datasets[0].path == beside.resolve()
