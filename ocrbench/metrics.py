@@ -524,6 +524,13 @@ def word_effect(
             fixed.append((old, new))
         elif old == word and new != word:
             broken.append((old, new))
+    # The two alignments break ties on their own: where the OCR dropped one of two equal words,
+    # each may drop another copy, and the untouched word reads as fixed at one copy and broken at
+    # the other. Such a pair, (x -> w) fixed and (w -> x) broken, is no change: both go.
+    for pair in list(fixed):
+        if pair[::-1] in broken:
+            fixed.remove(pair)
+            broken.remove(pair[::-1])
     raw_edits, corrected_edits = _char_edits(ref, raw_text), _char_edits(ref, corrected_text)
     return WordEffect(
         fixed=len(fixed),

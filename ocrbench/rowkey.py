@@ -21,7 +21,8 @@ from ocrbench.types import Sample
 
 # Bump when the same inputs could give a row other columns or other figures (a new column, a change
 # in how edits are counted): every stored row is then recomputed.
-ROW_FORMAT = 3  # 2: ocr_cached, correction_cached; 3: NFC after punctuation is stripped
+# 2: ocr_cached, correction_cached; 3: NFC after stripping punctuation, tie-proof fixed/broken
+ROW_FORMAT = 3
 
 Component = tuple[str, Mapping[str, Any], str]  # (name, parameters, version)
 

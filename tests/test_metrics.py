@@ -278,6 +278,20 @@ def test_unchanged_text_has_no_effect() -> None:
     assert (effect.fixed, effect.broken, effect.preference) == (0, 0, 0)
 
 
+def test_a_repeated_word_is_not_fixed_and_broken_by_the_alignment_alone() -> None:
+    """One correction ("tbat" -> "that") in a line with a repeated word the OCR dropped: the raw
+    and corrected alignments dropped different copies of it, so the untouched copy counted as
+    one word fixed and one broken (2 fixed, 1 broken for one change)."""
+    for reference, raw, corrected in [
+        ("that that is, is; that that is not, is not",
+         "that tbat is, is; that is not, is not",
+         "that that is, is; that is not, is not"),
+        ("in the end the the house", "in tbe end the house", "in the end the house"),
+    ]:  # fmt: skip
+        effect = word_effect(reference, raw, corrected)
+        assert (effect.fixed, effect.broken) == (1, 0), effect
+
+
 def test_word_effect_uses_the_normalisation() -> None:
     folded = Normalization(casefold=True)
     assert word_effect("Total", "tota1", "TOTAL", folded).fixed == 1
