@@ -21,6 +21,7 @@ from ocrbench.correctors.identity import Identity
 from ocrbench.datasets import Dataset
 from ocrbench.engines.base import OcrEngine, read
 from ocrbench.errors import OcrbenchError, SampleError
+from ocrbench.models.spec import SOURCING_FIELDS
 from ocrbench.registry import params_of
 from ocrbench.training import UNTRAINED, Applied, row_components
 from ocrbench.types import Correction, OcrResult, Sample
@@ -202,7 +203,9 @@ def label(engine: Step, corrector: Step, trained: bool = False) -> str:
 
 def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
     unset = object()
-    return {k: v for k, v in params.items() if defaults.get(k, unset) != v}
+    return {
+        k: v for k, v in params.items() if defaults.get(k, unset) != v and k not in SOURCING_FIELDS
+    }
 
 
 @functools.cache

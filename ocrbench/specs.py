@@ -167,7 +167,16 @@ def _components(
             grid.append(Component(name, concrete, model_spec_of(component)))
     if not grid:
         raise ConfigError(f"{where}: the grid is empty; list at least one {kind}")
-    return tuple(dict.fromkeys(grid))  # the same point twice is run once
+    grid = list(dict.fromkeys(grid))  # the same point twice is run once
+    from ocrbench.models.spec import SOURCING_FIELDS
+
+    alike = [(c.name, tuple(p for p in c.params if p[0] not in SOURCING_FIELDS)) for c in grid]
+    if len(set(alike)) < len(alike):  # one configuration, found two ways (its id leaves it out)
+        raise ConfigError(
+            f"{where}: allow_download takes one value for a configuration: it decides where the "
+            "model file comes from, not what is computed"
+        )
+    return tuple(grid)
 
 
 def _check_model_section(model: Mapping[str, Any], params: Mapping[str, Any], here: str) -> None:

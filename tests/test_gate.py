@@ -339,6 +339,9 @@ def test_config_ids_survive_a_new_parameter_with_a_default() -> None:
     assert config_id("tesseract", {"psm": 6}, "noisy-channel", {}) != bare
     # A component that is not registered has no defaults to leave out: every parameter counts.
     assert config_id("mine", {"x": 1}, "identity", {}) != config_id("mine", {}, "identity", {})
+    # Whether a missing model file may be downloaded changes where it comes from, not what the
+    # configuration computes: one configuration (two had shown the same CER side by side).
+    assert config_id("tesseract", {}, "noisy-channel", {"allow_download": True}) == bare
 
 
 BASELINE_IDS = {  # reports/baselines/default.json's ids, from before the model settings had one home

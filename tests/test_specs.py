@@ -244,3 +244,10 @@ def test_a_dataset_beside_the_spec_wins_over_one_in_the_working_directory(
     (tmp_path / "specs" / "spec.yaml").write_text("datasets: [data]\nengines: {given: {}}\n")
     monkeypatch.chdir(tmp_path)  # where `dataset` (tmp_path / "data") is
     assert load(tmp_path / "specs" / "spec.yaml").datasets[0].path == beside.resolve()
+
+
+def test_allow_download_is_one_setting_not_an_axis(tmp_path: Path, dataset: Path) -> None:
+    """`allow_download: [false, true]` ran the same configuration twice, listed as two (it decides
+    where the model file comes from, not what is computed)."""
+    extra = "correctors: {noisy-channel: {model: {allow_download: [false, true]}}}\n"
+    one_line_error(spec_file(tmp_path, dataset, extra), "allow_download takes one value")

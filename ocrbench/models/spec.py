@@ -64,6 +64,9 @@ class ModelSpec:
 
 # The spec's parameter names, for components that flatten them into their own fields.
 SPEC_FIELDS = tuple(f.name for f in fields(ModelSpec))
+# Those that decide where the model file comes from, not what a configuration computes (the file
+# itself is in the rows' keys by its sha256): no part of a configuration's id or label.
+SOURCING_FIELDS = frozenset({"allow_download"})
 
 
 def parse_model_spec(text: str) -> ModelSpec:
