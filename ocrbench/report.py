@@ -47,7 +47,7 @@ BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sa
 # rows' content, and made again only when that changes; the rest of the page is always made fresh.
 # Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
 REPORT_CACHE = results.REPORT_CACHE
-REPORT_FORMAT = 3  # 3: per-dataset ranking, stacked panels, thumbnails of the page engines read
+REPORT_FORMAT = 4  # 3: per-dataset rankings, stacked panels, thumbnails; 4: made-worse counts
 SECTIONS = ("charts", "worst", "hurt")
 CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned
 

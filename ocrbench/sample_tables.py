@@ -155,7 +155,10 @@ LEGEND = (
     '<p class="note">Errors: <del>struck</del> is in the reference and missing here, '
     "<ins>green</ins> is wrong here. The corrector's edits: <del>struck</del> is what it removed "
     "from the raw OCR, <ins>green</ins> what it put there, on the lines it changed. Each OCR line "
-    "is beside the reference line it reads (blank where one side has none).</p>"
+    "is beside the reference line it reads (blank where one side has none). Texts are shown as "
+    "written and marked character by character: the metrics count edits after the run's "
+    "normalisation (NFC, whitespace collapsed; case and punctuation too where folded), so a "
+    "marked space, or a marked comma under --strip-punctuation, may count nothing.</p>"
 )
 
 
@@ -195,7 +198,11 @@ def hurt_samples(frame: pd.DataFrame, n: int = 10, images: Images | None = None)
         return '<p class="note">No corrector made any sample worse.</p>'
     added = worse["char_edits"] - worse["raw_char_edits"]
     top = worse.assign(added=added).sort_values(["added", "sample_id"], ascending=[False, True])
-    return sample_rows(top.head(n), images)
+    said = ""
+    if len(top) > n:  # say what is left out, as the worst samples do
+        said = (f'<p class="note">{len(top)} (configuration, sample) pairs made worse; the {n} '
+                "that gained most edits:</p>")  # fmt: skip
+    return said + sample_rows(top.head(n), images)
 
 
 def _thumbnail(path: Path) -> str | None:

@@ -115,3 +115,20 @@ def test_samples_made_worse_name_their_dataset_when_there_are_several() -> None:
     assert "<small>b: tesseract + lexicon</small>" in table
     single = report.hurt_samples(frame[frame["dataset"] == "a"])
     assert "<small>tesseract + lexicon</small>" in single
+
+
+def test_samples_made_worse_say_how_many_are_shown_of_how_many() -> None:
+    """16 samples made worse showed 10, with nothing saying 6 were left out."""
+    from test_plots import Fake
+
+    frame = fabricate(Fake(), Fake(corrector="lexicon", harm=0.4), samples=16)
+    worse = frame[
+        (frame["corrector"] != "identity") & (frame["char_edits"] > frame["raw_char_edits"])
+    ]
+    assert len(worse) > 3
+    table = report.hurt_samples(frame, n=3)
+    assert (
+        f"{len(worse)} (configuration, sample) pairs made worse; the 3 that gained most edits"
+        in table
+    )
+    assert "the 3 that" not in report.hurt_samples(frame, n=len(worse))
