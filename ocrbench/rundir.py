@@ -12,6 +12,7 @@ import contextlib
 import errno
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,11 +47,11 @@ def locked(path: Path) -> Iterator[Path]:
 
     The lock is an advisory `flock` on `path/.lock`: the kernel drops it when its holder dies,
     however it dies, so a killed run never leaves a stale lock behind. Taking it also proves the
-    folder writable before any work starts. Re-entrant within a process (a sweep's API call inside
-    the command that also renders its report).
+    folder writable before any work starts. Re-entrant within a thread (a sweep's API call inside
+    the command that also renders its report); another thread of the process is refused.
     """
     prepare(path)
-    held = path.resolve()
+    held = (path.resolve(), threading.get_ident())  # another thread is another run
     if held in _held:
         yield path
         return
@@ -94,7 +95,7 @@ def locked(path: Path) -> Iterator[Path]:
         os.close(handle)  # releases the flock
 
 
-_held: set[Path] = set()  # the run folders this process holds
+_held: set[tuple[Path, int]] = set()  # the run folders this process holds, and in which thread
 
 _UMASK: int | None = None
 

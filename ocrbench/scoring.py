@@ -159,6 +159,8 @@ class Scorer:
 
     def score(self, requests: Sequence[Request]) -> list[list[float]]:
         """log P of every text of every request, in nats, in the order given."""
+        if not self._ctx:  # freed (with its model: `LoadedModel.on_close`): never decode on it
+            raise SetupError("this scoring context was freed with its model; make a new one")
         results: list[list[float]] = [[] for _ in requests]
         pending: list[int] = []
         size = sequences = 0

@@ -57,11 +57,16 @@ class CorrectionTask:
     remote: bool = False  # on a worker without this machine's disk: cache entries come back
 
 
-@functools.cache
+_BUILT: dict[tuple[str, Component], Any] = {}
+
+
 def build(kind: str, component: Component) -> Any:
     """One instance per configuration per process, so a model loads once per process."""
-    known = registry.engines if kind == "engine" else registry.correctors
-    return known.create(component.name, component.kwargs)
+    found = _BUILT.get((kind, component))
+    if found is None:
+        known = registry.engines if kind == "engine" else registry.correctors
+        found = _BUILT[(kind, component)] = known.create(component.name, component.kwargs)
+    return found
 
 
 _TRAINED: dict[tuple[Component, str], Any] = {}
@@ -168,6 +173,11 @@ def hashed(samples: tuple[Sample, ...]) -> tuple[Sample, ...]:
 
 
 def forget() -> None:
-    """Drop this process's components (a sweep's end): their models are freed with them."""
-    build.cache_clear()
+    """Close and drop this process's components (a sweep's end), their models and scoring
+    contexts freed: a notebook that runs sweep after sweep holds none of them."""
+    for component in [*_BUILT.values(), *_TRAINED.values()]:
+        close = getattr(component, "close", None)
+        if close is not None:
+            close()
+    _BUILT.clear()
     _TRAINED.clear()

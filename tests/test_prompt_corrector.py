@@ -374,11 +374,11 @@ def test_version_names_the_model_file_and_close_frees_it(model_dir: str) -> None
     assert corrector.version().endswith(f"sha256:{packed.EXPECTED_SHA256}")
     assert corrector.version().startswith(f"prompt-{prompt.PROMPT_VERSION} ")
     corrector.correct(OcrResult("Tbe f0x"))
-    first = corrector._model()
+    first = corrector.__dict__["_loaded"]
     corrector.close()
     assert first.closed
     corrector.correct(OcrResult("Tbe f0x"))
-    assert corrector._model() is not first
+    assert corrector.__dict__["_loaded"] is not first
     corrector.close()
 
 
@@ -398,7 +398,7 @@ def test_smollm2_instruct_corrects_through_its_chat_template_within_the_guard(
     assert correction.tokens > 0 and correction.text.count("\n") == 1
     for before, after in zip(text.split("\n"), correction.text.split("\n"), strict=True):
         assert len(before.split()) == len(after.split())  # words are only ever respelt
-    assert "chat_template" in " ".join(corrector._model().llama.metadata)
+    assert "chat_template" in " ".join(corrector.__dict__["_loaded"].llama.metadata)
     corrector.close()
 
 

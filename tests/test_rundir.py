@@ -106,6 +106,28 @@ def test_temporary_files_a_killed_run_left_are_cleared_by_the_next_holder(tmp_pa
     assert (out / "mine.tmp-notes").exists()
 
 
+def test_another_thread_of_the_process_is_another_run(tmp_path: Path) -> None:
+    """Two threads running sweeps into one folder both went ahead (the lock was re-entrant for
+    the whole process), and the journal held every row twice."""
+    import threading
+
+    out = tmp_path / "out"
+    refused: list[str] = []
+
+    def second() -> None:
+        try:
+            with rundir.locked(out):
+                pass
+        except rundir.RunDirBusy as error:
+            refused.append(str(error))
+
+    with rundir.locked(out):
+        thread = threading.Thread(target=second)
+        thread.start()
+        thread.join()
+    assert refused and "in use by another ocrbench run" in refused[0]
+
+
 def test_out_that_is_a_file_is_one_line(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data")
     out = tmp_path / "out"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError
@@ -10,6 +11,7 @@ from importlib.metadata import version as package_version
 from typing import Any
 
 from ocrbench import models
+from ocrbench.correctors.loads import one_off
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,16 @@ class ModelSettings(models.ModelSpec):
 
     # receives progress messages; not a parameter (compare=False keeps it out of cache keys)
     logging: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+
+    def held_model(self, held: contextlib.ExitStack[Any]) -> models.LoadedModel:
+        """The model as its file is now (loaded once; again once closed or replaced), its lock
+        entered on `held`: until `held` exits no other thread uses it and nobody frees it."""
+        while True:
+            with one_off():  # a load is no part of a page's seconds
+                model = models.load(self.model_spec(), logging=self.logging)
+            held.enter_context(model.lock)
+            if not model.closed:  # else closed between the two: load it again
+                return model
 
     def model_spec(self) -> models.ModelSpec:
         """The model this corrector uses, as a ModelSpec (which validates the fields with its own

@@ -17,11 +17,11 @@ Latin-letter words may be Greek that Tesseract's Latin model read ("ws" for á½¡Ï
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ocrbench import models
 from ocrbench.correctors import channel, confusions, greek, search, words
 from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import (
@@ -226,17 +226,21 @@ class NoisyChannel(ModelSettings):
 
     # -- the model, loaded on first use and kept until close() --------------------------------
 
-    def _scorer(self) -> Scorer:
+    def _scorer(self, held: contextlib.ExitStack[Any]) -> Scorer:
+        """The scoring context of the model as its file is now, the model held (`held`) until
+        the page is done: another thread closing it, or sharing this corrector, waits."""
+        loaded = self.held_model(held)
         scorer: Scorer | None = self.__dict__.get("_scorer_")
-        loaded: models.LoadedModel | None = self.__dict__.get("_loaded_")
-        if scorer is None or loaded is None or loaded.closed:
-            # A model closed by another user of it took our context's weights along: the old
-            # context is dropped unfreed (freeing it now would touch freed memory), a new one made.
+        if scorer is None or self.__dict__.get("_loaded_") is not loaded:
+            # First use, or the model was closed (which freed our context with it) or its file
+            # replaced since: a context of the model as it is now.
+            if scorer is not None:
+                scorer.close()
             with one_off():
-                loaded = models.load(self.model_spec(), logging=self.logging)
                 scorer = Scorer(
                     loaded.llama, batch_tokens=self.batch_tokens, n_threads=self.n_threads
                 )
+            loaded.on_close(scorer.close)
             object.__setattr__(self, "_loaded_", loaded)
             object.__setattr__(self, "_scorer_", scorer)
         return scorer
@@ -260,6 +264,10 @@ class NoisyChannel(ModelSettings):
     # -- correction ---------------------------------------------------------------------------
 
     def correct(self, ocr: OcrResult) -> Correction:
+        with contextlib.ExitStack() as held:  # the model, once it is needed, until the end
+            return self._correct(ocr, held)
+
+    def _correct(self, ocr: OcrResult, held: contextlib.ExitStack[Any]) -> Correction:
         clock = Clock()  # its seconds leave out one-off loads (the model, the word lists)
         learned = self._learned()
         printed = words.composed(ocr.text)
@@ -275,7 +283,7 @@ class NoisyChannel(ModelSettings):
         }
         if not found and not joins:  # nothing suspicious: the model is not even loaded
             return Correction(text=text, seconds=clock.seconds(), changes=rewritten)
-        scorer = self._scorer()
+        scorer = self._scorer(held)
         before = scorer.tokens
         changed: set[tuple[int, int]] = set()
         if joins:

@@ -14,6 +14,7 @@ Trained (`--train`), it shows the model few-shot examples: the training pairs mo
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,7 @@ from ocrbench.correctors import words
 from ocrbench.correctors.base import with_state
 from ocrbench.correctors.candidates import suspicious
 from ocrbench.correctors.llm import ModelSettings
-from ocrbench.correctors.loads import Clock, one_off
+from ocrbench.correctors.loads import Clock
 from ocrbench.errors import ConfigError, OcrbenchError
 from ocrbench.models import LoadedModel
 from ocrbench.types import Correction, OcrResult
@@ -167,7 +168,10 @@ class Prompt(ModelSettings):
         if self.accept == "words" and not self._misspelt(ocr.text):
             # Only misspelt words could change: with none, the model is not even loaded.
             return Correction(text=ocr.text, seconds=clock.seconds())
-        model = self._model()
+        with contextlib.ExitStack() as held:  # the model, not closed nor shared under the page
+            return self._correct(ocr, self._model(held), clock)
+
+    def _correct(self, ocr: OcrResult, model: LoadedModel, clock: Clock) -> Correction:
         count = _token_counter(model)
         budget = (self.n_ctx - TEMPLATE_TOKENS - count(INSTRUCTION) - 16) * 2 // 5
         if budget < 8:
@@ -257,12 +261,11 @@ class Prompt(ModelSettings):
             stream.close()
         return reply
 
-    def _model(self) -> LoadedModel:
-        loaded: LoadedModel | None = self.__dict__.get("_loaded")
-        if loaded is None or loaded.closed:
-            with one_off():
-                loaded = models.load(self.model_spec(), logging=self.logging)
-            object.__setattr__(self, "_loaded", loaded)  # a cache, not a parameter
+    def _model(self, held: contextlib.ExitStack[Any]) -> LoadedModel:
+        """The model as its file is now (reloaded once closed or replaced), held until `held`
+        exits: its one context serves one page at a time, whatever the threads."""
+        loaded = self.held_model(held)
+        object.__setattr__(self, "_loaded", loaded)  # for close(): a cache, not a parameter
         return loaded
 
     def close(self) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,7 +78,12 @@ def check_gguf(path: Path) -> None:
 
 @dataclass(eq=False)
 class LoadedModel:
-    """A loaded model, shared in the process; `close()` frees it (free_resources in the seed)."""
+    """A loaded model, shared in the process; `close()` frees it (free_resources in the seed).
+
+    Its users (a corrector's scoring context, a prompt's chat completions) may run in several
+    threads: each holds `lock` while it uses the model, and `close` takes it too, so the weights
+    are never freed under a decode. What was made from the model (a scoring context) registers
+    with `on_close` and is freed first: freed after the weights, it would touch freed memory."""
 
     llama: llama_cpp.Llama
     path: Path
@@ -88,14 +94,24 @@ class LoadedModel:
     _key: tuple[Any, ...] = field(repr=False)
     _logging: Log | None = field(default=None, repr=False)
     closed: bool = False
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _dependents: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def on_close(self, free: Callable[[], None]) -> None:
+        """Have `free` called (under the lock) before the weights are freed."""
+        with self.lock:
+            self._dependents.append(free)
 
     def close(self) -> None:
         """Free the model's memory and forget it, so the next `load` reads the file again."""
-        with _lock:
+        with _lock, self.lock:
             if self.closed:
                 return
             if _loaded.get(self._key) is self:
                 del _loaded[self._key]
+            for free in self._dependents:
+                free()
+            self._dependents.clear()
             closer = getattr(self.llama, "close", None)
             if closer is not None:
                 closer()
