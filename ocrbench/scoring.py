@@ -17,6 +17,7 @@ parallel sequences (the shared `Llama` object's context holds a single sequence)
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +118,7 @@ class Scorer:
 
         self._lib = llama_cpp
         self._llama = llama  # keeps the weights alive as long as this context
+        self._closing = threading.Lock()
         self.batch_tokens = batch_tokens
         self.max_sequences = min(max_sequences, int(llama_cpp.llama_max_parallel_sequences()))
         threads = n_threads or worker_threads()
@@ -230,10 +232,11 @@ class Scorer:
             result.extend(float(picked[picks].sum()) for picks in per_text)
 
     def close(self) -> None:
-        if self._ctx:
-            self._lib.llama_batch_free(self._batch)
-            self._lib.llama_free(self._ctx)
-            self._ctx = None
+        with self._closing:  # two closers (its corrector, its model's close) free it once
+            if self._ctx:
+                self._lib.llama_batch_free(self._batch)
+                self._lib.llama_free(self._ctx)
+                self._ctx = None
 
     def __enter__(self) -> Scorer:
         return self

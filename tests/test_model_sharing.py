@@ -162,3 +162,30 @@ def test_threads_with_their_own_prompt_correctors_share_the_model_safely(model_d
     """,
     )
     assert out.strip() == "True"
+
+
+def test_closing_a_corrector_another_thread_is_using_waits_for_its_page(model_dir: str) -> None:
+    """close() freed the scoring context under a page in progress on another thread (a segfault;
+    two sweeps in threads of one process hit it as the first ended and closed what it built)."""
+    out = _child(
+        model_dir,
+        f"""
+        import threading, time
+        from ocrbench.correctors.noisy_channel import NoisyChannel
+        from ocrbench.types import OcrResult
+        lines = {LINES!r}
+        corrector = NoisyChannel(model_dir=folder)
+        expected = [corrector.correct(OcrResult(line)).text for line in lines]
+        got, done = [], threading.Event()
+        def work():
+            for _ in range(4):
+                got.extend(corrector.correct(OcrResult(line)).text for line in lines)
+            done.set()
+        thread = threading.Thread(target=work); thread.start()
+        while not done.is_set():
+            time.sleep(0.1); corrector.close()
+        thread.join()
+        print(got == expected * 4)
+    """,
+    )
+    assert out.strip() == "True"

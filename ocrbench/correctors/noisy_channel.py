@@ -249,9 +249,10 @@ class NoisyChannel(ModelSettings):
         """Free the scoring context, then the model (shared in the process: every user of the
         same model loses it), like the tutorial's free_resources()."""
         scorer = self.__dict__.pop("_scorer_", None)
-        if scorer is not None:
-            scorer.close()
         loaded = self.__dict__.pop("_loaded_", None)
+        with loaded.lock if loaded is not None else contextlib.nullcontext():
+            if scorer is not None:  # after the page another thread may be correcting with it
+                scorer.close()
         if loaded is not None:
             loaded.close()
 
