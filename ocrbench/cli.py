@@ -266,7 +266,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     # No run here is one line before the lock would make the folder; a bad --by is said before
     # anything is written; a run writing the folder meanwhile is refused, not read half-way.
-    results.load(args.run_dir)
+    if not (Path(args.run_dir) / results.RESULTS).is_file():
+        results.load(args.run_dir)  # its one line
     with rundir.locked(Path(args.run_dir)):
         sliced = results.summary(results.load(args.run_dir), by=args.by) if args.by else None
         path = report.render(Path(args.run_dir), by=[args.by] if args.by else [])

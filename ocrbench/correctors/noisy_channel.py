@@ -233,9 +233,8 @@ class NoisyChannel(ModelSettings):
         scorer: Scorer | None = self.__dict__.get("_scorer_")
         if scorer is None or self.__dict__.get("_loaded_") is not loaded:
             # First use, or the model was closed (which freed our context with it) or its file
-            # replaced since: a context of the model as it is now.
-            if scorer is not None:
-                scorer.close()
+            # replaced since (the old context goes with the old model: `on_close`, below): a
+            # context of the model as it is now.
             with one_off():
                 scorer = Scorer(
                     loaded.llama, batch_tokens=self.batch_tokens, n_threads=self.n_threads
@@ -248,12 +247,9 @@ class NoisyChannel(ModelSettings):
     def close(self) -> None:
         """Free the scoring context, then the model (shared in the process: every user of the
         same model loses it), like the tutorial's free_resources()."""
-        scorer = self.__dict__.pop("_scorer_", None)
+        self.__dict__.pop("_scorer_", None)
         loaded = self.__dict__.pop("_loaded_", None)
-        with loaded.lock if loaded is not None else contextlib.nullcontext():
-            if scorer is not None:  # after the page another thread may be correcting with it
-                scorer.close()
-        if loaded is not None:
+        if loaded is not None:  # after the page in progress, our context first (`on_close`)
             loaded.close()
 
     def __getstate__(self) -> dict[str, Any]:

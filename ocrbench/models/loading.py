@@ -104,7 +104,7 @@ class LoadedModel:
 
     def close(self) -> None:
         """Free the model's memory and forget it, so the next `load` reads the file again."""
-        with _lock, self.lock:
+        with self.lock, _lock:  # the page in progress first, without holding up other loads
             if self.closed:
                 return
             if _loaded.get(self._key) is self:
