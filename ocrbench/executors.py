@@ -234,8 +234,10 @@ def _dask(address: str, workers: int) -> Executor:
         raise OcrbenchError(
             'executor dask needs the dask extra: pip install "ocrbench[dask]"'
         ) from None
-    # distributed logs its connection troubles as tracebacks; ocrbench says them in one line.
-    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "distributed"]:
+    # distributed logs its connection troubles as tracebacks, and so does tornado's event loop
+    # for each future a dead scheduler fails; ocrbench says them in one line.
+    quiet = ("distributed", "tornado")
+    for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] in quiet]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     if address:
         try:

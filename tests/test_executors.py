@@ -84,3 +84,22 @@ def test_closing_a_cluster_takes_the_plugin_off_and_closes_the_client(
     # the plugin's teardown starts the samplers again; a scheduler gone stops nothing; closed
     assert bool(client.plugins) is scheduler_gone
     assert client.closed
+
+
+def test_a_failing_callback_in_the_clients_event_loop_prints_no_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A scheduler killed mid-sweep fails the client's pending futures in tornado's loop, which
+    logs each as a traceback (seen in CI); the sweep says the loss in one line instead."""
+    distributed = pytest.importorskip("dask.distributed")
+    from tornado.ioloop import IOLoop
+
+    monkeypatch.setattr(distributed, "Client", _Client)
+    executor = executors.open_executor("dask:tcp://a:0", 1)
+    loop = IOLoop()
+    loop.add_callback(lambda: 1 / 0)
+    loop.add_callback(loop.stop)
+    loop.start()
+    loop.close()
+    executor.close()
+    assert [r.getMessage() for r in caplog.records if r.exc_info] == []
