@@ -163,6 +163,8 @@ def names(table: pd.DataFrame) -> list[str]:
     full = [str(c) for c in distinct["config"]]
     if "dataset" in distinct and distinct["dataset"].nunique() > 1:
         full = [f"{c} [{d}]" for c, d in zip(full, distinct["dataset"], strict=True)]
+    if len(set(full)) < len(full) and "config_id" in distinct:  # a label is not an identity
+        full = [f"{c} [{i}]" for c, i in zip(full, distinct["config_id"], strict=True)]
     short = series_labels(distinct, []) if len(distinct) > 1 else full
     chosen = short if len(set(short)) == len(short) else full
     by_key = dict(zip(distinct[keys].itertuples(index=False), chosen, strict=True))

@@ -194,11 +194,20 @@ def label(engine: Step, corrector: Step, trained: bool = False) -> str:
     parts = []
     for step in (engine, corrector):
         changed = _changed(step.params, _defaults_of(type(step.component)))
-        args = ",".join(f"{k}={v}" for k, v in changed.items())
+        args = ",".join(f"{k}={_shown(v)}" for k, v in changed.items())
         parts.append(step.component.name + (f"({args})" if args else ""))
     if trained:
         parts[1] = f"trained {parts[1]}"
     return " + ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """A value as a label shows it: quoted where its characters could read as the label's own
+    punctuation (lang="deu,psm=6" is one parameter, not two)."""
+    text = str(value)
+    if isinstance(value, str) and (set(text) & set(',=()+"') or text != text.strip() or not text):
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:

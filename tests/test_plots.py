@@ -283,6 +283,25 @@ def test_names_say_what_differs_between_configs() -> None:
     assert sorted(plots.names(two)) == ["a", "b"]
 
 
+def test_a_value_with_a_comma_cannot_pass_for_two_parameters() -> None:
+    """Labels name a configuration in every chart and table; two configurations must not share
+    one, or a chart draws them as one series."""
+    one = Fake(engine_params={"lang": "deu,psm=6", "psm": 3})
+    two = Fake(engine_params={"lang": "deu", "psm": 6})
+    assert one.label != two.label
+    assert one.label == 'tesseract(lang="deu,psm=6") + identity'
+    assert two.label == "tesseract(lang=deu,psm=6) + identity"
+
+
+def test_configurations_that_share_a_label_stay_apart_in_charts() -> None:
+    """A label is for reading; a configuration's identity is its id (a label may still repeat,
+    e.g. a plugin that prints its parameters alike)."""
+    summary = results.summary(fabricate(Fake(), Fake(corrector="lexicon")))
+    summary["config"], summary["corrector"] = "same", "identity"
+    shown = plots.names(summary)
+    assert len(set(shown)) == 2 and all(name.startswith("same") for name in shown), shown
+
+
 def test_pareto_one_panel_per_dataset() -> None:
     frame = fabricate(Fake(dataset="a"), Fake(dataset="b"), Fake(dataset="b", corrector="lexicon"))
     figure = plots.pareto(results.summary(frame))
