@@ -214,6 +214,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for note in spec.notes:
         print(f"note: {note}", file=sys.stderr)
     out = Path(args.out or f"runs/{spec.name}")
+    if args.gate:
+        _gate_baseline(spec)  # a gate that cannot run is said before the sweep, not after it
     with rundir.locked(out):  # the report too: no other run may write between
         manifest = sweep.run(
             spec, out, cache=_cache(args), workers=args.workers, progress=not args.quiet,
@@ -239,8 +241,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return _gate(spec, out) if args.gate else 0
 
 
-def _gate(spec: Any, out: Path) -> int:
-    """The spec's own gate: its baseline (relative to the spec) and tolerance."""
+def _gate_baseline(spec: Any) -> Path:
+    """The spec's gate baseline (relative to the spec), refused in one line if it cannot be read."""
     from ocrbench import gate
 
     settings = dict(spec.gate or {})
@@ -249,6 +251,19 @@ def _gate(spec: Any, out: Path) -> int:
     baseline = Path(settings["baseline"])
     if not baseline.is_absolute():
         baseline = Path(spec.path).parent / baseline
+    try:
+        gate.read_baseline(baseline)
+    except OcrbenchError as error:
+        raise OcrbenchError(f"--gate: {error}") from None
+    return baseline
+
+
+def _gate(spec: Any, out: Path) -> int:
+    """The spec's own gate: its baseline and tolerance."""
+    from ocrbench import gate
+
+    settings = dict(spec.gate or {})
+    baseline = _gate_baseline(spec)
     # gate.check validates the values (float() here would turn a typo into a traceback).
     result = gate.check(
         out, baseline,

@@ -309,6 +309,23 @@ def test_a_spec_gate_passes_allow_missing_through(tmp_path: Path, baseline: Path
         _gate(spec, run)
 
 
+@pytest.mark.parametrize("gate_part", ["", "gate: {cer_tolerance: 0.01}\n",
+                                       "gate: {baseline: nowhere.json}\n"])  # fmt: skip
+def test_sweep_gate_without_a_baseline_refuses_before_the_sweep(
+    tmp_path: Path, gate_part: str
+) -> None:
+    """`sweep --gate` on a spec whose gate cannot run said so only after the whole sweep."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Inv0ice", "text": "Invoice"}\n')
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"datasets: [{data}]\nengines: {{given: {{}}}}\n{gate_part}")
+    done = cli("sweep", spec, "--out", tmp_path / "run", "--gate")
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("ocrbench: error: --gate: "), done.stderr
+    assert not (tmp_path / "run").exists(), "the sweep ran before the refusal"
+
+
 def test_missing_baseline_and_bad_tolerance(tmp_path: Path) -> None:
     run = run_dir(tmp_path / "run", fabricate(RAW))
     with pytest.raises(OcrbenchError, match="no such baseline; write one"):
