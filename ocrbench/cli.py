@@ -399,10 +399,10 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_wide_option(parser: argparse.ArgumentParser) -> None:
+def _add_wide_option(parser: argparse.ArgumentParser, which: str = "the summary") -> None:
     parser.add_argument(
         "--wide", action="store_true",
-        help="print every column of the summary printed (default: what fits 120 columns)",
+        help=f"print every column of {which} (default: what fits 120 columns)",
     )  # fmt: skip
 
 
@@ -460,7 +460,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--skip-bad",
         action="store_true",
-        help="skip invalid samples (recorded in the manifest) instead of stopping",
+        help="leave out invalid samples and samples whose OCR fails (listed in the manifest)",
     )
     run.add_argument(
         "--allow-outside",
@@ -492,7 +492,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--split",
         default="documents",
         choices=["documents", "lines"],
-        help="icdar2017: one sample per document or per line",
+        help="icdar2017: one sample per document or per line (default documents)",
     )
     convert.add_argument("src")
     convert.add_argument("dest")
@@ -522,8 +522,13 @@ def build_parser() -> argparse.ArgumentParser:
     split.set_defaults(handler=cmd_split)
     synth = data_commands.add_parser("synth", help="render synthetic invoices and receipts")
     synth.add_argument("--n", type=int, default=48, help="pages (default 48)")
-    synth.add_argument("--seed", type=int, default=2026)
-    synth.add_argument("--degrade", default="mixed", choices=["clean", "mild", "heavy", "mixed"])
+    synth.add_argument(
+        "--seed", type=int, default=2026, help="the same seed, the same pages (default 2026)"
+    )
+    synth.add_argument(
+        "--degrade", default="mixed", choices=["clean", "mild", "heavy", "mixed"],
+        help="how damaged the scans are; mixed: the three levels in turn (default mixed)",
+    )  # fmt: skip
     synth.add_argument("dest")
     synth.set_defaults(handler=cmd_synth)
 
@@ -557,7 +562,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also the summary per value of a sample meta key (meta.degrade, meta.group), "
         "printed and written to summary-by-KEY.md",
     )  # fmt: skip
-    _add_wide_option(report)
+    _add_wide_option(report, "the summary --by prints")
     report.set_defaults(handler=cmd_report)
 
     compare = commands.add_parser(
