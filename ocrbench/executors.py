@@ -254,12 +254,11 @@ def _dask(address: str, workers: int) -> Executor:
             cluster = LocalCluster(
                 n_workers=workers, threads_per_worker=1, processes=True,
                 silence_logs=logging.CRITICAL,
+                dashboard_address=":0",  # 8787 held by anything else: a warning on every sweep
             )  # fmt: skip
         client = Client(cluster)
 
     from ocrbench import dask_workers
-
-    dask_workers.register(client)  # every worker's share of cores, its sampler paused
 
     def close(abort: bool) -> None:
         _release(client)
@@ -283,8 +282,17 @@ def _dask(address: str, workers: int) -> Executor:
             )
         return None
 
-    share = sum(client.nthreads().values()) if address else workers
-    return Executor(client.get_executor(), close, max(1, share), lost)
+    try:  # a scheduler that dies just after the connection is as lost as one that dies later
+        dask_workers.register(client)  # every worker's share of cores, its sampler paused
+        share = sum(client.nthreads().values()) if address else workers
+        pool = client.get_executor()
+    except Exception as error:
+        said = lost(error)
+        if said is None:
+            raise
+        close(abort=True)
+        raise said from None
+    return Executor(pool, close, max(1, share), lost)
 
 
 def _release(client: Any) -> None:

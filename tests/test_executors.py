@@ -4,12 +4,14 @@ have the sweep's environment as it is when the pool opens, with their share of t
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 
 import pytest
 
 from ocrbench import executors
+from ocrbench.errors import OcrbenchError
 
 
 def what_a_worker_sees(_: int) -> tuple[bool, str | None, str | None]:
@@ -103,3 +105,40 @@ def test_a_failing_callback_in_the_clients_event_loop_prints_no_traceback(
     loop.close()
     executor.close()
     assert [r.getMessage() for r in caplog.records if r.exc_info] == []
+
+
+@pytest.mark.parametrize("step", ["register_plugin", "nthreads", "get_executor"])
+def test_a_scheduler_lost_right_after_connecting_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    """Only the connection itself was translated: a scheduler that died a moment later (seen in
+    a 14 ms window) gave the user a 60-line traceback from the calls that follow it."""
+    distributed = pytest.importorskip("dask.distributed")
+    from distributed.comm.core import CommClosedError
+
+    def lost(*args: object, **kwargs: object) -> None:
+        raise CommClosedError("in <TCP (closed) ConnectionPool.ncores>: Stream is closed")
+
+    monkeypatch.setattr(distributed, "Client", _Client)
+    monkeypatch.setattr(_Client, step, lost)
+    with pytest.raises(OcrbenchError, match=r"^lost the Dask scheduler at tcp://a:0 \("):
+        executors.open_executor("dask:tcp://a:0", 1)
+    assert _Client.instances[-1].closed
+
+
+def test_a_local_cluster_leaves_the_dashboards_usual_port_alone(
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    """Port 8787 held by anything else (another cluster, a dashboard, a parallel job) made every
+    local Dask sweep print distributed's four-line warning about it."""
+    pytest.importorskip("dask.distributed")
+    import socket
+
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with contextlib.suppress(OSError):  # already held: all the better
+            holder.bind(("", 8787))
+            holder.listen()
+        executor = executors.open_executor("dask", 1)
+        executor.close()
+    assert [str(w.message) for w in recwarn if "8787" in str(w.message)] == []
