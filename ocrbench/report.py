@@ -47,7 +47,8 @@ BUDGETS: tuple[float | None, ...] = (0.1, 0.5, 1.0, 5.0, None)  # seconds per sa
 # rows' content, and made again only when that changes; the rest of the page is always made fresh.
 # Bump REPORT_FORMAT when the code of those parts (here or in plots) changes.
 REPORT_CACHE = results.REPORT_CACHE
-REPORT_FORMAT = 4  # 3: per-dataset rankings, stacked panels, thumbnails; 4: made-worse counts
+REPORT_FORMAT = 5  # 3: per-dataset rankings, stacked panels, thumbnails; 4: made-worse counts;
+# 5: configurations sharing a label told apart by their ids in the charts
 SECTIONS = ("charts", "worst", "hurt")
 CONFUSIONS_SHOWN = 20  # per trained configuration: the most frequent of what it learned
 
@@ -154,11 +155,14 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
     return table
 
 
+NO_CER = "no configuration has a CER (no reference text)"
+
+
 def best_per_budget(
     summary: pd.DataFrame, budgets: Sequence[float | None] = BUDGETS
 ) -> pd.DataFrame:
     """For each dataset and time budget, the lowest-CER configuration whose mean seconds per sample
-    (OCR + correction) fit the budget; "none" where nothing is that fast."""
+    (OCR + correction) fit the budget; "none" where nothing is that fast (or nothing has a CER)."""
     rows = []
     for dataset, group in summary.groupby("dataset", sort=False):
         scored = group[group["cer"].notna()]
@@ -166,7 +170,8 @@ def best_per_budget(
             fits = scored if budget is None else scored[scored["seconds_per_sample"] <= budget]
             label = "unlimited" if budget is None else f"≤ {budget:g} s"
             if fits.empty:
-                rows.append([dataset, label, "none is this fast", "", ""])
+                why = "none is this fast" if len(scored) else NO_CER
+                rows.append([dataset, label, why, "", ""])
                 continue
             best = fits.sort_values(["cer", "seconds_per_sample"], kind="stable").iloc[0]
             rows.append([dataset, label, best["config"], _number(best["cer"]),

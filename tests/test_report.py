@@ -96,6 +96,13 @@ def test_budget_table_picks_the_lowest_cer_that_fits(sweep: tuple[Path, str, pd.
     assert "Best configuration per time budget" in page and "none is this fast" in page
 
 
+def test_a_budget_without_any_cer_says_so_rather_than_none_is_this_fast() -> None:
+    """Every reference empty: no configuration has a CER to rank by, however fast it is."""
+    frame = fabricate(Fake(), Fake(corrector="lexicon"), samples=1, empty_reference=True)
+    budgets = report.best_per_budget(results.summary(frame))
+    assert set(budgets["best config"]) == {"no configuration has a CER (no reference text)"}
+
+
 def test_worst_samples_show_raw_corrected_and_reference_with_differences(
     sweep: tuple[Path, str, pd.DataFrame],
 ) -> None:

@@ -1,0 +1,80 @@
+"""Tesseract with one OpenMP thread against more, measured side by side in one run.
+
+ocrbench sets OMP_THREAD_LIMIT=1 for Tesseract unless the user set it (a sweep worker gets its
+share of the cores): on small machines Tesseract's OpenMP threads spin against each other. This
+times the command users type, `ocrbench run` with Tesseract on the bundled pages (no cache, so
+every page is read; report included), under OMP_THREAD_LIMIT=1 and =N, in turns, `--rounds`
+times each, and prints the median seconds of each and their ratio.
+Usage: python benchmarks/tesseract_threads.py [--limit 8] [--rounds 3] [--threads 2] [--record]
+--record writes the table into benchmarks/RESULTS.md between this benchmark's markers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from cache_speed import record
+
+ROOT = Path(__file__).resolve().parents[1]
+OCRBENCH = [sys.executable, "-m", "ocrbench.cli"]
+
+
+def timed(args: list[str], threads: int) -> float:
+    env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
+    start = time.perf_counter()
+    done = subprocess.run([*OCRBENCH, *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"failed: ocrbench {shlex.join(args)}\n{done.stderr}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="datasets/invoices-synth")
+    parser.add_argument("--limit", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--record", action="store_true")
+    args = parser.parse_args()
+    settings = [1, args.threads]
+    seconds: dict[int, list[float]] = {n: [] for n in settings}
+    with tempfile.TemporaryDirectory() as tmp:
+        command = ["run", "--dataset", args.dataset, "--engine", "tesseract", "--limit",
+                   str(args.limit), "--no-cache", "--quiet", "--out", f"{tmp}/run"]  # fmt: skip
+        for _ in range(args.rounds):
+            for threads in settings:
+                seconds[threads].append(timed(command, threads))
+        shown = "ocrbench " + shlex.join(command).replace(tmp, "$TMP")
+    median = {n: statistics.median(s) for n, s in seconds.items()}
+    lines = [
+        f"Measured {date.today()} on {platform.node()} ({os.cpu_count()} cores), `python "
+        f"benchmarks/tesseract_threads.py --limit {args.limit} --rounds {args.rounds} --threads "
+        f"{args.threads}`: `{shown}` under each OMP_THREAD_LIMIT, in turns:",
+        "",
+        "| OMP_THREAD_LIMIT | seconds (each round) | median |",
+        "|---|---|---|",
+    ]
+    for threads in settings:
+        each = ", ".join(f"{s:.2f}" for s in seconds[threads])
+        lines.append(f"| {threads} | {each} | {median[threads]:.2f} |")
+    ratio = median[args.threads] / median[1]
+    lines += ["", f"{args.threads} threads / 1 thread (median seconds): {ratio:.2f}x"]
+    table = "\n".join(lines)
+    print(table)
+    if args.record:
+        record("tesseract_threads", table)
+
+
+if __name__ == "__main__":
+    main()
