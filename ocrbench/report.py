@@ -201,7 +201,10 @@ def markdown(summary: pd.DataFrame) -> str:
 def notes(summary: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
     """What a summary's reader must know beside its table (summary.md, the notebooks): samples
     left out, seconds not measured by this run, the training sets."""
-    return [*left_out(manifest), *seconds_notes(summary, manifest), *trained_on(manifest)]
+    return [
+        *left_out(manifest), *results.blank_notes(summary), *seconds_notes(summary, manifest),
+        *trained_on(manifest),
+    ]  # fmt: skip
 
 
 def seconds_notes(summary: pd.DataFrame, manifest: dict[str, Any]) -> list[str]:
@@ -566,7 +569,7 @@ def _page(run_dir: Path, frame: pd.DataFrame, summary: pd.DataFrame, sections: d
     of = f" of {html.escape(str(table['dataset'].iloc[0]))}" if single and len(table) else ""
     norm = ", ".join(sorted(map(str, frame["normalization"].unique())))
     ineffective, unverified = offload_not_effective(summary), offload_unverified(summary)
-    notes = [*left_out(manifest), *seconds_notes(summary, manifest)]
+    notes = [*left_out(manifest), *results.blank_notes(summary), *seconds_notes(summary, manifest)]
     notes += [
         _overlap(e).removeprefix("; ") for e in _trainings(manifest) if e.get("overlap_allowed")
     ]

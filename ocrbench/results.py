@@ -117,6 +117,30 @@ def seconds_note(summary: pd.DataFrame) -> str | None:
     )
 
 
+def blank_notes(summary: pd.DataFrame) -> list[str]:
+    """Per dataset with samples that have no reference text, where a configuration read something
+    there: those characters are all edits in its corpus CER's numerator, over no reference
+    characters, so one blank page can make most of a CER. Said with the largest such share."""
+    if "empty_references" not in summary:
+        return []
+    notes = []
+    for dataset, group in summary.groupby("dataset", sort=False):
+        worst = group.sort_values("empty_reference_edits", ascending=False, kind="stable").iloc[0]
+        if not worst["empty_reference_edits"]:
+            continue
+        blank, samples = int(worst["empty_references"]), int(worst["samples"])
+        share = (
+            f"{int(worst['empty_reference_edits'])} of its {int(worst['char_edits_total'])} "
+            "character edits"
+        )
+        notes.append(
+            f"{dataset}: {blank} of {samples} samples {'has' if blank == 1 else 'have'} no "
+            f"reference text; what a configuration reads there counts whole as edits "
+            f"({worst['config']}: {share})"
+        )
+    return notes
+
+
 def _accuracy(error: float | None) -> float | None:
     return None if error is None else 1 - error
 
@@ -170,6 +194,10 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
             (_flag(group, "ocr_cached") | _flag(group, "correction_cached")).sum()
         ),
         "tokens": int(group["tokens"].sum()),
+        # Pages without reference text: whatever is read there is all edits (see blank_note).
+        "empty_references": int((group["reference_chars"] == 0).sum()),
+        "empty_reference_edits": int(group.loc[group["reference_chars"] == 0, "char_edits"].sum()),
+        "char_edits_total": int(group["char_edits"].sum()),
         "words_fixed": int(group["words_fixed"].sum()),
         "words_broken": int(group["words_broken"].sum()),
         "preference": float(group["preference"].mean()),

@@ -66,10 +66,11 @@ def text(
         if name not in ("dataset", "config")
     ]
     more = "" if wide else "\n(--wide: every column; the report defines them all)"
+    notes = [] if by else results.blank_notes(summary)  # a slice's counts are not the run's
     if manifest is None:
-        notes = list(filter(None, [results.seconds_note(summary)]))
+        notes += list(filter(None, [results.seconds_note(summary)]))
     else:
-        notes = [*report.seconds_notes(summary, manifest), *report.trained_on(manifest)]
+        notes += [*report.seconds_notes(summary, manifest), *report.trained_on(manifest)]
     said = "".join("\n" + textwrap.fill(f"note: {note}", width) for note in notes)
     return body + "\n\n" + "\n".join(legend) + more + said
 

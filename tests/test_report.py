@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from ocrbench import datasets, plots, report, results
+from ocrbench import datasets, plots, report, results, terminal
 from ocrbench.errors import OcrbenchError
 
 from conftest import BUNDLED, needs_tesseract, shared_data
@@ -101,6 +101,24 @@ def test_a_budget_without_any_cer_says_so_rather_than_none_is_this_fast() -> Non
     frame = fabricate(Fake(), Fake(corrector="lexicon"), samples=1, empty_reference=True)
     budgets = report.best_per_budget(results.summary(frame))
     assert set(budgets["best config"]) == {"no configuration has a CER (no reference text)"}
+
+
+def test_edits_on_pages_without_reference_text_are_said_beside_the_cer(tmp_path: Path) -> None:
+    """A blank page's characters are all edits in the corpus CER's numerator (as documented): one
+    such page can make most of it, and no summary said there was one."""
+    frame = fabricate(Fake(), samples=6, empty_reference=True)  # s00: "stray marks" on a blank
+    blank = int(frame.loc[frame["reference_chars"] == 0, "char_edits"].sum())
+    total = int(frame["char_edits"].sum())
+    assert blank > 0
+    said = (f"invoices: 1 of 6 samples has no reference text; what a configuration reads there "
+            f"counts whole as edits (tesseract + identity: {blank} of its {total} character "
+            "edits)")  # fmt: skip
+    page = rendered(tmp_path, frame)
+    assert said in html.unescape(page)
+    assert said in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    printed = terminal.text(results.summary(frame), width=400)
+    assert said in " ".join(printed.split())
+    assert "no reference text" not in terminal.text(results.summary(fabricate(Fake())), width=400)
 
 
 def test_worst_samples_show_raw_corrected_and_reference_with_differences(
