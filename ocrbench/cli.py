@@ -153,11 +153,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         )  # fmt: skip
         results.write(out, rows, manifest)
         frame = results.load(out)
+        page = None if args.no_report else report.render(out)  # before a reader can go away
         print(summary_text(results.summary(frame), wide=args.wide, manifest=manifest))
         _print_warnings(frame)
         print(f"{counts.describe()}; {seconds:.1f} s")
-        if not args.no_report:
-            print(f"report: {report.render(out)}")
+        if page is not None:
+            print(f"report: {page}")
     print(f"results: {out / results.RESULTS}")
     return 0
 
@@ -225,6 +226,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             for skipped in dataset["skipped"]:
                 print(f"skipped: {dataset['name']}: {skipped['reason']}", file=sys.stderr)
         frame = results.load(out)
+        page = None if args.no_report else report.render(out)  # before a reader can go away
         print(terminal.text(results.summary(frame), wide=args.wide, manifest=manifest))
         _print_warnings(frame)
         work = manifest["work"]
@@ -236,8 +238,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             + f"{work['rows_resumed']} rows resumed; {work['wall_seconds']:.1f} s"
         )
         print(f"results: {out / results.RESULTS}")
-        if not args.no_report:
-            print(f"report: {report.render(out)}")
+        if page is not None:
+            print(f"report: {page}")
     return _gate(spec, out) if args.gate else 0
 
 
@@ -669,7 +671,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _handled(handler: Handler, args: argparse.Namespace) -> int:
     """The command, with what a user gets wrong, a stop and a closed pipe each said in one line."""
     try:
-        return handler(args)
+        code = handler(args)
+        sys.stdout.flush()  # a pipe closed early shows here, where it is said quietly
+        return code
     except OcrbenchError as error:
         print(f"ocrbench: error: {error}", file=sys.stderr)
         return 2

@@ -54,6 +54,34 @@ def test_run_writes_results_manifest_and_report(dataset: Path, tmp_path: Path) -
     assert "data:image/png;base64," in html and "line0" in html
 
 
+@pytest.mark.parametrize("command", ["run", "sweep"])
+def test_a_reader_gone_before_the_summary_still_gets_the_report(
+    command: str, tmp_path: Path
+) -> None:
+    """`ocrbench run ... | head -3`: the pipe closed at the first line printed, after the results
+    were written but before the report was (it is a part of the run, not of what is printed)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "manifest.jsonl").write_text('{"id": "a", "ocr": "Inv0ice", "text": "Invoice"}\n')
+    out = tmp_path / "out"
+    if command == "run":
+        args = ["run", "--dataset", str(data), "--engine", "given", "--out", str(out), "--quiet"]
+    else:
+        spec = tmp_path / "s.yaml"
+        spec.write_text(f"datasets: [{data}]\nengines: {{given: {{}}}}\n")
+        args = ["sweep", str(spec), "--out", str(out), "--quiet"]
+    env = {"OCRBENCH_CACHE": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin",
+           "HOME": str(tmp_path)}  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "ocrbench.cli", *args], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader is gone before the first line
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=300) == 141, err
+    assert (out / "results.parquet").is_file() and (out / "index.html").is_file()
+    assert (out / "summary.md").is_file()
+
+
 def _quiet_run(dataset: Path, out: Path) -> list[str]:
     """`ocrbench run` arguments for a run whose only output of interest is its counts."""
     return ["run", "--dataset", str(dataset), "--out", str(out), "--quiet", "--no-report"]
