@@ -191,11 +191,34 @@ def config_id(
 def label(engine: Step, corrector: Step, trained: bool = False) -> str:
     """A human name for a configuration: the parameters that differ from their defaults, and
     "trained" before a corrector that learned from a training set."""
+    steps = [
+        (step.component.name, _changed(step.params, _defaults_of(type(step.component))))
+        for step in (engine, corrector)
+    ]
+    return _label(steps, trained)
+
+
+def label_of(
+    engine: str,
+    engine_params: dict[str, Any],
+    corrector: str,
+    corrector_params: dict[str, Any],
+    trained: bool = False,
+) -> str:
+    """`label` from the names and parameters a results row holds (the registered components'
+    defaults), as `config_id` is: what a resumed row is called now."""
+    steps = [
+        (engine, _changed(engine_params, _defaults(registry.engines, engine))),
+        (corrector, _changed(corrector_params, _defaults(registry.correctors, corrector))),
+    ]
+    return _label(steps, trained)
+
+
+def _label(steps: list[tuple[str, dict[str, Any]]], trained: bool) -> str:
     parts = []
-    for step in (engine, corrector):
-        changed = _changed(step.params, _defaults_of(type(step.component)))
+    for name, changed in steps:
         args = ",".join(f"{k}={_shown(v)}" for k, v in changed.items())
-        parts.append(step.component.name + (f"({args})" if args else ""))
+        parts.append(name + (f"({args})" if args else ""))
     if trained:
         parts[1] = f"trained {parts[1]}"
     return " + ".join(parts)

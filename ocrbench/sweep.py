@@ -21,6 +21,7 @@ a worker builds the trained corrector from it once per process.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import time
@@ -47,6 +48,7 @@ from ocrbench.run import (
     cached_ocr,
     config_id,
     label,
+    label_of,
     meta_json,
 )
 from ocrbench.specs import Component, DatasetRef, Spec
@@ -544,14 +546,24 @@ def _fit_records(
 def _with_new_columns(
     row: dict[str, Any], model_files: list[dict[str, Any]], meta: Any = None
 ) -> dict[str, Any]:
-    """A journaled row from before rows recorded training sets had none; one from before they
-    recorded what a model file was made from gets it from the file its key names (its version
-    holds the file's sha256), and had no warning (only `prompt` warns, whose version changed)."""
+    """A journaled row with what the code and the disk say now of what it was computed from (its
+    key holds the components and the model file's sha256, so only names can differ): its label
+    and config id as made today (values quoted since, a parameter left out of ids), what its model
+    file was made from as the file's note says (a row from before notes had none). One from before
+    rows recorded training sets had none, and no warning (only `prompt` warns, whose version
+    changed). Else one configuration would be summarised as two."""
     row = {**row, **{k: v for k, v in training.UNTRAINED.items() if k not in row}}
-    if "made_from" not in row:
-        named = re.search(r"sha256:([0-9a-f]{64})", str(row.get("corrector_version", "")))
-        made_from = {entry["sha256"]: entry["made_from"] for entry in model_files}
-        row["made_from"] = made_from.get(named.group(1)) if named else None
+    named = re.search(r"sha256:([0-9a-f]{64})", str(row.get("corrector_version", "")))
+    made_from = {entry["sha256"]: entry["made_from"] for entry in model_files}
+    if named and named.group(1) in made_from:
+        row["made_from"] = made_from[named.group(1)]
+    row.setdefault("made_from", None)
+    if {"engine", "params", "corrector", "corrector_params"} <= set(row):
+        described = (
+            row["engine"], json.loads(row["params"]),
+            row["corrector"], json.loads(row["corrector_params"]), bool(row["trained"]),
+        )  # fmt: skip
+        row["config_id"], row["config"] = config_id(*described), label_of(*described)
     row.setdefault("warning", None)
     # The sample's meta as the dataset holds it now: it takes no part in what a row computes (nor
     # in its key), so a resumed row is sliced as the data now says.

@@ -316,6 +316,27 @@ def test_resume_recomputes_rows_whose_inputs_changed(tmp_path: Path) -> None:
     assert len(lines) == len(resumed) == len({json.loads(line)["row_key"] for line in lines})
 
 
+
+def test_resumed_rows_take_the_labels_and_ids_the_code_gives_now(tmp_path: Path) -> None:
+    """A label or config id is derived from the row's components, not computed from the data:
+    a row journaled when they were made otherwise (values quoted since, a parameter dropped from
+    ids) is resumed under today's, or one configuration is summarised as two."""
+    data = text_dataset(tmp_path / "data", FEW_ERRORS)
+    spec = specs.load(given_spec(tmp_path, [data]))
+    out, cache = tmp_path / "out", Cache(tmp_path / "c")
+    sweep.run(spec, out, cache=cache, progress=False)
+    journal = out / sweep.JOURNAL
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    stale = [{**row, "config": "an old label", "config_id": "0ld1d"} for row in lines[:2]]
+    journal.write_text("".join(json.dumps(row) + "\n" for row in [*stale, *lines[2:]]))
+    again = sweep.run(spec, out, cache=cache, progress=False)
+    assert again["work"]["rows_resumed"] == len(lines)
+    sweep.run(spec, tmp_path / "fresh", cache=cache, progress=False)
+    resumed, fresh = results.load(out), results.load(tmp_path / "fresh")
+    pd.testing.assert_frame_equal(comparable(resumed), comparable(fresh))
+    named = ["config", "config_id", "samples", "cer"]
+    pd.testing.assert_frame_equal(results.summary(resumed)[named], results.summary(fresh)[named])
+
 def test_journal_lines_that_are_not_rows_are_recomputed(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data", FEW_ERRORS)
     spec = specs.load(given_spec(tmp_path, [data]))
@@ -471,7 +492,9 @@ def test_a_row_journaled_before_made_from_existed_gets_it_from_its_model_file() 
     assert _with_new_columns(other, files)["made_from"] is None
     assert _with_new_columns({"corrector_version": "1"}, files)["made_from"] is None  # no model
     new = {**old, "made_from": None, "warning": "w"}
-    assert _with_new_columns(new, files)["made_from"] is None  # what the row says stands
+    assert _with_new_columns(new, files)["made_from"] == "q4_k_m"  # as its file says now
+    unknown = {"corrector_version": f"x sha256:{'ef' * 32}", "made_from": "q8_0"}
+    assert _with_new_columns(unknown, files)["made_from"] == "q8_0"  # no file to say otherwise
     assert _with_new_columns(new, files)["warning"] == "w"
     assert _with_new_columns(old, files)["trained"] is False
     # meta is the dataset's current one: it takes no part in what the row computed
