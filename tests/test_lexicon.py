@@ -92,3 +92,24 @@ def test_a_page_is_not_charged_the_one_off_dictionary_load(monkeypatch: pytest.M
     monkeypatch.setattr(lexicon_module, "_symspell", lexicon_module.once(slow))
     correction = Lexicon(max_edit_distance=1).correct(OcrResult("the brwn fox jumped"))
     assert correction.changes and correction.seconds < 50
+
+
+def test_every_corrector_that_reads_the_english_list_names_its_content(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """symspellpy's list is read by the lexicon, the noisy channel (and its fit) and the prompt's
+    guard: another list (another symspellpy, a list shadowed on the path) gave other corrections
+    under the cached ones' key."""
+    pytest.importorskip("llama_cpp")
+    from ocrbench.correctors import words
+    from ocrbench.correctors.noisy_channel import NoisyChannel
+    from ocrbench.correctors.prompt import Prompt
+
+    made = [Lexicon(), NoisyChannel(), Prompt()]
+    before = [corrector.version() for corrector in made]
+    shown = f"en-words:{words.english().sha256[:16]}"
+    assert all(shown in version for version in before), before
+    other = words.WordList({**words.english().counts, "tota1": 5}, sha256="0" * 64)
+    monkeypatch.setattr(words, "english", lambda: other)
+    after = [corrector.version() for corrector in made]
+    assert all(b != a for b, a in zip(before, after, strict=True)), after

@@ -316,7 +316,6 @@ def test_resume_recomputes_rows_whose_inputs_changed(tmp_path: Path) -> None:
     assert len(lines) == len(resumed) == len({json.loads(line)["row_key"] for line in lines})
 
 
-
 def test_resumed_rows_take_the_labels_and_ids_the_code_gives_now(tmp_path: Path) -> None:
     """A label or config id is derived from the row's components, not computed from the data:
     a row journaled when they were made otherwise (values quoted since, a parameter dropped from
@@ -336,6 +335,7 @@ def test_resumed_rows_take_the_labels_and_ids_the_code_gives_now(tmp_path: Path)
     pd.testing.assert_frame_equal(comparable(resumed), comparable(fresh))
     named = ["config", "config_id", "samples", "cer"]
     pd.testing.assert_frame_equal(results.summary(resumed)[named], results.summary(fresh)[named])
+
 
 def test_journal_lines_that_are_not_rows_are_recomputed(tmp_path: Path) -> None:
     data = text_dataset(tmp_path / "data", FEW_ERRORS)

@@ -101,6 +101,36 @@ def test_the_version_names_the_files_its_options_read(tmp_path: Path) -> None:
     assert Tesseract(config=f"--user-words {tmp_path / 'none.txt'}").version()  # Tesseract's to say
 
 
+def test_config_files_in_tessconfigs_and_the_files_they_name_are_in_the_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tesseract finds a config name in tessdata/tessconfigs/ too, and a config file can name a
+    word list (user_words_file): editing either was served the old OCR."""
+    needs_tesseract()
+    folder = _tessdata(tmp_path / "tessdata", "eng")
+    monkeypatch.setenv("TESSDATA_PREFIX", str(folder))
+    (folder / "tessconfigs").mkdir()
+    words = tmp_path / "words.txt"
+    words.write_text("Zorblaxian\n")
+    setting = folder / "tessconfigs" / "mine"
+    setting.write_text(f"tessedit_char_blacklist xyz\nuser_words_file {words}\n")
+    engine = Tesseract(config="mine")
+    before = engine.version()
+    for file in (setting, words):
+        file.write_text(file.read_text() + "# more\n")
+        after = engine.version()
+        assert after != before, file.name
+        before = after
+
+
+@pytest.mark.parametrize("option", ["-l grc", "--psm 1", "--oem 0", "--psm=6", "-l=eng"])
+def test_lang_psm_and_oem_are_set_by_their_parameters_not_in_config(option: str) -> None:
+    """Tesseract obeys the last -l/--psm/--oem it is given, the one in config, while the cache
+    key hashed the language data of `lang`: its own parameters say them, or nothing does."""
+    with pytest.raises(ValueError, match="lang=, psm= and oem="):
+        Tesseract(config=f"-c preserve_interword_spaces=1 {option}")
+
+
 def test_the_version_names_the_language_data_so_other_models_miss_the_cache(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

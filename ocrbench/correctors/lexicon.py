@@ -81,7 +81,7 @@ class Lexicon:
             symspell = version("symspellpy")
         except PackageNotFoundError:
             symspell = "absent"
-        return f"lexicon-{ALGORITHM} symspellpy-{symspell}"
+        return f"lexicon-{ALGORITHM} symspellpy-{symspell} {words.english_version()}"
 
     def correct(self, ocr: OcrResult) -> Correction:
         clock = Clock()  # its seconds leave out the dictionaries' one-off loads

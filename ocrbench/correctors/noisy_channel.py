@@ -162,10 +162,11 @@ class NoisyChannel(ModelSettings):
             )
 
     def version(self) -> str:
-        words = f" grc-words:{greek.words().sha256[:16]}" if self._greek else ""
+        grc = f" grc-words:{greek.words().sha256[:16]}" if self._greek else ""
         digest = self.__dict__.get("_digest_")
         trained = "" if digest is None else f" trained-{TRAINED}:{digest}"
-        return self.model_version(f"noisy-channel-{ALGORITHM}{words}{trained}")
+        english = words.english_version()
+        return self.model_version(f"noisy-channel-{ALGORITHM} {english}{grc}{trained}")
 
     # -- learning from a training set (the optional step of the protocol) ---------------------
 

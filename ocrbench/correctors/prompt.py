@@ -94,7 +94,7 @@ class Prompt(ModelSettings):
     def version(self) -> str:
         trained = self.__dict__.get("_digest_")
         return self.model_version(
-            f"prompt-{PROMPT_VERSION}"
+            f"prompt-{PROMPT_VERSION} {words.english_version()}"
             + ("" if trained is None else f" examples-{self.TRAINED_VERSION}:{trained}")
         )
 

@@ -6,6 +6,7 @@ numbers, amounts, dates, codes and words in other scripts are never candidates f
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -124,6 +125,7 @@ class WordList:
     """English words with their corpus frequencies (symspellpy's bundled 82,765-word list)."""
 
     counts: dict[str, int]
+    sha256: str = ""  # of the file read: a corrector's version names the list it corrects with
 
     def knows(self, word: str) -> bool:
         """Whether every part of a word (split at hyphens and apostrophes) is English."""
@@ -136,6 +138,12 @@ class WordList:
 
 def _is_suffix(part: str) -> bool:
     return part in {"s", "d", "ll", "t", "re", "ve", "m"}  # father's, I'd, we'll, don't, ...
+
+
+def english_version() -> str:
+    """The English list as a corrector's version names it (its content, not symspellpy's version:
+    a list shadowed on the path, or edited, corrects otherwise)."""
+    return f"en-words:{english().sha256[:16]}"
 
 
 @once
@@ -154,4 +162,4 @@ def english() -> WordList:
         word, _, count = line.partition(" ")
         if count:
             counts[word] = int(count)
-    return WordList(counts)
+    return WordList(counts, hashlib.sha256(text.encode("utf-8")).hexdigest())

@@ -102,12 +102,37 @@ def _files_read(config: str, folder: Path) -> list[str]:
             places = [Path(word)]
         elif word.startswith("-") or previous in _VALUED:
             places = []
-        else:  # a config file, by path or by its name in tessdata/configs
-            places = [Path(word), folder / "configs" / word]
+        else:  # a config file, by path or by its name in tessdata/configs or tessconfigs
+            places = [Path(word), folder / "configs" / word, folder / "tessconfigs" / word]
         file = next((place for place in places if place.name and place.is_file()), None)
         if file is not None:
             found.append(f"{word}:{sha256_of(file)[:16]}")
+            if previous not in ("-c", "--user-words", "--user-patterns"):
+                found += _named_in(file)
     return found
+
+
+def _named_in(config_file: Path) -> list[str]:
+    """The files a config file's `NAME_file PATH` lines make Tesseract read, by their sha256."""
+    found = []
+    for line in config_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        name, _, value = line.strip().partition(" ")
+        file = Path(value.strip())
+        if name.endswith("_file") and value.strip() and file.is_file():
+            found.append(f"{value.strip()}:{sha256_of(file)[:16]}")
+    return found
+
+
+# Set by lang, psm and oem, which the version hashes the language data of: Tesseract obeys the
+# last one it is given, so one in config would read other data under this version.
+_OWN_OPTIONS = ("-l", "--psm", "--oem")
+
+
+def _own_option(config: str) -> str | None:
+    for word in shlex.split(config):
+        if any(word == o or word.startswith(f"{o}=") for o in _OWN_OPTIONS):
+            return word
+    return None
 
 
 @dataclass(frozen=True)
@@ -129,6 +154,11 @@ class Tesseract:
             raise ValueError(f"oem must be between 0 and 3, not {self.oem}")
         if not self.lang or any(not part for part in self.lang.split("+")):
             raise ValueError(f"lang must be like 'eng' or 'eng+grc', not {self.lang!r}")
+        own = _own_option(self.config)
+        if own is not None:
+            raise ValueError(
+                f"config must not hold {own!r}: the parameters lang=, psm= and oem= set those"
+            )
 
     def version(self) -> str:
         """Tesseract's version and the sha256 of each language model it will read: the same
