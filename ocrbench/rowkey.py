@@ -3,14 +3,15 @@
 A stored row is reused (a resumed sweep, a second sweep into the same folder) only when its key is
 the key the row would have now: the dataset's folder, the sample's content (its id, reference text,
 image bytes and given OCR text), the text normalisation, each component's name, parameters and
-version (an LLM corrector's version names its model file's sha256), and how rows are scored. A
-name alone never makes two rows the same, so an edited ground truth, another normalisation or
+version (an LLM corrector's version names its model file's sha256), and how rows are scored (the
+row format, and the versions of jiwer, rapidfuzz and Python's Unicode database). A name alone never makes two rows the same, so an edited ground truth, another normalisation or
 another model is recomputed, not borrowed.
 """
 
 from __future__ import annotations
 
 import functools
+import unicodedata
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -45,11 +46,16 @@ def sample_content(sample: Sample) -> dict[str, Any]:
 
 
 @functools.cache
-def _jiwer() -> str:
-    try:
-        return package_version("jiwer")
-    except PackageNotFoundError:
-        return "absent"
+def scoring_libraries() -> dict[str, str]:
+    """What counts a row's edits besides ocrbench: jiwer and rapidfuzz (edit distances, word
+    alignment, flexible accuracy), and Python's Unicode database (NFC, grapheme clusters)."""
+    found = {"unicode": unicodedata.unidata_version}
+    for package in ("jiwer", "rapidfuzz"):
+        try:
+            found[package] = package_version(package)
+        except PackageNotFoundError:
+            found[package] = "absent"
+    return found
 
 
 def row_key(
@@ -59,7 +65,7 @@ def row_key(
     return key(
         "row",
         ROW_FORMAT,
-        _jiwer(),
+        scoring_libraries(),
         dataset_root,
         sample_content(sample),
         [[name, dict(params), version] for name, params, version in components],

@@ -566,3 +566,20 @@ workers: 2
     assert manifest["work"]["ocr_run"] == 3 and manifest["work"]["ocr_cached"] == 0
     frame = results.load(tmp_path / "out")
     assert len(frame) == 6 and not frame["ocr_cached"].any()
+
+
+@pytest.mark.parametrize("library", ["jiwer", "rapidfuzz", "unicode"])
+def test_a_row_key_names_the_libraries_that_score_it(
+    monkeypatch: pytest.MonkeyPatch, library: str
+) -> None:
+    """Edits come from jiwer and rapidfuzz (flexible accuracy, word alignment), NFC and grapheme
+    clusters from Python's Unicode database: another version of any may count otherwise."""
+    from ocrbench import rowkey
+    from ocrbench.types import Sample
+
+    sample = Sample(id="a", text="Invoice", ocr="Inv0ice")
+    before = rowkey.row_key("/d", sample, [("given", {}, "1")], "nfc+ws")
+    real = rowkey.scoring_libraries()
+    monkeypatch.setattr(rowkey, "scoring_libraries",
+                        lambda: {**real, library: "another"})  # fmt: skip
+    assert rowkey.row_key("/d", sample, [("given", {}, "1")], "nfc+ws") != before
