@@ -4,8 +4,9 @@ A stored row is reused (a resumed sweep, a second sweep into the same folder) on
 the key the row would have now: the dataset's folder, the sample's content (its id, reference text,
 image bytes and given OCR text), the text normalisation, each component's name, parameters and
 version (an LLM corrector's version names its model file's sha256), and how rows are scored (the
-row format, and the versions of jiwer, rapidfuzz and Python's Unicode database). A name alone never makes two rows the same, so an edited ground truth, another normalisation or
-another model is recomputed, not borrowed.
+row format, and the versions of jiwer, rapidfuzz and Python's Unicode database). A name alone
+never makes two rows the same, so an edited ground truth, another normalisation or another model
+is recomputed, not borrowed.
 """
 
 from __future__ import annotations
