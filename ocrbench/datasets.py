@@ -331,13 +331,25 @@ def convert(fmt: str, src: Path, dest: Path, *, split: str = "documents") -> Dat
     src = Path(src).expanduser()
     if not src.is_dir():
         raise DatasetError(f"{src} is not a folder: give the folder that holds the {fmt} files")
+    dest = Path(dest)
     if fmt == "pairs":
         if split != "documents":
             raise ConfigError("--split lines applies to icdar2017 only; pairs are one sample each")
-        samples, skipped = _pairs(src, Path(dest) / IMAGES)
+        samples, skipped = _pairs(src, dest / IMAGES)
     else:
         samples, skipped = _icdar2017(src, split), []
-    write(dest, samples)
+    try:
+        if fmt == "pairs":
+            # An earlier convert's manifest must not stand beside images this one replaced, if
+            # it stops part-way (a full disk, a kill): no manifest is a clear "not a dataset".
+            (dest / MANIFEST).unlink(missing_ok=True)
+            samples = _placed(samples, src, dest / IMAGES)
+        write(dest, samples)
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise DatasetError(
+            f"cannot write the dataset into {dest}: {error.strerror or error}{where}"
+        ) from None
     return replace(load(dest), skipped=tuple(skipped))
 
 
@@ -347,7 +359,8 @@ def _or(suffixes: Sequence[str]) -> str:
 
 
 def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]:
-    """The pairs under `src`, each image placed under `placed` at its path relative to `src`."""
+    """The pairs under `src` (their images where they are, to be placed under `placed`), and
+    what was left out."""
     samples: list[Sample] = []
     skipped: list[dict[str, Any]] = []
     seen: dict[str, Path] = {}
@@ -395,14 +408,19 @@ def _pairs(src: Path, placed: Path) -> tuple[list[Sample], list[dict[str, Any]]]
             f"{src}: no image/ground-truth pairs ({found} NAME.gt.txt beside it; "
             f"images are {', '.join(IMAGE_SUFFIXES)})"
         )
-    # Placed only once every pair is known good, so a bad source leaves dest untouched.
+    return samples, skipped
+
+
+def _placed(samples: list[Sample], src: Path, placed: Path) -> list[Sample]:
+    """Each sample's image placed under `placed` at its path relative to `src`: done only once
+    every pair is known good, so a bad source leaves dest untouched."""
     placed_samples = []
     for sample in samples:
         assert sample.image is not None
         target = placed / sample.image.relative_to(src)
         place(sample.image, target)
         placed_samples.append(replace(sample, image=target))
-    return placed_samples, skipped
+    return placed_samples
 
 
 def place(source: Path, target: Path) -> None:

@@ -443,6 +443,33 @@ def test_an_interrupted_convert_leaves_no_half_image(
     assert not (dest / "manifest.jsonl").exists()
 
 
+def test_a_convert_over_a_dataset_that_fails_part_way_leaves_no_manifest_to_score_by(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second convert into a dataset replaced some images, then the disk filled: the old
+    manifest stood beside the new images, and a run scored a receipt against an invoice's text
+    (CER 0.80 where it was 0). Now the old manifest goes first, and the fault is one line."""
+    src, dest = pairs_source(tmp_path / "src"), tmp_path / "dest"
+    datasets.convert("pairs", src, dest)
+    png(src / "page.png", shade=30)  # other pages at the source
+    png(src / "book" / "line.png", shade=90)
+    real_place = datasets.place
+    placed: list[Path] = []
+
+    def disk_full_at_the_second(source: Path, target: Path) -> None:
+        if placed:
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        real_place(source, target)
+        placed.append(target)
+
+    monkeypatch.setattr(datasets, "place", disk_full_at_the_second)
+    with pytest.raises(DatasetError, match=r"^cannot write the dataset into .*No space left"):
+        datasets.convert("pairs", src, dest)
+    assert not (dest / "manifest.jsonl").exists()
+    with pytest.raises(DatasetError):
+        datasets.load(dest)
+
+
 @pytest.mark.parametrize("inside", ["converted", "."])
 def test_pairs_into_src_or_a_folder_in_it_do_not_read_back_what_they_placed(
     tmp_path: Path, inside: str
