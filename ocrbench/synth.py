@@ -12,6 +12,7 @@ k is the same page whatever `n` is.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -142,18 +143,28 @@ def generate(dest: Path, n: int, seed: int, degrade: str = "mixed") -> datasets.
     if degrade not in DEGRADE_CHOICES:
         raise ConfigError(f"degrade must be one of {', '.join(DEGRADE_CHOICES)}, not {degrade!r}")
     dest = Path(dest)
-    _prepare(dest)
+    try:
+        _prepare(dest)
+    except OSError as error:  # a read-only or full disk, a file on the way
+        raise DatasetError(_cannot_write(dest, error)) from None
     samples = []
     try:
         for index in range(n):
             level = LEVELS[index % len(LEVELS)] if degrade == "mixed" else degrade
             samples.append(render_page(dest, index, seed, level))
         datasets.write(dest, samples)
-    except (OSError, OcrbenchError) as error:
-        _clear(dest)  # no half-made dataset left, and the folder can be made again
-        why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        raise DatasetError(f"cannot write the synthetic pages into {dest}: {why}") from None
+    except BaseException as error:  # a fault, Ctrl-C, SIGTERM: the folder can be made again
+        with contextlib.suppress(OSError):
+            _clear(dest)
+        if isinstance(error, (OSError, OcrbenchError)):
+            raise DatasetError(_cannot_write(dest, error)) from None
+        raise
     return datasets.load(dest)
+
+
+def _cannot_write(dest: Path, error: Exception) -> str:
+    why = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    return f"cannot write the synthetic pages into {dest}: {why}"
 
 
 def _prepare(dest: Path) -> None:
@@ -162,7 +173,7 @@ def _prepare(dest: Path) -> None:
     if dest.exists() and not dest.is_dir():
         raise DatasetError(f"{dest} is a file: give a folder for the synthetic dataset")
     manifest = dest / datasets.MANIFEST
-    if dest.is_dir() and any(dest.iterdir()) and not manifest.exists():
+    if dest.is_dir() and any(dest.iterdir()) and not manifest.exists() and not _only_ours(dest):
         raise DatasetError(
             f"{dest} is not empty and holds no {datasets.MANIFEST}: give an empty or new folder"
         )
@@ -178,6 +189,14 @@ def _prepare(dest: Path) -> None:
     manifest.unlink(missing_ok=True)
     _clear(dest)
     (dest / IMAGES).mkdir(parents=True, exist_ok=True)
+
+
+def _only_ours(dest: Path) -> bool:
+    """Whether `dest` holds only pages synth wrote (as a killed synth leaves it: no manifest)."""
+    images = dest / IMAGES
+    return [p.name for p in dest.iterdir()] == [IMAGES] and all(
+        _OURS.match(p.name) and p.is_file() for p in images.iterdir()
+    )
 
 
 def _clear(dest: Path) -> None:

@@ -254,3 +254,38 @@ def test_a_synth_that_fails_part_way_leaves_nothing_that_loads(
     monkeypatch.undo()
     again = synth.generate(dest, n=4, seed=1)  # and the folder can be made again
     assert len(again.samples) == 4
+
+
+def test_an_interrupted_synth_can_be_run_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM) mid-way said "run again to resume", then the same command refused the
+    folder: its pages were left and no manifest. A SIGKILL, which no cleanup survives, leaves
+    the same, so a folder of synth's own pages alone is taken as synth's."""
+    dest = tmp_path / "syn"
+    real = synth.render_page
+
+    def interrupted_at_the_third(dest: Path, index: int, seed: int, level: str) -> Any:
+        if index == 2:
+            raise KeyboardInterrupt
+        return real(dest, index, seed, level)
+
+    monkeypatch.setattr(synth, "render_page", interrupted_at_the_third)
+    with pytest.raises(KeyboardInterrupt):
+        synth.generate(dest, n=4, seed=1)
+    assert not (dest / "images").exists() or not any((dest / "images").iterdir())
+    monkeypatch.undo()
+    assert len(synth.generate(dest, n=4, seed=1).samples) == 4
+    # as a SIGKILL leaves it: pages, no manifest
+    (dest / "manifest.jsonl").unlink()
+    assert len(synth.generate(dest, n=4, seed=1).samples) == 4
+    (dest / "manifest.jsonl").unlink()
+    (dest / "images" / "notes.txt").write_text("mine")  # not only synth's pages: refused
+    with pytest.raises(DatasetError, match="holds no manifest.jsonl"):
+        synth.generate(dest, n=4, seed=1)
+
+
+def test_a_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(DatasetError, match=r"^cannot write the synthetic pages into .*file/syn"):
+        synth.generate(tmp_path / "file" / "syn", n=1, seed=1)
