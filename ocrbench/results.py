@@ -56,18 +56,38 @@ def inputs(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(found, index=frame.index, dtype=object)
 
 
+# Columns every results file has held since the first: what the summaries, the gate and compare
+# read (columns added later are read as missing where old rows lack them).
+ROW_COLUMNS = (
+    "dataset", "sample_id", "config_id", "config", "engine", "params", "corrector",
+    "corrector_params", "normalization", "reference", "ocr_text", "hypothesis",
+    "reference_chars", "char_edits", "raw_char_edits", "reference_words", "word_edits",
+    "raw_word_edits", "cer", "ocr_seconds", "correct_seconds", "tokens", "words_fixed",
+    "words_broken", "preference",
+)  # fmt: skip
+
+
 def load(run_dir: str | Path) -> pd.DataFrame:
     """The rows of a finished run as a DataFrame."""
     path = Path(run_dir) / RESULTS
     if not path.is_file():
         raise OcrbenchError(f"{run_dir}: no {RESULTS} here; run `ocrbench run` or `ocrbench sweep`")
+    again = "run the command that made it again (a sweep rebuilds it from its journal, rows.jsonl)"
     try:
-        return pd.read_parquet(path)
+        frame = pd.read_parquet(path)
     except (OSError, ValueError) as error:  # pyarrow's ArrowInvalid is a ValueError
         raise OcrbenchError(
-            f"{path} is damaged ({str(error).splitlines()[0][:120]}); run the command that made it "
-            "again (a sweep rebuilds it from its journal, rows.jsonl, where there is one)"
+            f"{path} is damaged ({str(error).splitlines()[0][:120]}); {again}"
         ) from None
+    missing = [column for column in ROW_COLUMNS if column not in frame]
+    if missing:
+        raise OcrbenchError(
+            f"{path} is not an ocrbench run's rows (no {', '.join(missing[:4])}"
+            f"{', ...' if len(missing) > 4 else ''}); {again}"
+        )
+    if frame.empty:
+        raise OcrbenchError(f"{path} holds no rows; {again}")
+    return frame
 
 
 def manifest_datasets(manifest: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,11 +99,15 @@ def manifest_datasets(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 def load_manifest(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir) / MANIFEST
     try:
-        manifest: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except ValueError as error:
         raise OcrbenchError(f"{path}: not valid JSON ({error})") from None
+    except OSError as error:  # a folder, unreadable
+        raise OcrbenchError(f"{path}: cannot be read ({error.strerror or error})") from None
+    if not isinstance(manifest, dict):
+        raise OcrbenchError(f"{path}: not an ocrbench manifest (a JSON object)")
     return manifest
 
 

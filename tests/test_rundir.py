@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ocrbench import rundir
@@ -91,6 +92,46 @@ def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
     for command in (["report", str(out)], ["check", str(out), "--baseline", str(baseline)]):
         line = one_line_error(ocrbench(*command))
         assert f"{parquet} is damaged" in line, line
+
+
+@pytest.mark.parametrize("content", ["other columns", "no rows", "a column short"])
+def test_results_that_are_not_ocrbench_rows_are_one_line(tmp_path: Path, content: str) -> None:
+    """A valid parquet file that is not a run's rows gave KeyError/ValueError tracebacks in
+    report, check and compare."""
+    data = text_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
+                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    baseline = tmp_path / "baseline.json"
+    assert ocrbench("check", str(out), "--write-baseline", str(baseline)).returncode == 0
+    parquet = out / "results.parquet"
+    rows = pd.read_parquet(parquet)
+    changed = {"other columns": pd.DataFrame({"x": [1]}), "no rows": rows.head(0),
+               "a column short": rows.drop(columns=["char_edits"])}[content]  # fmt: skip
+    changed.to_parquet(parquet)
+    commands = [["report", str(out)], ["check", str(out), "--baseline", str(baseline)],
+                ["compare", str(out), str(out)]]  # fmt: skip
+    for command in commands:
+        line = one_line_error(ocrbench(*command))
+        assert f"{parquet} is not" in line or f"{parquet} holds no rows" in line, line
+
+
+@pytest.mark.parametrize("content", ["[]", "folder"])
+def test_a_manifest_that_is_not_one_is_one_line(tmp_path: Path, content: str) -> None:
+    data = text_dataset(tmp_path / "data")
+    out = tmp_path / "out"
+    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
+                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = out / "manifest.json"
+    manifest.unlink()
+    if content == "folder":
+        manifest.mkdir()
+    else:
+        manifest.write_text(content)
+    line = one_line_error(ocrbench("report", str(out)))
+    assert str(manifest) in line, line
 
 
 def test_temporary_files_a_killed_run_left_are_cleared_by_the_next_holder(tmp_path: Path) -> None:
@@ -228,5 +269,5 @@ def test_new_results_remove_what_described_the_old_ones(
     monkeypatch.setattr(rundir, "write_text", killed)
     with pytest.raises(KeyboardInterrupt):
         results.write(out, [{"sample_id": "a", "cer": 0.9}], {"command": "third"})
-    assert results.load(out)["cer"].iloc[0] == 0.9
+    assert pd.read_parquet(out / results.RESULTS)["cer"].iloc[0] == 0.9
     assert results.load_manifest(out) == {}  # none, rather than the second run's
