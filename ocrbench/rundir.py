@@ -84,7 +84,9 @@ def locked(path: Path) -> Iterator[Path]:
         except OSError as error:
             raise OcrbenchError(f"cannot write into the run folder {path}: {_why(error)}") from None
         _held.add(held)
-        for stale in path.rglob(f"{TEMPORARY_PREFIX}*"):  # a killed writer's; none is live now
+        # A killed writer's (none is live now); only this folder's own files, not those of a run
+        # folder or cache below it, which another process may be writing.
+        for stale in path.glob(f"{TEMPORARY_PREFIX}*"):
             with contextlib.suppress(OSError):
                 stale.unlink()
         try:

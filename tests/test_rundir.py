@@ -137,14 +137,21 @@ def test_a_manifest_that_is_not_one_is_one_line(tmp_path: Path, content: str) ->
 def test_temporary_files_a_killed_run_left_are_cleared_by_the_next_holder(tmp_path: Path) -> None:
     """A run killed while writing left `.tmp-results.parquet.XXXX` behind for good."""
     out = tmp_path / "out"
-    (out / "charts").mkdir(parents=True)
-    left = [out / ".tmp-results.parquet.4gh92qoh", out / "charts" / ".tmp-cer.png.x1"]
+    out.mkdir()
+    left = [out / ".tmp-results.parquet.4gh92qoh", out / ".tmp-index.html.x1"]
     for file in left:
         file.write_bytes(b"half a file")
     (out / "mine.tmp-notes").write_text("a user's file")
+    # Below it, what other writers are writing now (`--out runs` while runs/x is written, a
+    # cache inside the folder): not this folder's, and maybe live.
+    nested = [out / "x" / ".tmp-results.parquet.abc", out / "cache" / "ocr" / "ab" / ".tmp-z.json"]
+    for file in nested:
+        file.parent.mkdir(parents=True)
+        file.write_bytes(b"being written")
     with rundir.locked(out):
         assert not any(file.exists() for file in left)
     assert (out / "mine.tmp-notes").exists()
+    assert all(file.exists() for file in nested)
 
 
 def test_another_thread_of_the_process_is_another_run(tmp_path: Path) -> None:
