@@ -10,6 +10,7 @@ to the `notebooks` extra.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -110,6 +111,10 @@ def _failure(error: Any, output: Path) -> OcrbenchError:
     )
 
 
+def _cannot_write(output: Path, error: OSError) -> str:
+    return f"cannot write the executed notebook into {output.parent}: {error.strerror or error}"
+
+
 def run_notebook(
     name: str, parameters: Mapping[str, Any] | None = None, out_dir: Path | None = None
 ) -> Path:
@@ -120,13 +125,20 @@ def run_notebook(
     parameters = dict(parameters or {})
     _check_names(papermill, notebook, parameters)
     output = (out_dir or DEFAULT_OUT).resolve() / notebook.name
-    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OcrbenchError(_cannot_write(output, error)) from None
     from jupyter_client.kernelspec import NoSuchKernel
 
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(ROOT))
     except papermill.PapermillExecutionError as error:
         raise _failure(error, output) from None
+    except OSError as error:  # papermill writes in place: what a full disk left is not a notebook
+        with contextlib.suppress(OSError):
+            output.unlink()
+        raise OcrbenchError(_cannot_write(output, error)) from None
     except NoSuchKernel as error:
         raise SetupError(
             f"no Jupyter kernel {error.name!r} to run {notebook.name}: "

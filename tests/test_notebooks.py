@@ -155,6 +155,33 @@ def test_without_papermill_it_says_to_install_the_extra(
         notebooks.run_notebook("report", {}, tmp_path)
 
 
+def test_an_output_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    needs_notebook_tools()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OcrbenchError, match=r"^cannot write the executed notebook into .*file"):
+        notebooks.run_notebook("report", {}, tmp_path / "file" / "out")
+
+
+def test_a_full_disk_leaves_no_half_notebook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """papermill writes the notebook in place: a full disk left a file of the notebook's name
+    that is not JSON, beside a traceback."""
+    needs_notebook_tools()
+    import errno
+
+    import papermill.execute
+
+    def disk_full(nb: Any, path: str) -> None:
+        Path(path).write_text('{"cells": [{"cell_')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(papermill.execute, "write_ipynb", disk_full)
+    with pytest.raises(OcrbenchError, match="No space left on device"):
+        notebooks.run_notebook("report", {}, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
 # --- executing them -------------------------------------------------------------------------------
 
 
