@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -607,6 +608,43 @@ def test_quantize_skips_what_exists_and_rejects_unknown_targets(
     assert again == [ladder["q8_0"]] and ladder["q8_0"].stat().st_mtime_ns == before
     with pytest.raises(ConfigError, match="cannot quantize to q9_9"):
         models.quantize(ModelSpec(model_dir=str(default_dir)), ["q9_9"])
+
+
+@pytest.mark.llm
+def test_a_quantize_that_cannot_write_its_file_is_one_line_and_leaves_nothing(
+    default_dir: Path, tmp_path: Path
+) -> None:
+    """The target's name held by a folder (or a read-only or full disk) gave a traceback after
+    the whole quantization, and left the new file's origin note behind for a file never made."""
+    pytest.importorskip("llama_cpp")
+    folder = tmp_path / DEFAULT_REPO_ID
+    folder.mkdir(parents=True)
+    source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    shutil.copy(source, folder / source.name)
+    (folder / "gemma-3-270m-Q4_0.gguf").mkdir()
+    with pytest.raises(SetupError, match=r"cannot write .*gemma-3-270m-Q4_0.gguf: Is a directory"):
+        models.quantize(ModelSpec(model_dir=str(tmp_path)), ["q4_0"])
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [source.name, "gemma-3-270m-Q4_0.gguf"]
+    )
+
+
+@pytest.mark.llm
+def test_a_made_file_cut_short_is_not_taken_as_already_there(
+    default_dir: Path, tmp_path: Path
+) -> None:
+    """quantize checked only the header of a file already there: one cut short (a full disk, a
+    copy stopped) was "already there" for good, and only a run found it damaged."""
+    pytest.importorskip("llama_cpp")
+    folder = tmp_path / DEFAULT_REPO_ID
+    folder.mkdir(parents=True)
+    source = models.resolve(ModelSpec(model_dir=str(default_dir)))
+    shutil.copy(source, folder / source.name)
+    (made,) = models.quantize(ModelSpec(model_dir=str(tmp_path)), ["q4_0"])
+    with made.open("r+b") as file:
+        file.truncate(3_000_000)
+    with pytest.raises(SetupError, match=r"is not the file quantize made .*delete it"):
+        models.quantize(ModelSpec(model_dir=str(tmp_path)), ["q4_0"])
 
 
 @pytest.mark.llm

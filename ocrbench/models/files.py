@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from ocrbench import rundir
 from ocrbench.errors import SetupError
 from ocrbench.models import catalogue
 from ocrbench.models.gguf_header import check_header, contradiction
@@ -377,7 +378,8 @@ def record_origin(model: Path, source: Path, made: Path | None = None) -> dict[s
     stat = written.stat()
     record["made"] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
                       "sha256": sha256_of(written)}  # fmt: skip
-    origin_path(model).write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    # Whole or not at all: a note cut short (a full disk) would unmark the file it describes.
+    rundir.write_text(origin_path(model), json.dumps(record, indent=1) + "\n")
     return record
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -17,6 +18,8 @@ from ocrbench.models.files import (
     clear_partials,
     made_from_quantized,
     matching,
+    origin,
+    origin_path,
     partial_name,
     record_origin,
     resolve,
@@ -67,6 +70,11 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
         existing = matching(source.parent, quantization)
         if existing:
             check_header(existing[0], quantization)
+            if origin_path(existing[0]).is_file() and origin(existing[0]) is None:
+                raise SetupError(  # cut short, or replaced: its note is for another file
+                    f"{existing[0]} is not the file quantize made (its size or content differs "
+                    f"from {origin_path(existing[0]).name}): delete it and run again"
+                )
             say(logging, f"{quantization}: {existing[0].name} is already there")
             made.append(existing[0])
             continue
@@ -90,14 +98,21 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
                     str(source).encode(), str(partial).encode(), ctypes.byref(params)
                 )
             if status != 0:
+                free = shutil.disk_usage(source.parent).free / 2**20
                 raise SetupError(
-                    f"llama.cpp could not quantize {source} to {quantization} (status {status})"
+                    f"llama.cpp could not quantize {source} to {quantization} (status {status}; "
+                    f"{free:,.0f} MiB free there: a full disk or a read-only folder?)"
                 )
             check_header(partial, quantization)  # llama.cpp's numbers are the ones copied
             record_origin(target, source, partial)  # before the rename: never unmarked a moment
             os.replace(partial, target)
+        except OSError as error:  # a read-only or full disk, the name held by a folder
+            with contextlib.suppress(OSError):
+                origin_path(target).unlink(missing_ok=True)  # no note for a file never made
+            raise SetupError(f"cannot write {target}: {error.strerror or error}") from None
         finally:
-            partial.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder: nothing was made to remove
+                partial.unlink(missing_ok=True)
         made.append(target)
     return made
 
