@@ -235,6 +235,8 @@ def _image_path(root: Path, given: str, sample_id: str, allow_outside: bool) -> 
         raise _BadSample(f"image {given} cannot be resolved ({error})", sample_id) from None
     except ValueError as error:  # an embedded NUL byte
         raise _BadSample(f"image {given!r} is not a valid path ({error})", sample_id) from None
+    if (root / given).is_symlink() and not image.exists():
+        raise _BadSample(f"image {given} is a link to nothing ({image})", sample_id)
     if not allow_outside and not image.is_relative_to(root):
         raise _BadSample(
             f"image {given} is outside the dataset folder (it is {image}); to read it anyway, "
@@ -245,6 +247,8 @@ def _image_path(root: Path, given: str, sample_id: str, allow_outside: bool) -> 
 
 
 def _check_image(image: Path, sample_id: str) -> None:
+    if image.is_dir():
+        raise _BadSample(f"image {image} is a folder, not an image", sample_id)
     if not image.is_file():
         raise _BadSample(f"image {image} does not exist", sample_id)
     problem = pages.problem(image)

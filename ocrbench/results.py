@@ -70,6 +70,8 @@ ROW_COLUMNS = (
 def load(run_dir: str | Path) -> pd.DataFrame:
     """The rows of a finished run as a DataFrame."""
     path = Path(run_dir) / RESULTS
+    if path.is_dir():
+        raise OcrbenchError(f"{path} is a folder, not a run's results")
     if not path.is_file():
         raise OcrbenchError(f"{run_dir}: no {RESULTS} here; run `ocrbench run` or `ocrbench sweep`")
     again = "run the command that made it again (a sweep rebuilds it from its journal, rows.jsonl)"

@@ -127,6 +127,16 @@ def test_missing_image(tmp_path: Path) -> None:
     assert "(sample 'x')" in message and "gone.png does not exist" in message
 
 
+def test_an_image_that_is_a_dangling_link_or_a_folder_is_said_as_such(tmp_path: Path) -> None:
+    """A link to nowhere was "outside the dataset folder", a folder "does not exist"."""
+    root = dataset(tmp_path, {"id": "x", "image": "gone.png", "text": "t"})
+    (root / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    assert "image gone.png is a link to nothing (" in load_error(root)
+    (root / "gone.png").unlink()
+    (root / "gone.png").mkdir()
+    assert "gone.png is a folder, not an image" in load_error(root)
+
+
 def test_corrupt_image(tmp_path: Path) -> None:
     root = dataset(tmp_path, {"id": "x", "image": "broken.png", "text": "t"})
     whole = (root / "a.png").read_bytes()

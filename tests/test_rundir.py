@@ -278,3 +278,11 @@ def test_new_results_remove_what_described_the_old_ones(
         results.write(out, [{"sample_id": "a", "cer": 0.9}], {"command": "third"})
     assert pd.read_parquet(out / results.RESULTS)["cer"].iloc[0] == 0.9
     assert results.load_manifest(out) == {}  # none, rather than the second run's
+
+
+def test_results_that_are_a_folder_are_said_as_such(tmp_path: Path) -> None:
+    from ocrbench import results
+
+    (tmp_path / results.RESULTS).mkdir()
+    with pytest.raises(OcrbenchError, match="results.parquet is a folder, not a run's results"):
+        results.load(tmp_path)
