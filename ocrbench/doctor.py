@@ -99,6 +99,8 @@ def cache() -> str:
     from ocrbench.cache import default_root
 
     root = default_root()
+    if root.exists() and not root.is_dir():
+        return f"{root} is a file, not a folder: the cache cannot be written"
     if not root.is_dir():
         return f"{root} (not made yet)"
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())

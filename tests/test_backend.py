@@ -135,3 +135,14 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
     assert "Error" not in done.stderr and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip() == "141"
+
+
+def test_doctor_says_a_cache_path_that_is_a_file_cannot_be_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ocrbench import doctor
+
+    where = tmp_path / "cache"
+    where.write_text("x")
+    monkeypatch.setenv("OCRBENCH_CACHE", str(where))
+    assert doctor.cache() == f"{where} is a file, not a folder: the cache cannot be written"
