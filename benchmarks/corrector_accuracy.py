@@ -21,7 +21,9 @@ that shares no document, book or page with it: raw OCR, untrained and trained, s
 look at. `--part folds` looks more like the test parts, still inside the training parts: ICDAR's
 training periodicals held out one at a time, fitted on the rest of the training part (its test
 part is mostly periodicals, while its training part is mostly one monograph), and each book's
-development part scored by a fit on the other book's development training part. The test parts
+development part scored by a fit on the other book's development training part. Not so for the
+books: each book is the whole test part of one direction, so what `dev` and `folds` score of a
+book is inside the test part of the other direction (RESULTS.md, "Read first"). The test parts
 are meant to be read as totals only (RESULTS.md says how often they were).
 
 Corpus CER is total character edits / total reference characters after NFC and whitespace
@@ -220,7 +222,8 @@ def protocols(part: str, only: set[str] | None) -> list[Protocol]:
     for first, second in [sorted(books), sorted(books)[::-1]] if books else []:
         name = f"gt4histcomment-en eng+grc, {first} -> {second}"
         train, test = books[first], books[second]
-        if part == "dev":  # the other book stays unread: the training book's pages, split
+        # dev and folds read the books' own lines: each book is the other direction's test part
+        if part == "dev":  # the training book's pages, split
             train, test = splits.assign(books[first], 0.3, 1, None)
         elif part == "folds":  # across books, on the parts `dev` reads
             train = splits.assign(books[first], 0.3, 1, None)[0]
