@@ -73,9 +73,9 @@ class Journal:
             row = _row(line)
             if row is not None:
                 self.rows.setdefault(row[KEY], row)
-        if data and not data.endswith(b"\n"):
-            # End a cut line once, here, so every row appended later starts a line of its own.
-            self._append(b"\n")
+        # End a cut line once, here, so every row appended later starts a line of its own; and
+        # find a journal that cannot be written now, not after the sweep's OCR.
+        self._append(b"\n" if data and not data.endswith(b"\n") else b"")
 
     def _append(self, data: bytes) -> None:
         try:

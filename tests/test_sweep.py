@@ -583,3 +583,14 @@ def test_a_row_key_names_the_libraries_that_score_it(
     monkeypatch.setattr(rowkey, "scoring_libraries",
                         lambda: {**real, library: "another"})  # fmt: skip
     assert rowkey.row_key("/d", sample, [("given", {}, "1")], "nfc+ws") != before
+
+
+def test_a_journal_that_cannot_be_written_is_said_before_any_work(tmp_path: Path) -> None:
+    """A rows.jsonl linked to nowhere was found only at the first row, after all the OCR."""
+    from ocrbench.errors import OcrbenchError
+    from ocrbench.journal import Journal
+
+    path = tmp_path / "rows.jsonl"
+    path.symlink_to(tmp_path / "gone" / "rows.jsonl")
+    with pytest.raises(OcrbenchError, match=r"^cannot write the journal .*rows.jsonl"):
+        Journal(path)
