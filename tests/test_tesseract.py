@@ -1,12 +1,20 @@
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 
 from ocrbench import datasets, run
 from ocrbench.cache import Cache
+from ocrbench.cli import Terminated
 from ocrbench.engines import tesseract as tesseract_module
 from ocrbench.engines.tesseract import Tesseract
 from ocrbench.errors import DatasetError, SetupError
@@ -165,3 +173,93 @@ def test_a_tessdata_dir_in_config_is_the_one_named(tmp_path: Path) -> None:
     assert tesseract_module.tessdata_dir(f"--tessdata-dir {other}") == other
     named = Tesseract(config=f"--tessdata-dir {other}").version()
     assert named.startswith(Tesseract().version().split()[0])
+
+
+INVOICES = Path(__file__).parent.parent / "datasets" / "invoices-synth"
+
+
+@pytest.mark.parametrize(
+    ("name", "psm", "config"),
+    [("000-invoice.png", 3, ""), ("001-invoice.png", 3, ""), ("005-receipt.jpg", 3, ""),
+     ("002-invoice.jpg", 6, "-c preserve_interword_spaces=1"), ("004-receipt.png", 4, "")],
+)  # fmt: skip
+def test_the_words_and_text_are_those_pytesseract_read(name: str, psm: int, config: str) -> None:
+    """Tesseract runs as ocrbench's own child process now (so an interrupt can end it): its word
+    table, and the text and layout made of it, are what pytesseract.image_to_data gave, byte for
+    byte, or the OCR cached under the same version would differ from a fresh reading."""
+    needs_tesseract()
+    import pytesseract
+
+    image = INVOICES / "images" / name
+    options = f"--psm {psm} --oem 3 {config}".strip()
+    expected = pytesseract.image_to_data(
+        str(image), lang="eng", config=options, output_type=pytesseract.Output.DICT
+    )
+    assert tesseract_module._image_to_data(image, "eng", options) == expected
+    words, text = tesseract_module._layout(expected)
+    result = Tesseract(psm=psm, config=config).recognize(image)
+    assert (result.text, result.words) == (text, words)
+    assert result.seconds > 0
+
+
+def _slow_page(folder: Path) -> Path:
+    """Four bundled invoices on one page: more than a second of Tesseract's reading."""
+    from PIL import Image
+
+    page = Image.new("L", (2000, 2828), 255)
+    for k, name in enumerate(["000-invoice.png", "001-invoice.png", "006-invoice.png",
+                              "007-invoice.png"]):  # fmt: skip
+        with Image.open(INVOICES / "images" / name) as invoice:
+            page.paste(invoice.convert("L"), ((k % 2) * 1000, (k // 2) * 1414))
+    folder.mkdir(parents=True, exist_ok=True)
+    page.save(folder / "slow.png")
+    return folder / "slow.png"
+
+
+def _tesseracts(process: psutil.Process) -> list[psutil.Process]:
+    found = []
+    for child in process.children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if child.name() == "tesseract" and child.status() != psutil.STATUS_ZOMBIE:
+                found.append(child)
+    return found
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, Terminated])
+def test_an_interrupted_page_leaves_no_tesseract_running_and_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stop: type[BaseException]
+) -> None:
+    """Ctrl-C, or the CLI's SIGTERM handler, raised while Tesseract reads: pytesseract stopped
+    waiting and left Tesseract running (re-parented to init once ocrbench ended), which then
+    wrote its output into the temporary folder after pytesseract had cleaned it up."""
+    needs_tesseract()
+    page = _slow_page(tmp_path / "page")
+    Tesseract().version()  # asked before the timer starts: only the page's reading is stopped
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
+    me = psutil.Process()
+
+    def stop_while_tesseract_reads() -> None:
+        deadline = time.monotonic() + 30
+        while not _tesseracts(me) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)  # well into the page
+        os.kill(os.getpid(), signal.SIGALRM)
+
+    def raise_stop(signum: int, frame: object) -> None:
+        raise stop(signum)
+
+    previous = signal.signal(signal.SIGALRM, raise_stop)
+    timer = threading.Thread(target=stop_while_tesseract_reads, daemon=True)
+    try:
+        timer.start()
+        with pytest.raises(stop):
+            Tesseract().recognize(page)
+        timer.join()
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    left = _tesseracts(me)
+    psutil.wait_procs(left, timeout=30)  # a Tesseract left running writes its files when done
+    assert not left, "Tesseract outlived the interrupt"
+    assert not list(temporary.iterdir())

@@ -1,4 +1,4 @@
-"""Tesseract through pytesseract."""
+"""Tesseract, run as a child process (pytesseract finds the binary and its version)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import os
 import re
 import shlex
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,25 +180,91 @@ class Tesseract:
         return " ".join([version, *files, *_files_read(self.config, folder), f"/ {pages.VERSION}"])
 
     def recognize(self, image: Path) -> OcrResult:
-        self.version()  # fail with the install hint before the first page, not inside pytesseract
+        self.version()  # fail with the install hint before the first page, not inside Tesseract
         # Tesseract's OpenMP threads spin against each other on small machines: one thread read 8
         # bundled pages 5x faster than two on 2 cores. A user's own OMP_THREAD_LIMIT still wins.
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
-        pytesseract = _pytesseract()
         options = f"--psm {self.psm} --oem {self.oem} {self.config}".strip()
         try:
-            # A file, not a Pillow image: pytesseract re-saves an image as a lossy JPEG.
+            # A file, not a Pillow image: pytesseract re-saved an image as a lossy JPEG.
             with pages.as_file(image) as page:
                 start = time.perf_counter()
                 # One pass: the word table carries the text too, laid out as Tesseract lays it.
-                data = pytesseract.image_to_data(
-                    str(page), lang=self.lang, config=options, output_type=pytesseract.Output.DICT
-                )
+                data = _image_to_data(page, self.lang, options)
                 seconds = time.perf_counter() - start
-        except pytesseract.TesseractError as error:
-            raise SetupError(f"tesseract failed on {image}: {error.message}") from None
+        except _TesseractFailed as error:
+            raise SetupError(f"tesseract failed on {image}: {error}") from None
         words, text = _layout(data)
         return OcrResult(text=text, seconds=seconds, words=words)
+
+
+class _TesseractFailed(Exception):
+    """Tesseract exited with an error: what it said on stderr, in one line."""
+
+
+def _image_to_data(page: Path, lang: str, options: str) -> dict[str, list[Any]]:
+    """Tesseract's word table for a page: what `pytesseract.image_to_data(page, lang, options,
+    output_type=Output.DICT)` gave, from the same command line, so the text and layout (and the
+    OCR cached under this version) stay the same. Run here, not by pytesseract: an interrupt
+    (Ctrl-C, SIGTERM) in its wait left Tesseract running, re-parented to init once ocrbench ended,
+    and writing its output into /tmp after pytesseract had cleaned up there."""
+    # pytesseract's own arguments: its `-c tessedit_create_tsv=1` rather than the `tsv` config
+    # file, which a --tessdata-dir folder may lack; the page by its real path, never "-"/"stdin".
+    config = f"-c tessedit_create_tsv=1 {options}"
+    with tempfile.TemporaryDirectory(prefix="ocrbench-tesseract-") as folder:
+        output = Path(folder) / "page"
+        command = [
+            _pytesseract().pytesseract.tesseract_cmd,
+            os.path.realpath(page),
+            str(output),
+            "-l",
+            lang,
+            *shlex.split(config, posix=sys.platform != "win32"),
+        ]
+        try:
+            process = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            )
+        except FileNotFoundError:
+            raise SetupError(f"the tesseract binary was not found: {INSTALL_HINT}") from None
+        with process:
+            try:
+                _, said = process.communicate()
+            except BaseException:
+                # Stopped while Tesseract reads (Ctrl-C, the CLI's Terminated, a sweep worker's
+                # SIGTERM): end it before its folder goes, rather than leave it running.
+                process.kill()
+                process.wait()
+                raise
+        if process.returncode:  # pytesseract's TesseractError message: stderr on one line
+            message = " ".join(said.decode("utf-8", errors="replace").splitlines()).strip()
+            raise _TesseractFailed(message)
+        table = output.with_suffix(".tsv").read_bytes().decode("utf-8")
+    return _table(table)
+
+
+def _table(tsv: str) -> dict[str, list[Any]]:
+    """Tesseract's TSV as pytesseract's `file_to_dict(tsv, "\\t", -1)` reads it: a list per
+    column; every cell but the last column's (the word) a number when it reads as one, truncated
+    to an int (a confidence of 96.5 is 96)."""
+    rows = [row.split("\t") for row in tsv.strip().split("\n")]
+    if len(rows) < 2:
+        return {}
+    header = rows.pop(0)
+    if len(rows[-1]) < len(header):  # a last word that is empty loses its cell in strip()
+        rows[-1].append("")
+    words = len(header) - 1
+    table: dict[str, list[Any]] = {}
+    for i, head in enumerate(header):
+        table[head] = [row[i] if i == words else _number(row[i]) for row in rows if len(row) > i]
+    return table
+
+
+def _number(cell: str) -> int | str:
+    try:
+        return int(float(cell))
+    except ValueError:
+        return cell
 
 
 def _layout(data: dict[str, list[Any]]) -> tuple[tuple[Word, ...], str]:
