@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from ocrbench import signals
 from ocrbench.errors import OcrbenchError
@@ -31,6 +31,9 @@ from ocrbench.errors import OcrbenchError
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 CONNECT_SECONDS = 10  # to reach a Dask scheduler before saying it cannot be reached
 PARENT_CHECK_SECONDS = 0.5
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def limit_threads(workers: int) -> None:
@@ -89,18 +92,64 @@ def die_with(sweep: int) -> None:
 
 
 def _start_worker(workers: int, sweep: int, environment: dict[str, str]) -> None:
-    # The sweep decides what an interrupt means and ends its workers itself (SIGTERM, default
-    # action): Ctrl-C in the terminal reaches every process of the group, workers included.
+    # The sweep decides what an interrupt means and ends its workers itself (SIGTERM): Ctrl-C in
+    # the terminal reaches every process of the group, workers included.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if hasattr(signal, "SIGHUP"):  # a closed terminal, sent to the whole group: the sweep's to say
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     die_with(sweep)
     # The fork server holds the environment of when it started; a worker has the sweep's, as a
     # fork of it would (a notebook may have set OCRBENCH_* since).
     os.environ.clear()
     os.environ.update(environment)
     limit_threads(workers)
+    signal.signal(signal.SIGTERM, _terminated)  # a task's cleanup runs, Tesseract's end included
+
+
+class _Terminated(SystemExit):
+    """SIGTERM in a worker's task, raised where the task is so that its cleanup runs: at the
+    signal's default action, a worker ended with Tesseract still running (re-parented to init)
+    and its files left behind."""
+
+
+class _Worker:
+    """A pool worker's state, as its SIGTERM handler sees it (both run in its main thread)."""
+
+    in_task = False
+    terminated: int | None = None  # the exit code, once SIGTERM came
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    # Once: a pool gone broken terminates its workers, then the sweep's close(abort=True) does
+    # again, and a second SIGTERM must not cut the cleanup short. A worker that outlives the
+    # sweep anyway ends with it (`die_with`).
+    signal.signal(signum, signal.SIG_IGN)
+    _Worker.terminated = 128 + signum
+    if not _Worker.in_task:
+        # Waiting for a task, or unpickling one (importing what it needs): nothing to clean up,
+        # and an exception raised inside an import may come out as another, with a traceback.
+        os._exit(_Worker.terminated)
+    raise _Terminated(_Worker.terminated)
+
+
+def _task(work: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A task in a pool worker. concurrent.futures catches whatever a task raises and waits for
+    the next one: a task that SIGTERM stopped ends the worker instead, once its cleanup has run
+    (whatever the exception became on its way out)."""
+    _Worker.in_task = True
+    try:
+        return work(*args, **kwargs)
+    finally:
+        _Worker.in_task = False
+        if _Worker.terminated is not None:
+            os._exit(_Worker.terminated)
+
+
+class _WorkerPool(futures.ProcessPoolExecutor):
+    """Local worker processes, each task run by `_task`."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> futures.Future[T]:
+        return super().submit(_task, fn, *args, **kwargs)
 
 
 def _fresh_processes() -> multiprocessing.context.BaseContext:
@@ -205,7 +254,7 @@ class Executor:
 
 def _process_pool(workers: int) -> Executor:
     _tracker_ignoring_hangup()
-    pool = futures.ProcessPoolExecutor(
+    pool = _WorkerPool(
         workers,
         mp_context=_fresh_processes(),
         initializer=_start_worker,
@@ -218,9 +267,10 @@ def _process_pool(workers: int) -> Executor:
             processes = list(getattr(pool, "_processes", {}).values())
             pool.shutdown(wait=False, cancel_futures=True)
             for process in processes:
-                process.terminate()
+                process.terminate()  # each ends its task's child processes first (`_terminated`)
+            deadline = time.monotonic() + 5
             for process in processes:
-                process.join(5)
+                process.join(max(0.0, deadline - time.monotonic()))
         else:
             pool.shutdown(cancel_futures=True)
 

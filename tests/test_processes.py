@@ -3,6 +3,7 @@ once never both write (one finishes, the other says which process holds the fold
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import psutil
 import pytest
+
+from ocrbench import executors
 
 from conftest import make_dataset, needs_tesseract
 
@@ -112,3 +115,104 @@ def test_a_sweep_under_nohup_outlives_its_terminal(tmp_path: Path) -> None:
     time.sleep(1.0)
     process.send_signal(signal.SIGHUP)
     assert process.wait(timeout=300) == 0
+
+
+INVOICES = Path(__file__).parent.parent / "datasets" / "invoices-synth"
+
+
+def slow_dataset(root: Path, samples: int = 3) -> Path:
+    """Pages of nine bundled invoices each: seconds of Tesseract's reading per page, with
+    nothing written to stderr (an orphaned Tesseract would die of SIGPIPE at its first word)."""
+    from PIL import Image
+
+    page = Image.new("L", (3000, 4242), 255)
+    invoices = sorted((INVOICES / "images").glob("*-invoice.png"))[:9]
+    for k, invoice in enumerate(invoices):
+        with Image.open(invoice) as image:
+            page.paste(image.convert("L"), ((k % 3) * 1000, (k // 3) * 1414))
+    root.mkdir(parents=True)
+    page.save(root / "page0.png", dpi=(300, 300))  # Tesseract says nothing of its resolution
+    for n in range(1, samples):
+        (root / f"page{n}.png").write_bytes((root / "page0.png").read_bytes())
+    rows = [json.dumps({"id": f"page{n}", "image": f"page{n}.png", "text": "Invoice"})
+            for n in range(samples)]  # fmt: skip
+    (root / "manifest.jsonl").write_text("\n".join(rows) + "\n")
+    return root
+
+
+def tesseracts_reading(folder: Path) -> list[psutil.Process]:
+    """The Tesseract processes (anyone's) reading a page of this folder."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            if (
+                process.info["name"] == "tesseract"
+                and str(folder) in " ".join(process.info["cmdline"] or [])
+                and process.status() != psutil.STATUS_ZOMBIE
+            ):
+                found.append(process)
+    return found
+
+
+@pytest.mark.parametrize("stopped", ["sweep", "run", "worker"])
+def test_a_stop_while_tesseract_reads_leaves_no_tesseract_running(
+    tmp_path: Path, stopped: str
+) -> None:
+    """SIGTERM to a sweep, to a single-process run, or to one of a sweep's workers, while
+    Tesseract reads a page: its Tesseract ends too. It outlived them, re-parented to init, until
+    its page was read (a worker ended at SIGTERM's default action ran no cleanup, and pytesseract
+    left Tesseract running when its wait was interrupted)."""
+    needs_tesseract()
+    dataset = slow_dataset(tmp_path / "data").resolve()
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    if stopped == "run":
+        command = [sys.executable, "-m", "ocrbench.cli", "run", "--dataset", str(dataset),
+                   "--engine", "tesseract", "--no-cache", "--out", str(out), "--quiet",
+                   "--no-report"]  # fmt: skip
+    else:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"name: slow\ndatasets: [{dataset}]\nengines: {{tesseract: {{}}}}\n"
+                        "correctors: {identity: {}}\nworkers: 2\n")  # fmt: skip
+        command = sweep_command(spec, out, cache)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not (reading := tesseracts_reading(dataset)):
+        assert process.poll() is None, "the run ended before Tesseract read"
+        assert time.monotonic() < deadline, "Tesseract never started"
+        time.sleep(0.05)
+    time.sleep(0.3)  # well into the page
+    if stopped == "worker":
+        reading[0].parent().send_signal(signal.SIGTERM)
+    else:
+        process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+    deadline = time.monotonic() + 2  # far less than a page's reading
+    while (left := tesseracts_reading(dataset)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for survivor in left:
+        survivor.kill()
+    assert not left, f"Tesseract outlived a {stopped} ended by SIGTERM"
+    said = process.stderr.read().decode()  # type: ignore[union-attr]
+    assert "Traceback" not in said and len(said.strip().splitlines()) == 1, said
+    if stopped == "worker":
+        assert process.returncode == 2 and "a worker process died" in said, said
+    else:
+        assert process.returncode == 128 + signal.SIGTERM and "finished work is kept" in said
+
+
+def a_workers_pid(_: int) -> int:
+    return os.getpid()
+
+
+def test_idle_workers_end_at_once_when_a_sweep_aborts() -> None:
+    """SIGTERM raises in a worker's task now, so that the task's cleanup runs (`close(abort=True)`
+    terminates the workers): a worker waiting for its next task ends at once all the same."""
+    executor = executors.open_executor("processes", 2)
+    assert len({pid for _, pid in executor.map_unordered(a_workers_pid, range(6))}) >= 1
+    processes = list(executor.pool._processes.values())  # type: ignore[union-attr]
+    time.sleep(0.2)  # every worker back waiting for a task
+    start = time.monotonic()
+    executor.close(abort=True)
+    assert time.monotonic() - start < 2
+    assert not [p for p in processes if p.is_alive()]
