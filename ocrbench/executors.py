@@ -166,11 +166,17 @@ def _fresh_processes() -> multiprocessing.context.BaseContext:
 def _tracker_ignoring_hangup() -> None:
     """Start multiprocessing's resource tracker (the pool's queues need it at once) ignoring
     SIGHUP, which it keeps: a closed terminal sends it to the whole group, and the sweep, not it,
-    is to say what that means (it ignores SIGINT already)."""
+    is to say what that means (it ignores SIGINT already). And without its warning of "leaked"
+    semaphores, which it cleans up itself: a killed sweep's only line was that, in two."""
     from multiprocessing import resource_tracker
 
-    with _started_ignoring("SIGHUP"):
-        resource_tracker.ensure_running()
+    saved = list(sys.warnoptions)  # the tracker starts with this interpreter's -W options
+    sys.warnoptions.append("ignore::UserWarning:multiprocessing.resource_tracker")
+    try:
+        with _started_ignoring("SIGHUP"):
+            resource_tracker.ensure_running()
+    finally:
+        sys.warnoptions[:] = saved
 
 
 def _fork_server_ignoring_hangup() -> None:
