@@ -4,7 +4,8 @@ ocrbench sets OMP_THREAD_LIMIT=1 for Tesseract unless the user set it (a sweep w
 share of the cores): on small machines Tesseract's OpenMP threads spin against each other. This
 times the command users type, `ocrbench run` with Tesseract on the bundled pages (no cache, so
 every page is read; report included), under OMP_THREAD_LIMIT=1 and =N, in turns, `--rounds`
-times each, and prints the median seconds of each and their ratio.
+times each, and prints the median seconds of each and their ratio: of the whole command, and of
+the OCR alone (the pages' seconds its results record).
 Usage: python benchmarks/tesseract_threads.py [--limit 8] [--rounds 3] [--threads 2] [--record]
 --record writes the table into benchmarks/RESULTS.md between this benchmark's markers.
 """
@@ -29,14 +30,18 @@ ROOT = Path(__file__).resolve().parents[1]
 OCRBENCH = [sys.executable, "-m", "ocrbench.cli"]
 
 
-def timed(args: list[str], threads: int) -> float:
+def timed(args: list[str], threads: int) -> tuple[float, float]:
+    """The command's wall seconds, and the OCR seconds its rows record."""
+    import pandas as pd
+
     env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
     start = time.perf_counter()
     done = subprocess.run([*OCRBENCH, *args], cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"failed: ocrbench {shlex.join(args)}\n{done.stderr}")
-    return seconds
+    rows = pd.read_parquet(Path(args[args.index("--out") + 1]) / "results.parquet")
+    return seconds, float(rows["ocr_seconds"].sum())
 
 
 def main() -> None:
@@ -49,27 +54,36 @@ def main() -> None:
     args = parser.parse_args()
     settings = [1, args.threads]
     seconds: dict[int, list[float]] = {n: [] for n in settings}
+    ocr: dict[int, list[float]] = {n: [] for n in settings}
     with tempfile.TemporaryDirectory() as tmp:
         command = ["run", "--dataset", args.dataset, "--engine", "tesseract", "--limit",
                    str(args.limit), "--no-cache", "--quiet", "--out", f"{tmp}/run"]  # fmt: skip
         for _ in range(args.rounds):
             for threads in settings:
-                seconds[threads].append(timed(command, threads))
+                wall, read = timed(command, threads)
+                seconds[threads].append(wall)
+                ocr[threads].append(read)
         shown = "ocrbench " + shlex.join(command).replace(tmp, "$TMP")
     median = {n: statistics.median(s) for n, s in seconds.items()}
+    median_ocr = {n: statistics.median(s) for n, s in ocr.items()}
     lines = [
         f"Measured {date.today()} on {platform.node()} ({os.cpu_count()} cores), `python "
         f"benchmarks/tesseract_threads.py --limit {args.limit} --rounds {args.rounds} --threads "
         f"{args.threads}`: `{shown}` under each OMP_THREAD_LIMIT, in turns:",
         "",
-        "| OMP_THREAD_LIMIT | seconds (each round) | median |",
-        "|---|---|---|",
+        "| OMP_THREAD_LIMIT | command seconds (each round) | median | OCR seconds of its "
+        "rows (each round) | median |",
+        "|---|---|---|---|---|",
     ]
     for threads in settings:
         each = ", ".join(f"{s:.2f}" for s in seconds[threads])
-        lines.append(f"| {threads} | {each} | {median[threads]:.2f} |")
+        each_ocr = ", ".join(f"{s:.2f}" for s in ocr[threads])
+        lines.append(f"| {threads} | {each} | {median[threads]:.2f} | {each_ocr} | "
+                     f"{median_ocr[threads]:.2f} |")  # fmt: skip
     ratio = median[args.threads] / median[1]
-    lines += ["", f"{args.threads} threads / 1 thread (median seconds): {ratio:.2f}x"]
+    ratio_ocr = median_ocr[args.threads] / median_ocr[1]
+    lines += ["", f"{args.threads} threads / 1 thread, median seconds: the command {ratio:.2f}x, "
+              f"its OCR {ratio_ocr:.2f}x"]  # fmt: skip
     table = "\n".join(lines)
     print(table)
     if args.record:

@@ -181,8 +181,9 @@ class Tesseract:
 
     def recognize(self, image: Path) -> OcrResult:
         self.version()  # fail with the install hint before the first page, not inside Tesseract
-        # Tesseract's OpenMP threads spin against each other on small machines: one thread read 8
-        # bundled pages 5x faster than two on 2 cores. A user's own OMP_THREAD_LIMIT still wins.
+        # One OpenMP thread, as Tesseract advises where several processes read at once (a sweep's
+        # workers); 1.00x of two on this project's machine (benchmarks/tesseract_threads.py). A
+        # user's own OMP_THREAD_LIMIT still wins.
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         options = f"--psm {self.psm} --oem {self.oem} {self.config}".strip()
         try:
