@@ -30,20 +30,17 @@ def _text_page(size: tuple[int, int] = (900, 160)) -> Image.Image:
 
 def _tesseract_inputs(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """What Tesseract is handed (its input is decoded right away, before the file goes)."""
-    import pytesseract
+    from ocrbench.engines import tesseract
 
     seen: list[Any] = []
-    real = pytesseract.image_to_data
+    real = tesseract._image_to_data
 
-    def spy(image: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(image, (str, Path)):
-            with Image.open(image) as picture:
-                seen.append((np.asarray(picture.convert("RGB")).copy(), picture.info.get("dpi")))
-        else:
-            seen.append((image, None))
-        return real(image, *args, **kwargs)
+    def spy(page: Path, *args: Any) -> Any:
+        with Image.open(page) as picture:
+            seen.append((np.asarray(picture.convert("RGB")).copy(), picture.info.get("dpi")))
+        return real(page, *args)
 
-    monkeypatch.setattr(pytesseract, "image_to_data", spy)
+    monkeypatch.setattr(tesseract, "_image_to_data", spy)
     return seen
 
 
