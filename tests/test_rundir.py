@@ -77,9 +77,8 @@ def test_a_report_is_refused_while_a_run_writes_its_folder(
     assert "no results.parquet here" in missing and not (tmp_path / "nothing").exists()
 
 
-def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
-    """A results.parquet cut short (copied half-way, a disk error) gave pyarrow's traceback in
-    `report` and `check`."""
+def a_run_and_its_baseline(tmp_path: Path) -> tuple[Path, Path]:
+    """A finished run (the given engine, no report) and a baseline written from it."""
     data = text_dataset(tmp_path / "data")
     out = tmp_path / "out"
     done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
@@ -87,6 +86,13 @@ def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     baseline = tmp_path / "baseline.json"
     assert ocrbench("check", str(out), "--write-baseline", str(baseline)).returncode == 0
+    return out, baseline
+
+
+def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
+    """A results.parquet cut short (copied half-way, a disk error) gave pyarrow's traceback in
+    `report` and `check`."""
+    out, baseline = a_run_and_its_baseline(tmp_path)
     parquet = out / "results.parquet"
     parquet.write_bytes(parquet.read_bytes()[:1000])
     for command in (["report", str(out)], ["check", str(out), "--baseline", str(baseline)]):
@@ -98,13 +104,7 @@ def test_a_damaged_results_file_is_one_line(tmp_path: Path) -> None:
 def test_results_that_are_not_ocrbench_rows_are_one_line(tmp_path: Path, content: str) -> None:
     """A valid parquet file that is not a run's rows gave KeyError/ValueError tracebacks in
     report, check and compare."""
-    data = text_dataset(tmp_path / "data")
-    out = tmp_path / "out"
-    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
-                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    baseline = tmp_path / "baseline.json"
-    assert ocrbench("check", str(out), "--write-baseline", str(baseline)).returncode == 0
+    out, baseline = a_run_and_its_baseline(tmp_path)
     parquet = out / "results.parquet"
     rows = pd.read_parquet(parquet)
     changed = {"other columns": pd.DataFrame({"x": [1]}), "no rows": rows.head(0),
@@ -119,11 +119,7 @@ def test_results_that_are_not_ocrbench_rows_are_one_line(tmp_path: Path, content
 
 @pytest.mark.parametrize("content", ["[]", "folder"])
 def test_a_manifest_that_is_not_one_is_one_line(tmp_path: Path, content: str) -> None:
-    data = text_dataset(tmp_path / "data")
-    out = tmp_path / "out"
-    done = ocrbench("run", "--dataset", str(data), "--engine", "given", "--out", str(out),
-                    "--quiet", "--no-report", cache=tmp_path / "c")  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    out, _ = a_run_and_its_baseline(tmp_path)
     manifest = out / "manifest.json"
     manifest.unlink()
     if content == "folder":
