@@ -234,10 +234,14 @@ def _shown(value: Any) -> str:
 
 
 def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    unset = object()
-    return {
-        k: v for k, v in params.items() if defaults.get(k, unset) != v and k not in SOURCING_FIELDS
-    }
+    """The parameters that differ from their defaults, as a results row's JSON holds them (a
+    tuple as a list, a path as text): a label or id made again from a row is the live one."""
+    plain = {k: _plain(v) for k, v in params.items() if k not in SOURCING_FIELDS}
+    return {k: v for k, v in plain.items() if k not in defaults or _plain(defaults[k]) != v}
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
 
 
 @functools.cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import ClassVar
 
 import pandas as pd
 import pytest
@@ -594,3 +596,34 @@ def test_a_journal_that_cannot_be_written_is_said_before_any_work(tmp_path: Path
     path.symlink_to(tmp_path / "gone" / "rows.jsonl")
     with pytest.raises(OcrbenchError, match=r"^cannot write the journal .*rows.jsonl"):
         Journal(path)
+
+
+@dataclasses.dataclass(frozen=True)
+class TupleEngine:
+    """A plugin engine whose parameters JSON does not keep as they are (a tuple, a path)."""
+
+    name: ClassVar[str] = "tuple-engine"
+    langs: tuple[str, ...] = ("en",)
+    where: Path = Path("/data")
+
+    def version(self) -> str:
+        return "1"
+
+
+def test_labels_remade_from_a_rows_json_are_the_live_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A resumed row is relabelled from its params as JSON holds them: a tuple default read back
+    as a list counted as changed, and gave the configuration another id than the live one."""
+    from ocrbench import registry, run
+    from ocrbench.sweep import _with_new_columns
+
+    monkeypatch.setitem(registry.engines._builtins, "tuple-engine", "test_sweep:TupleEngine")
+    identity = run.Step(registry.correctors.get("identity")())
+    for engine in (TupleEngine(), TupleEngine(langs=("en", "de")), TupleEngine(where=Path("/x"))):
+        step = run.Step(engine)
+        live = {"config_id": run.config_id("tuple-engine", step.params, "identity", {}),
+                "config": run.label(step, identity)}  # fmt: skip
+        row = {"engine": "tuple-engine", "params": json.dumps(step.params, default=str),
+               "corrector": "identity", "corrector_params": "{}", "trained": False,
+               "corrector_version": "1"}  # fmt: skip
+        again = _with_new_columns(row, [])
+        assert {k: again[k] for k in live} == live
