@@ -81,14 +81,14 @@ def load(run_dir: str | Path) -> pd.DataFrame:
         raise OcrbenchError(
             f"{path} is damaged ({str(error).splitlines()[0][:120]}); {again}"
         ) from None
+    if frame.empty:
+        raise OcrbenchError(f"{path} holds no rows; {again}")
     missing = [column for column in ROW_COLUMNS if column not in frame]
     if missing:
         raise OcrbenchError(
             f"{path} is not an ocrbench run's rows (no {', '.join(missing[:4])}"
             f"{', ...' if len(missing) > 4 else ''}); {again}"
         )
-    if frame.empty:
-        raise OcrbenchError(f"{path} holds no rows; {again}")
     return frame
 
 

@@ -462,6 +462,10 @@ def _run(
         cache=cache_root,
         **learning,
     )  # fmt: skip
+    if not rows:  # every page failed under skip_bad: no results to write or report
+        first = next(((i, why) for found in failed.values() for i, why in found.items()), None)
+        said = f" (the first, {first[0]}: {first[1]})" if first else ""
+        raise OcrbenchError(f"no sample could be read{said}; nothing to report")
     results.write(out, rows, manifest)
     return manifest
 

@@ -627,3 +627,23 @@ def test_labels_remade_from_a_rows_json_are_the_live_ones(monkeypatch: pytest.Mo
                "corrector_version": "1"}  # fmt: skip
         again = _with_new_columns(row, [])
         assert {k: again[k] for k in live} == live
+
+
+def test_a_sweep_whose_every_page_fails_says_so(
+    dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With skip_bad and every page failing, the sweep wrote a results file with no columns,
+    which report then called "not an ocrbench run's rows: run it again" (again the same)."""
+    from ocrbench.engines.tesseract import Tesseract
+    from ocrbench.errors import OcrbenchError
+
+    def fails(self: Tesseract, image: Path) -> object:
+        raise RuntimeError("Error during processing.")
+
+    monkeypatch.setattr(Tesseract, "recognize", fails)
+    body = f"datasets: [{{path: {dataset}, limit: 2}}]\nengines: {{tesseract: {{}}}}\n"
+    spec = specs.load(write_spec(tmp_path, dataset, body))
+    with pytest.raises(OcrbenchError, match="^no sample could be read"):
+        sweep.run(spec, tmp_path / "out", cache=Cache(tmp_path / "c"), workers=1, progress=False,
+                  skip_bad=True)  # fmt: skip
+    assert not (tmp_path / "out" / "results.parquet").exists()
