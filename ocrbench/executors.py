@@ -277,6 +277,10 @@ def _process_pool(workers: int) -> Executor:
             deadline = time.monotonic() + 5
             for process in processes:
                 process.join(max(0.0, deadline - time.monotonic()))
+            for process in processes:  # still in a long C call (a decode): its handler waits
+                if process.is_alive():
+                    process.kill()
+                    process.join(5)
         else:
             pool.shutdown(cancel_futures=True)
 
@@ -343,10 +347,10 @@ def _dask(address: str, workers: int) -> Executor:
         share = sum(client.nthreads().values()) if address else workers
         pool = client.get_executor()
     except Exception as error:
+        close(abort=True)  # the client, and a local cluster's workers, go either way
         said = lost(error)
         if said is None:
             raise
-        close(abort=True)
         raise said from None
     return Executor(pool, close, max(1, share), lost)
 

@@ -219,3 +219,25 @@ def test_idle_workers_end_at_once_when_a_sweep_aborts() -> None:
     executor.close(abort=True)
     assert time.monotonic() - start < 2
     assert not [p for p in processes if p.is_alive()]
+
+
+def deaf_for_a_minute(_: int) -> int:
+    """A task the worker's SIGTERM cannot stop (as a long C call, a model's decode, holds off its
+    handler until it returns)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(60)
+    return os.getpid()
+
+
+def test_a_worker_deaf_to_sigterm_is_killed_when_a_sweep_aborts() -> None:
+    """An aborted pool joined its workers for 5 s and went on: one still in a long call kept
+    its cores busy, in a notebook until that call returned."""
+    executor = executors.open_executor("processes", 2)
+    assert next(executor.map_unordered(a_workers_pid, range(2)))
+    processes = list(executor.pool._processes.values())  # type: ignore[union-attr]
+    executor.pool.submit(deaf_for_a_minute, 0)  # type: ignore[union-attr]
+    time.sleep(0.5)  # the worker is in the task
+    start = time.monotonic()
+    executor.close(abort=True)
+    assert time.monotonic() - start < 10
+    assert not [p for p in processes if p.is_alive()]
