@@ -135,7 +135,13 @@ def run_notebook(
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters, cwd=str(ROOT))
     except papermill.PapermillExecutionError as error:
         raise _failure(error, output) from None
-    except OSError as error:  # papermill writes in place: what a full disk left is not a notebook
+    except OSError as error:
+        if error.filename is not None and Path(error.filename) != output:
+            # not the notebook's write: a kernel that cannot start (its interpreter gone), ...
+            raise OcrbenchError(
+                f"{notebook.name} could not be run: {error.strerror or error} ({error.filename})"
+            ) from None
+        # papermill writes in place: what a full disk left is not a notebook
         with contextlib.suppress(OSError):
             output.unlink()
         raise OcrbenchError(_cannot_write(output, error)) from None

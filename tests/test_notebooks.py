@@ -181,6 +181,13 @@ def test_a_full_disk_leaves_no_half_notebook(
         notebooks.run_notebook("report", {}, tmp_path / "out")
     assert list((tmp_path / "out").iterdir()) == []
 
+    def no_kernel(*args: Any, **kwargs: Any) -> None:  # a kernelspec's interpreter gone
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "/old/venv/bin/python")
+
+    monkeypatch.setattr(papermill, "execute_notebook", no_kernel)
+    with pytest.raises(OcrbenchError, match=r"could not be run: .*\(/old/venv/bin/python\)"):
+        notebooks.run_notebook("report", {}, tmp_path / "out")
+
 
 # --- executing them -------------------------------------------------------------------------------
 
