@@ -223,9 +223,12 @@ def _image_to_data(page: Path, lang: str, options: str) -> dict[str, list[Any]]:
             *shlex.split(config, posix=sys.platform != "win32"),
         ]
         try:
+            # No console window per page on Windows (pytesseract's STARTUPINFO did the same).
+            hidden = getattr(subprocess, "CREATE_NO_WINDOW", 0)
             process = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-            )
+                command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE, creationflags=hidden,
+            )  # fmt: skip
         except FileNotFoundError:
             raise SetupError(f"the tesseract binary was not found: {INSTALL_HINT}") from None
         with process:

@@ -109,7 +109,9 @@ def quantize(spec: ModelSpec, targets: Sequence[str], *, logging: Log | None = N
         except OSError as error:  # a read-only or full disk, the name held by a folder
             with contextlib.suppress(OSError):
                 origin_path(target).unlink(missing_ok=True)  # no note for a file never made
-            raise SetupError(f"cannot write {target}: {error.strerror or error}") from None
+            path = error.filename2 or error.filename  # a rename names its target second
+            where = f" ({path})" if path and str(path) != str(target) else ""
+            raise SetupError(f"cannot write {target}: {error.strerror or error}{where}") from None
         finally:
             with contextlib.suppress(OSError):  # a read-only folder: nothing was made to remove
                 partial.unlink(missing_ok=True)
