@@ -194,9 +194,16 @@ def _prepare(dest: Path) -> None:
 def _only_ours(dest: Path) -> bool:
     """Whether `dest` holds only pages synth wrote (as a killed synth leaves it: no manifest)."""
     images = dest / IMAGES
-    return [p.name for p in dest.iterdir()] == [IMAGES] and all(
-        _OURS.match(p.name) and p.is_file() for p in images.iterdir()
-    )
+    others = [p.name for p in dest.iterdir() if p.name != IMAGES and not p.name.startswith(".")]
+    return (
+        images.is_dir()
+        and not others
+        and all(
+            _OURS.match(p.name) and p.is_file()
+            for p in images.iterdir()
+            if not p.name.startswith(".")
+        )
+    )  # hidden names: a killed write's temporary manifest, a desktop's .DS_Store
 
 
 def _clear(dest: Path) -> None:

@@ -276,8 +276,9 @@ def test_an_interrupted_synth_can_be_run_again(
     assert not (dest / "images").exists() or not any((dest / "images").iterdir())
     monkeypatch.undo()
     assert len(synth.generate(dest, n=4, seed=1).samples) == 4
-    # as a SIGKILL leaves it: pages, no manifest
+    # as a SIGKILL leaves it: pages, no manifest (perhaps its temporary one)
     (dest / "manifest.jsonl").unlink()
+    (dest / ".manifest.jsonl.4242.tmp").write_text("{")
     assert len(synth.generate(dest, n=4, seed=1).samples) == 4
     (dest / "manifest.jsonl").unlink()
     (dest / "images" / "notes.txt").write_text("mine")  # not only synth's pages: refused
