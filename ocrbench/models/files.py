@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -55,8 +56,18 @@ def _check_root(model_dir: str | os.PathLike[str] | None) -> None:
 
 
 def say(logging: Log | None, message: str) -> None:
-    if logging is not None:
+    """A message to the user's logging callback. One that raises is warned about, not passed
+    on: its error must not replace a correction, nor drop a model being loaded (which then no
+    close could reach)."""
+    if logging is None:
+        return
+    try:
         logging(message)
+    except Exception as error:
+        warnings.warn(
+            f"the logging callback raised {type(error).__name__}: {error}", RuntimeWarning,
+            stacklevel=2,
+        )  # fmt: skip
 
 
 def _gguf_files(folder: Path) -> list[Path]:

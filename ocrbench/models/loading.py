@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ocrbench.cache import file_version
 from ocrbench.errors import SetupError
 from ocrbench.executors import threads
-from ocrbench.models.files import Log, resolve, say
+from ocrbench.models.files import Log, made_from_quantized, quantization_label, resolve, say
 from ocrbench.models.hashing import sha256_of
 from ocrbench.models.quantizations import canonical_quantization
 from ocrbench.models.spec import ModelSpec
@@ -151,7 +151,10 @@ def load(spec: ModelSpec, *, logits_all: bool = False, logging: Log | None = Non
                 f"this llama-cpp-python build has no GPU offload: gpu_layers={spec.gpu_layers} "
                 "requested, 0 used",
             )
-        say(logging, f"loading {path} (n_ctx={spec.n_ctx})")
+        quantization = quantization_label(
+            canonical_quantization(spec.quantization), made_from_quantized(path, spec.repo_id)
+        )  # what runs, said: "q8_0, from Q4_K_M" holds no more than the Q4_K_M
+        say(logging, f"loading {path} ({quantization}; n_ctx={spec.n_ctx})")
         global _heard
         heard: list[str] = []
         _heard = heard
