@@ -32,6 +32,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ocrbench import pages
 from ocrbench.errors import ConfigError, DatasetError
 from ocrbench.models.files import say
 from ocrbench.registry import correctors, did_you_mean, engines, params_of, parse_spec
@@ -145,9 +146,16 @@ class OcrPipeline:
         self.post_processor: Callable[[OcrResult], OcrResult] | None = None
 
     def load_image(self, path: str | Path) -> None:
-        path = Path(path)
+        if not str(path).strip():
+            raise DatasetError("load_image needs an image's path, not an empty one")
+        path = Path(path).expanduser()
+        if path.is_dir():
+            raise DatasetError(f"{path} is a folder, not an image")
         if not path.is_file():
             raise DatasetError(f"{path}: image not found")
+        problem = pages.problem(path)  # as a dataset's check: a bad page is said now, plainly
+        if problem is not None:
+            raise pages.PageError(problem)
         self.image = path
 
     def recognize(self, image: str | Path | None = None) -> OcrResult:

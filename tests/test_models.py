@@ -168,7 +168,7 @@ def test_the_environment_folder_must_exist_too(
     with pytest.raises(SetupError, match=r"\(from \$OCRBENCH_MODEL_DIR\) does not exist"):
         models.resolve(ModelSpec(repo_id=REPO, quantization="q4_0"))
     (tmp_path / "file").write_text("")
-    with pytest.raises(SetupError, match="is not a folder; create it"):
+    with pytest.raises(SetupError, match="is a file, not a folder: name a folder"):
         models.resolve(spec(tmp_path / "file", "q4_0"))
 
 

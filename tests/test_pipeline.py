@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from ocrbench.errors import ConfigError
@@ -78,3 +81,30 @@ def test_loading_says_which_quantization_runs() -> None:
     processor.run_postprocessor(OcrResult(text="Tota1 due"))
     processor.free_resources()
     assert any("(q4_k_m; n_ctx=" in line for line in heard if line.startswith("loading")), heard
+
+
+def test_load_image_says_what_is_wrong_with_the_path(tmp_path: Path) -> None:
+    """A folder, an empty path and "~" were each "image not found"; a cut JPEG was Tesseract's
+    failure, said as an installation's."""
+    from ocrbench.errors import DatasetError
+    from ocrbench.pipeline import OcrPipeline
+
+    engine = OcrPipeline("given")
+    with pytest.raises(DatasetError, match="is a folder, not an image"):
+        engine.load_image(tmp_path)
+    with pytest.raises(DatasetError, match="not an empty one"):
+        engine.load_image("")
+    page = (
+        Path(__file__).parent.parent / "datasets" / "invoices-synth" / "images" / "026-invoice.jpg"
+    )
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(page.read_bytes()[:2000])
+    with pytest.raises(DatasetError, match="cut.jpg"):
+        engine.load_image(cut)
+    home = Path.home() / f".ocrbench-test-{os.getpid()}.jpg"
+    home.write_bytes(page.read_bytes())
+    try:
+        engine.load_image(f"~/{home.name}")
+        assert engine.image == home
+    finally:
+        home.unlink()

@@ -48,10 +48,14 @@ def _check_root(model_dir: str | os.PathLike[str] | None) -> None:
     root = model_root(model_dir)
     if root.is_dir():
         return
-    what = "is not a folder" if root.exists() else "does not exist"
+    if root.exists():
+        raise SetupError(
+            f"model folder {root} (from {named}) is a file, not a folder: name a folder, or "
+            f"leave {named} unset to use the default {DEFAULT_MODEL_DIR}, which ocrbench creates"
+        )
     raise SetupError(
-        f"model folder {root} (from {named}) {what}; create it (mkdir -p {root}), or leave "
-        f"{named} unset to use the default {DEFAULT_MODEL_DIR}, which ocrbench creates"
+        f"model folder {root} (from {named}) does not exist; create it (mkdir -p {root}), or "
+        f"leave {named} unset to use the default {DEFAULT_MODEL_DIR}, which ocrbench creates"
     )
 
 
@@ -205,6 +209,8 @@ def _download(repo_id: str, quantization: str, folder: Path, logging: Log | None
         raise SetupError(
             "allow_download needs huggingface_hub: pip install 'ocrbench[llm]'"
         ) from None
+    # Said first: with no network the hub's retries take about 20 s before its error.
+    say(logging, f"asking the Hugging Face Hub for {repo_id} ({quantization})")
     with _quiet_hub():  # its retries log a line each; what failed is said once, below
         return _fetch(HfApi, hf_hub_download, repo_id, quantization, folder, logging)
 
