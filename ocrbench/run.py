@@ -179,12 +179,8 @@ def config_id(
     Only parameters that differ from their defaults count, so a parameter added later (with a
     default) leaves every id, and the baselines that use them, as they were. A corrector that
     learned from a training set is another configuration; untrained ids are as they were."""
-    parts: list[Any] = [
-        engine,
-        _changed(engine_params, _defaults(registry.engines, engine)),
-        corrector,
-        _changed(corrector_params, _defaults(registry.correctors, corrector)),
-    ]
+    steps = _registered(engine, engine_params, corrector, corrector_params)
+    parts = [part for step in steps for part in step]  # engine, its changes, corrector, its
     return key(*parts, *(["trained"] if trained else []))[:12]
 
 
@@ -207,11 +203,17 @@ def label_of(
 ) -> str:
     """`label` from the names and parameters a results row holds (the registered components'
     defaults), as `config_id` is: what a resumed row is called now."""
-    steps = [
+    return _label(_registered(engine, engine_params, corrector, corrector_params), trained)
+
+
+def _registered(
+    engine: str, engine_params: dict[str, Any], corrector: str, corrector_params: dict[str, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """Each component's name and its parameters that differ from its registered defaults."""
+    return [
         (engine, _changed(engine_params, _defaults(registry.engines, engine))),
         (corrector, _changed(corrector_params, _defaults(registry.correctors, corrector))),
     ]
-    return _label(steps, trained)
 
 
 def _label(steps: list[tuple[str, dict[str, Any]]], trained: bool) -> str:
@@ -234,10 +236,11 @@ def _shown(value: Any) -> str:
 
 
 def _changed(params: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
-    """The parameters that differ from their defaults, as a results row's JSON holds them (a
-    tuple as a list, a path as text): a label or id made again from a row is the live one."""
+    """The parameters that differ from their defaults (`_defaults_of`'s, already plain), as a
+    results row's JSON holds them (a tuple as a list, a path as text): a label or id made again
+    from a row is the live one."""
     plain = {k: _plain(v) for k, v in params.items() if k not in SOURCING_FIELDS}
-    return {k: v for k, v in plain.items() if k not in defaults or _plain(defaults[k]) != v}
+    return {k: v for k, v in plain.items() if k not in defaults or defaults[k] != v}
 
 
 def _plain(value: Any) -> Any:
@@ -254,9 +257,10 @@ def _defaults(kind: registry.Registry[Any], name: str) -> dict[str, Any]:
 
 
 def _defaults_of(cls: type) -> dict[str, Any]:
+    """A component's default parameters, plain as `_changed` compares them; made once."""
     if cls not in _DEFAULTS:
         try:
-            _DEFAULTS[cls] = params_of(cls())
+            _DEFAULTS[cls] = {k: _plain(v) for k, v in params_of(cls()).items()}
         except TypeError:  # a plugin whose parameters have no defaults
             _DEFAULTS[cls] = {}
     return _DEFAULTS[cls]
