@@ -14,10 +14,20 @@ import pytest
 pytestmark = pytest.mark.llm
 
 
+# What the child scripts share: `work("a")` and `work("b")` at once, each on a thread of its own.
+_IN_TWO_THREADS = """
+import threading
+def in_two_threads(work):
+    threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
+    [t.start() for t in threads]; [t.join() for t in threads]
+"""
+
+
 def _child(model_dir: str, body: str) -> str:
-    """Run `body` in a fresh interpreter with `folder` set to the models folder; its stdout."""
+    """Run `body` in a fresh interpreter with `folder` set to the models folder (and
+    `in_two_threads` defined); its stdout."""
     pytest.importorskip("llama_cpp")
-    script = f"folder = {model_dir!r}\n" + textwrap.dedent(body)
+    script = f"folder = {model_dir!r}\n{_IN_TWO_THREADS}\n" + textwrap.dedent(body)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=600)  # fmt: skip
     assert done.returncode == 0, f"rc {done.returncode}: {done.stderr[-1500:]}"
@@ -33,7 +43,6 @@ def test_threads_sharing_one_corrector_get_what_one_thread_gets(model_dir: str) 
     out = _child(
         model_dir,
         f"""
-        import threading
         from ocrbench.correctors.noisy_channel import NoisyChannel
         from ocrbench.types import OcrResult
         lines = {LINES!r}
@@ -42,8 +51,7 @@ def test_threads_sharing_one_corrector_get_what_one_thread_gets(model_dir: str) 
         got = {{}}
         def work(name):
             got[name] = [corrector.correct(OcrResult(line)).text for line in lines * 3]
-        threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
-        [t.start() for t in threads]; [t.join() for t in threads]
+        in_two_threads(work)
         print(got["a"] == got["b"] == alone * 3)
     """,
     )
@@ -145,7 +153,6 @@ def test_threads_with_their_own_prompt_correctors_share_the_model_safely(model_d
     out = _child(
         model_dir,
         f"""
-        import threading
         from ocrbench.correctors.prompt import Prompt
         from ocrbench.types import OcrResult
         lines = {LINES!r}
@@ -156,8 +163,7 @@ def test_threads_with_their_own_prompt_correctors_share_the_model_safely(model_d
         def work(name):
             mine = Prompt(**spec)
             got[name] = [mine.correct(OcrResult(line)).text for line in lines * 2]
-        threads = [threading.Thread(target=work, args=(n,)) for n in "ab"]
-        [t.start() for t in threads]; [t.join() for t in threads]
+        in_two_threads(work)
         print(got["a"] == got["b"] == alone * 2)
     """,
     )
