@@ -34,8 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 OCRBENCH = [sys.executable, "-m", "ocrbench.cli"]
 
 
-def timed(args: list[str], cache: Path) -> tuple[float, dict[str, object]]:
-    env = {**os.environ, "OCRBENCH_CACHE": str(cache)}
+def timed(
+    args: list[str], cache: Path, env: dict[str, str] | None = None
+) -> tuple[float, dict[str, object]]:
+    """The command's wall seconds and its manifest's work counts (`env`: variables to add)."""
+    env = {**os.environ, **(env or {}), "OCRBENCH_CACHE": str(cache)}
     start = time.perf_counter()
     done = subprocess.run([*OCRBENCH, *args], cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start

@@ -15,31 +15,18 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import shlex
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
-from cache_speed import record
-
-ROOT = Path(__file__).resolve().parents[1]
-OCRBENCH = [sys.executable, "-m", "ocrbench.cli"]
+import pandas as pd
+from cache_speed import record, shown, timed
 
 
-def timed(args: list[str], threads: int) -> tuple[float, float]:
+def read(args: list[str], threads: int, cache: Path) -> tuple[float, float]:
     """The command's wall seconds, and the OCR seconds its rows record."""
-    import pandas as pd
-
-    env = {**os.environ, "OMP_THREAD_LIMIT": str(threads)}
-    start = time.perf_counter()
-    done = subprocess.run([*OCRBENCH, *args], cwd=ROOT, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"failed: ocrbench {shlex.join(args)}\n{done.stderr}")
+    seconds, _ = timed(args, cache, {"OMP_THREAD_LIMIT": str(threads)})
     rows = pd.read_parquet(Path(args[args.index("--out") + 1]) / "results.parquet")
     return seconds, float(rows["ocr_seconds"].sum())
 
@@ -60,16 +47,16 @@ def main() -> None:
                    str(args.limit), "--no-cache", "--quiet", "--out", f"{tmp}/run"]  # fmt: skip
         for _ in range(args.rounds):
             for threads in settings:
-                wall, read = timed(command, threads)
+                wall, pages = read(command, threads, Path(tmp) / "cache")
                 seconds[threads].append(wall)
-                ocr[threads].append(read)
-        shown = "ocrbench " + shlex.join(command).replace(tmp, "$TMP")
+                ocr[threads].append(pages)
+        typed = shown(command, tmp)
     median = {n: statistics.median(s) for n, s in seconds.items()}
     median_ocr = {n: statistics.median(s) for n, s in ocr.items()}
     lines = [
         f"Measured {date.today()} on {platform.node()} ({os.cpu_count()} cores), `python "
         f"benchmarks/tesseract_threads.py --limit {args.limit} --rounds {args.rounds} --threads "
-        f"{args.threads}`: `{shown}` under each OMP_THREAD_LIMIT, in turns:",
+        f"{args.threads}`: `{typed}` under each OMP_THREAD_LIMIT, in turns:",
         "",
         "| OMP_THREAD_LIMIT | command seconds (each round) | median | OCR seconds of its "
         "rows (each round) | median |",
