@@ -20,6 +20,7 @@ a worker builds the trained corrector from it once per process.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import os
@@ -563,16 +564,24 @@ def _with_new_columns(
         row["made_from"] = made_from[named.group(1)]
     row.setdefault("made_from", None)
     if {"engine", "params", "corrector", "corrector_params"} <= set(row):
-        described = (
-            row["engine"], json.loads(row["params"]),
-            row["corrector"], json.loads(row["corrector_params"]), bool(row["trained"]),
+        row["config_id"], row["config"] = _named(
+            row["engine"], row["params"], row["corrector"], row["corrector_params"],
+            bool(row["trained"]),
         )  # fmt: skip
-        row["config_id"], row["config"] = config_id(*described), label_of(*described)
     row.setdefault("warning", None)
     # The sample's meta as the dataset holds it now: it takes no part in what a row computes (nor
     # in its key), so a resumed row is sliced as the data now says.
     row["meta"] = meta_json(meta)
     return row
+
+
+@functools.cache  # every row of a configuration asks the same: once each
+def _named(
+    engine: str, params: str, corrector: str, corrector_params: str, trained: bool
+) -> tuple[str, str]:
+    """A configuration's id and label as today's code makes them from a row's JSON columns."""
+    described = (engine, json.loads(params), corrector, json.loads(corrector_params), trained)
+    return config_id(*described), label_of(*described)
 
 
 def _model_files(spec: Spec) -> list[dict[str, Any]]:
