@@ -215,8 +215,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     for note in spec.notes:
         print(f"note: {note}", file=sys.stderr)
     out = Path(args.out or f"runs/{spec.name}")
-    if args.gate:
-        _gate_baseline(spec)  # a gate that cannot run is said before the sweep, not after it
+    # A gate that cannot run is said before the sweep, not after it.
+    baseline = _gate_baseline(spec) if args.gate else None
     with rundir.locked(out):  # the report too: no other run may write between
         manifest = sweep.run(
             spec, out, cache=_cache(args), workers=args.workers, progress=not args.quiet,
@@ -240,7 +240,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"results: {out / results.RESULTS}")
         if page is not None:
             print(f"report: {page}")
-    return _gate(spec, out) if args.gate else 0
+    return _gate(spec, out, baseline) if baseline is not None else 0
 
 
 def _gate_baseline(spec: Any) -> Path:
@@ -260,12 +260,13 @@ def _gate_baseline(spec: Any) -> Path:
     return baseline
 
 
-def _gate(spec: Any, out: Path) -> int:
-    """The spec's own gate: its baseline and tolerance."""
+def _gate(spec: Any, out: Path, baseline: Path | None = None) -> int:
+    """The spec's own gate: its baseline (`_gate_baseline`'s, found already or now) and
+    tolerance."""
     from ocrbench import gate
 
     settings = dict(spec.gate or {})
-    baseline = _gate_baseline(spec)
+    baseline = baseline or _gate_baseline(spec)
     # gate.check validates the values (float() here would turn a typo into a traceback).
     result = gate.check(
         out, baseline,
