@@ -220,7 +220,7 @@ def summarize(group: pd.DataFrame, *, seed: int = 0) -> dict[str, Any]:
             (_flag(group, "ocr_cached") | _flag(group, "correction_cached")).sum()
         ),
         "tokens": int(group["tokens"].sum()),
-        # Pages without reference text: whatever is read there is all edits (see blank_note).
+        # Pages without reference text: whatever is read there is all edits (see blank_notes).
         "empty_references": int((group["reference_chars"] == 0).sum()),
         "empty_reference_edits": int(group.loc[group["reference_chars"] == 0, "char_edits"].sum()),
         "char_edits_total": int(group["char_edits"].sum()),
